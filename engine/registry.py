@@ -1,0 +1,65 @@
+"""A tiny name -> entry registry. Built-ins register themselves exactly as a user's extension would."""
+
+from __future__ import annotations
+
+from typing import Callable, Generic, Iterator, TypeVar
+
+from .errors import UnknownNameError
+
+T = TypeVar("T")
+
+
+class Registry(Generic[T]):
+    """Maps names to entries; an unknown name's error lists the valid ones."""
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        self._items: dict[str, T] = {}
+
+    def register(self, name: str, item: T | None = None):
+        """Register `item` under `name`; without `item`, use as a decorator."""
+        if item is not None:
+            self._add(name, item)
+            return item
+
+        def deco(obj: T) -> T:
+            self._add(name, obj)
+            return obj
+
+        return deco
+
+    def _add(self, name: str, item: T) -> None:
+        if name in self._items:
+            raise ValueError(f"{self.kind} {name!r} is already registered")
+        self._items[name] = item
+
+    def get(self, name: str) -> T:
+        try:
+            return self._items[name]
+        except KeyError:
+            raise UnknownNameError(
+                f"unknown {self.kind} {name!r}; valid: {', '.join(self.names())}") from None
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._items
+
+    def names(self) -> list[str]:
+        return list(self._items)
+
+    def items(self) -> Iterator[tuple[str, T]]:
+        return iter(self._items.items())
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
+def lazy(factory: Callable[[], T]) -> Callable[[], T]:
+    """Memoise a zero-argument factory (used for expensive catalog parts)."""
+    cache: list[T] = []
+
+    def get() -> T:
+        if not cache:
+            cache.append(factory())
+        return cache[0]
+
+    return get

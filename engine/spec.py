@@ -1,0 +1,239 @@
+"""The experiment spec: the public format that the page, share links, export and the CLI share.
+
+Typed data, never code. Every field but `data.dataset` and `model.layers` has a default.
+`validate_spec` turns untrusted JSON into an `ExperimentSpec` or raises `SpecError`
+whose items name JSON paths such as `model.layers[2].units`.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from typing import Annotated, Any, Literal, Optional, Union
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from .datasets import DATASETS
+from .errors import ErrorItem, SpecError
+from .layers import LAYERS, layer_union
+from .optimizers import OPTIMIZERS
+from .tasks import TASKS
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class DataSpec(_Strict):
+    """Which data, how much, and how it is split."""
+
+    dataset: str = Field(..., description="a registered dataset name, e.g. 'spiral' or 'digits'")
+    n_samples: Optional[int] = Field(None, ge=10, description="points to generate; default: the dataset's own")
+    noise: float = Field(0.2, ge=0.0, le=5.0, description="Gaussian jitter (see docs/spec.md)")
+    val_fraction: float = Field(0.3, ge=0.05, le=0.9, description="share held out for validation")
+    train_fraction: float = Field(1.0, gt=0.0, le=1.0, description="share of the training split used: the 'more data' remedy")
+    seed: int = Field(7, ge=0, le=2**31 - 1, description="seeds generation and the split")
+
+    @field_validator("dataset")
+    @classmethod
+    def _known(cls, v: str) -> str:
+        if v not in DATASETS:
+            raise ValueError(f"unknown dataset {v!r}; valid: {', '.join(DATASETS.names())}")
+        return v
+
+
+LayerSpec = Annotated[layer_union(), Field(discriminator="type")]
+
+
+class ModelSpec(_Strict):
+    """The hidden stack. The output head is added from the task and the dataset."""
+
+    layers: list[LayerSpec] = Field(..., description="hidden layers, input first; [] is a linear model")
+
+
+class EarlyStopping(_Strict):
+    """Keras semantics: monitor val_loss, stop after `patience` epochs without an improvement > min_delta."""
+
+    patience: int = Field(20, ge=1, le=10_000)
+    min_delta: float = Field(0.0, ge=0.0)
+    restore_best: bool = Field(True, description="end with the weights of the best epoch")
+
+
+class NoSchedule(_Strict):
+    type: Literal["none"] = "none"
+
+
+class StepSchedule(_Strict):
+    """Multiply the lr by gamma every step_size epochs."""
+
+    type: Literal["step"] = "step"
+    step_size: int = Field(50, ge=1)
+    gamma: float = Field(0.5, gt=0.0, le=1.0)
+
+
+class ExponentialSchedule(_Strict):
+    """Multiply the lr by gamma every epoch."""
+
+    type: Literal["exponential"] = "exponential"
+    gamma: float = Field(0.99, gt=0.0, le=1.0)
+
+
+class CosineSchedule(_Strict):
+    """Cosine decay from lr to min_lr over the run's epochs."""
+
+    type: Literal["cosine"] = "cosine"
+    min_lr: float = Field(0.0, ge=0.0)
+
+
+LRSchedule = Annotated[Union[NoSchedule, StepSchedule, ExponentialSchedule, CosineSchedule],
+                       Field(discriminator="type")]
+
+
+class TrainingSpec(_Strict):
+    """Hyperparameters. The reported loss excludes the l1/l2 penalty."""
+
+    optimizer: str = Field("adam", description="a registered optimizer name")
+    lr: float = Field(0.01, gt=0.0, le=1e9)
+    batch_size: int = Field(32, ge=1, le=65_536)
+    epochs: int = Field(200, ge=1)
+    l1: float = Field(0.0, ge=0.0, description="weight of sum(|w|) over weight matrices and kernels")
+    l2: float = Field(0.0, ge=0.0, description="weight of sum(w^2) over weight matrices and kernels")
+    early_stopping: Optional[EarlyStopping] = Field(None, description="null: off")
+    lr_schedule: LRSchedule = Field(default_factory=NoSchedule)
+    seed: int = Field(0, ge=0, le=2**31 - 1, description="seeds initialisation, shuffling and dropout")
+    device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
+
+    @field_validator("optimizer")
+    @classmethod
+    def _known(cls, v: str) -> str:
+        if v not in OPTIMIZERS:
+            raise ValueError(f"unknown optimizer {v!r}; valid: {', '.join(OPTIMIZERS.names())}")
+        return v
+
+
+class ExperimentSpec(_Strict):
+    """A whole experiment: task, data, model and training."""
+
+    task: Optional[str] = Field(None, description="default: the dataset's natural task")
+    data: DataSpec
+    model: ModelSpec
+    training: TrainingSpec = Field(default_factory=TrainingSpec)
+
+    @model_validator(mode="after")
+    def _task_fits_data(self) -> "ExperimentSpec":
+        natural = DATASETS.get(self.data.dataset).task
+        if self.task is None:
+            self.task = natural
+        if self.task not in TASKS:
+            raise ValueError(f"unknown task {self.task!r}; valid: {', '.join(TASKS.names())}")
+        if not TASKS.get(self.task).accepts(natural):
+            raise ValueError(f"task {self.task!r} does not fit dataset {self.data.dataset!r}, "
+                             f"which is a {natural} dataset")
+        return self
+
+    def to_json(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")
+
+
+class Limits(_Strict):
+    """Caps on what one spec may ask for. The server fills these from its settings."""
+
+    max_params: int = 5_000_000
+    max_epochs: int = 5_000
+    max_samples: int = 20_000
+    max_layers: int = 64
+    max_spec_bytes: int = 65_536
+
+
+def json_path(loc: tuple[Any, ...]) -> str:
+    """('model', 'layers', 2, 'dense', 'units') -> 'model.layers[2].units' (union tags dropped)."""
+    out = ""
+    prev_int = False
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+            prev_int = True
+            continue
+        if prev_int and part in LAYERS:
+            prev_int = False
+            continue  # pydantic's discriminator tag, not a field
+        if part in ("none", "step", "exponential", "cosine") and out.endswith("lr_schedule"):
+            continue
+        prev_int = False
+        out += f".{part}" if out else str(part)
+    return out or "$"
+
+
+def _message(err: dict[str, Any]) -> str:
+    msg = err["msg"]
+    if msg.startswith("Value error, "):
+        msg = msg[len("Value error, "):]
+    if err["type"] == "union_tag_invalid":
+        msg = f"unknown type {err['input'].get('type')!r}; valid: {', '.join(LAYERS.names())}" \
+            if "layers" in err["loc"] else msg
+    if err["type"] == "extra_forbidden":
+        msg = "unknown field"
+    return msg
+
+
+def errors_from_validation(exc: ValidationError) -> SpecError:
+    """Turn pydantic's errors into SpecError items with JSON paths."""
+    items = []
+    for err in exc.errors(include_url=False):
+        items.append(ErrorItem(json_path(tuple(err["loc"])), _message(err)))
+    return SpecError(items)
+
+
+def parse_spec(raw: Any, limits: Limits | None = None) -> ExperimentSpec:
+    """Validate untrusted input (a dict or JSON text) into a spec, checking the caps; raises SpecError."""
+    limits = limits or Limits()
+    if isinstance(raw, (str, bytes)):
+        if len(raw) > limits.max_spec_bytes:
+            raise SpecError([ErrorItem("$", f"spec is larger than {limits.max_spec_bytes} bytes")])
+        try:
+            raw = json.loads(raw)
+        except ValueError as e:
+            raise SpecError([ErrorItem("$", f"not valid JSON: {e}")]) from None
+    if not isinstance(raw, dict):
+        raise SpecError([ErrorItem("$", "a spec must be a JSON object")])
+    try:
+        spec = ExperimentSpec.model_validate(raw)
+    except ValidationError as e:
+        raise errors_from_validation(e) from None
+    _check_caps(spec, limits)
+    return spec
+
+
+def _check_caps(spec: ExperimentSpec, limits: Limits) -> None:
+    items = []
+    if spec.training.epochs > limits.max_epochs:
+        items.append(ErrorItem("training.epochs", f"at most {limits.max_epochs} epochs are allowed"))
+    if spec.data.n_samples is not None and spec.data.n_samples > limits.max_samples:
+        items.append(ErrorItem("data.n_samples", f"at most {limits.max_samples} samples are allowed"))
+    if len(spec.model.layers) > limits.max_layers:
+        items.append(ErrorItem("model.layers", f"at most {limits.max_layers} layers are allowed"))
+    if items:
+        raise SpecError(items)
+
+
+def merge_patch(target: Any, patch: Any) -> Any:
+    """RFC 7386 JSON merge patch: objects merge, null deletes, anything else (lists too) replaces."""
+    if not isinstance(patch, dict):
+        return copy.deepcopy(patch)
+    out = dict(target) if isinstance(target, dict) else {}
+    for key, value in patch.items():
+        if value is None:
+            out.pop(key, None)
+        else:
+            out[key] = merge_patch(out.get(key), value)
+    return out
+
+
+def apply_patch(spec: ExperimentSpec, patch: dict[str, Any], limits: Limits | None = None) -> ExperimentSpec:
+    """A new spec with `patch` merged in and validated again."""
+    return parse_spec(merge_patch(spec.to_json(), patch), limits)
+
+
+def json_schema() -> dict[str, Any]:
+    """The JSON Schema of the spec, served at /api/schema."""
+    return ExperimentSpec.model_json_schema()

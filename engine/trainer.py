@@ -1,0 +1,262 @@
+"""The trainer: synchronous, one epoch per `step()`, steered by a Control and reporting through `emit`.
+
+Reproducibility protocol (the oracle test replays it with plain PyTorch):
+  1. torch.manual_seed(training.seed), then the model is built, layer by layer;
+  2. a CPU torch.Generator seeded with training.seed draws each epoch's
+     torch.randperm(n_train) for the batch order;
+  3. dropout masks come from a second generator seeded with training.seed + 1.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import threading
+import time
+from dataclasses import dataclass
+from typing import Callable, Optional
+
+import torch
+
+from .control import Control
+from .datasets import Split, build_split
+from .device import resolve_device
+from .diagnosis import diagnose
+from .events import (HISTORY_COLUMNS, DiagnosisEvent, EndEvent, EpochEvent, EpochMetrics, Event,
+                     SnapshotEvent)
+from .layers import SeededDropout
+from .model import build_model, penalized
+from .optimizers import OPTIMIZERS
+from .shapes import Summary, infer
+from .snapshots import snapshot_kind, take_snapshot
+from .spec import ExperimentSpec, Limits
+from .tasks import TASKS
+
+# Module construction draws from torch's global RNG; concurrent runs in one process take turns.
+_INIT_LOCK = threading.Lock()
+EVAL_CHUNK = 8192  # rows per forward pass when evaluating
+DIAGNOSIS_INTERVAL_S = 0.25
+SNAPSHOT_MIN_INTERVAL_S = 0.1
+SNAPSHOT_BUDGET = 0.03  # a snapshot may cost at most this share of wall time
+EXPLODE_FACTOR = 1e3  # a train loss this many times the constant predictor's is diverged
+
+DIVERGED_ADVICE = ("The loss became NaN or exploded. Lower the learning rate (try a tenth), "
+                   "switch to Adam, or add batchnorm; check that l1/l2 are not huge.")
+
+
+def lr_factor(spec: ExperimentSpec, epoch: int) -> float:
+    """The schedule's multiplier for a 0-based epoch."""
+    sched = spec.training.lr_schedule
+    if sched.type == "step":
+        return sched.gamma ** (epoch // sched.step_size)
+    if sched.type == "exponential":
+        return sched.gamma ** epoch
+    if sched.type == "cosine":
+        total = max(1, spec.training.epochs - 1)
+        base = spec.training.lr
+        floor = min(sched.min_lr / base, 1.0) if base > 0 else 0.0
+        return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * min(epoch, total) / total))
+    return 1.0
+
+
+@dataclass
+class RunResult:
+    status: str  # finished | stopped | diverged
+    epochs: int
+    best_epoch: Optional[int]
+    stopped_early: bool
+
+
+class Trainer:
+    """Trains one spec. Build it, then call `step()` for one epoch or `run()` for the whole run."""
+
+    def __init__(self, spec: ExperimentSpec, limits: Limits | None = None,
+                 split: Split | None = None) -> None:
+        self.spec = spec
+        self.summary: Summary = infer(spec, limits)
+        self.task = TASKS.get(self.summary.task)
+        self.device = resolve_device(spec.training.device)
+        seed = spec.training.seed
+        self.split = split or build_split(spec.data, self.summary.task)
+        with _INIT_LOCK:
+            torch.manual_seed(seed)
+            self.model = build_model(spec, self.summary).to(self.device)
+        self.shuffle = torch.Generator().manual_seed(seed)
+        dropout_gen = torch.Generator(device=self.device).manual_seed(seed + 1)
+        for m in self.model.modules():
+            if isinstance(m, SeededDropout):
+                m.generator = dropout_gen
+        t = spec.training
+        self.base_lr = t.lr
+        self.l1, self.l2 = t.l1, t.l2
+        self.optimizer = OPTIMIZERS.get(t.optimizer)(self.model.parameters(), t.lr)
+        self.loss_fn = self.task.make_loss()
+        self._penalized = penalized(self.model)
+        self.x_train = self.split.x_train.to(self.device)
+        self.y_train = self.split.y_train.to(self.device)
+        self.x_val = self.split.x_val.to(self.device)
+        self.y_val = self.split.y_val.to(self.device)
+        self.baseline = self.task.baseline_loss(self.split.y_train)
+        self.history: dict[str, list] = {c: [] for c in HISTORY_COLUMNS}
+        self.epoch = 0
+        self.best_val = math.inf
+        self.best_epoch: Optional[int] = None
+        self._best_state: Optional[dict] = None
+        self._es_best = math.inf
+        self._es_wait = 0
+        self.stopped_early = False
+        self.diverged = False
+
+    # -- one epoch -----------------------------------------------------------------
+    def _penalty(self) -> torch.Tensor | float:
+        pen: torch.Tensor | float = 0.0
+        if self.l2 > 0:
+            pen = pen + self.l2 * sum((p * p).sum() for p in self._penalized)
+        if self.l1 > 0:
+            pen = pen + self.l1 * sum(p.abs().sum() for p in self._penalized)
+        return pen
+
+    @torch.no_grad()
+    def evaluate(self, x: torch.Tensor, y: torch.Tensor) -> tuple[float, Optional[float]]:
+        """(mean loss, accuracy or None) in eval mode, without the penalty."""
+        self.model.eval()
+        loss_sum = torch.zeros((), device=self.device)
+        correct = torch.zeros((), device=self.device, dtype=torch.long)
+        for i in range(0, len(x), EVAL_CHUNK):
+            xb, yb = x[i:i + EVAL_CHUNK], y[i:i + EVAL_CHUNK]
+            out = self.model(xb)
+            loss_sum += self.loss_fn(out, yb) * len(xb)
+            if self.task.has_accuracy:
+                correct += self.task.correct(out, yb)
+        self.model.train()
+        acc = correct.item() / len(x) if self.task.has_accuracy else None
+        return loss_sum.item() / len(x), acc
+
+    def step(self) -> EpochMetrics:
+        """Train one epoch, evaluate on the validation split, and record the metrics."""
+        lr = self.base_lr * lr_factor(self.spec, self.epoch)
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        n = len(self.x_train)
+        bs = self.spec.training.batch_size
+        order = torch.randperm(n, generator=self.shuffle).to(self.device)
+        self.model.train()
+        loss_sum = torch.zeros((), device=self.device)
+        correct = torch.zeros((), device=self.device, dtype=torch.long)
+        t0 = time.perf_counter()
+        steps = 0
+        for i in range(0, n, bs):
+            idx = order[i:i + bs]
+            xb, yb = self.x_train[idx], self.y_train[idx]
+            out = self.model(xb)
+            loss = self.loss_fn(out, yb)
+            total = loss + self._penalty() if (self.l1 or self.l2) else loss
+            self.optimizer.zero_grad(set_to_none=True)
+            total.backward()
+            self.optimizer.step()
+            loss_sum += loss.detach() * len(idx)
+            if self.task.has_accuracy:
+                correct += self.task.correct(out.detach(), yb)
+            steps += 1
+        train_loss = loss_sum.item() / n
+        step_time = (time.perf_counter() - t0) / max(steps, 1)
+        train_acc = correct.item() / n if self.task.has_accuracy else None
+        val_loss, val_acc = self.evaluate(self.x_val, self.y_val)
+        self.epoch += 1
+        m = EpochMetrics(self.epoch, train_loss, val_loss, train_acc, val_acc, lr, step_time)
+        self._record(m)
+        return m
+
+    def _record(self, m: EpochMetrics) -> None:
+        finite = math.isfinite(m.train_loss) and math.isfinite(m.val_loss)
+        exploded = finite and self.epoch >= 3 and m.train_loss > EXPLODE_FACTOR * max(self.baseline, 1e-3)
+        if not finite or exploded:
+            self.diverged = True
+            # NaN and inf never reach the history: a diverged epoch is recorded as missing.
+            m.train_loss = m.train_loss if math.isfinite(m.train_loss) else None  # type: ignore[assignment]
+            m.val_loss = m.val_loss if math.isfinite(m.val_loss) else None  # type: ignore[assignment]
+        for c in HISTORY_COLUMNS:
+            self.history[c].append(getattr(m, c))
+        if self.diverged:
+            return
+        if m.val_loss < self.best_val:
+            self.best_val, self.best_epoch = m.val_loss, m.epoch
+        es = self.spec.training.early_stopping
+        if es is None:
+            return
+        if m.val_loss < self._es_best - es.min_delta:
+            self._es_best = m.val_loss
+            self._es_wait = 0
+            if es.restore_best:
+                self._best_state = copy.deepcopy(self.model.state_dict())
+        else:
+            self._es_wait += 1
+            if self._es_wait >= es.patience:
+                self.stopped_early = True
+
+    def apply_changes(self, lr: Optional[float], l2: Optional[float]) -> None:
+        """Take a new base lr and/or l2 from the next epoch on."""
+        if lr is not None:
+            self.base_lr = lr
+        if l2 is not None:
+            self.l2 = l2
+
+    def restore_best(self) -> None:
+        """Keras' restore_best_weights: only once early stopping has triggered."""
+        if self.stopped_early and self._best_state is not None:
+            self.model.load_state_dict(self._best_state)
+
+    # -- the whole run ---------------------------------------------------------------
+    def run(self, control: Control | None = None, emit: Callable[[Event], None] = lambda e: None,
+            epochs: int | None = None) -> RunResult:
+        """Train until the last epoch, a stop, early stopping or divergence. Emits an EndEvent last."""
+        torch.set_num_threads(1)
+        control = control or Control()
+        total = epochs or self.spec.training.epochs
+        kind = snapshot_kind(self.summary.input_shape, self.task.has_accuracy)
+        x_all = torch.cat([self.split.x_train, self.split.x_val]) if kind else None
+        last_diag = last_snap = 0.0
+        snap_cost = 0.0
+        verdict: Optional[str] = None
+        status = "finished"
+
+        def diagnose_now(final: bool = False) -> None:
+            nonlocal verdict
+            d = diagnose(self.history, self.spec, self.baseline,
+                         status="diverged" if self.diverged else None, best_epoch=self.best_epoch)
+            if final or d.verdict != verdict:
+                verdict = d.verdict
+                emit(DiagnosisEvent(d))
+
+        def snapshot_now() -> None:
+            nonlocal last_snap, snap_cost
+            t = time.perf_counter()
+            emit(SnapshotEvent(kind, self.epoch, take_snapshot(self.model, kind, x_all, self.epoch)))
+            snap_cost = time.perf_counter() - t
+            last_snap = time.perf_counter()
+
+        while self.epoch < total:
+            if not control.wait_turn():
+                status = "stopped"
+                break
+            self.apply_changes(*control.take_changes())
+            emit(EpochEvent(self.step()))
+            if self.diverged:
+                status = "diverged"
+                break
+            now = time.perf_counter()
+            if now - last_diag >= DIAGNOSIS_INTERVAL_S:
+                diagnose_now()
+                last_diag = time.perf_counter()
+            if kind and now - last_snap >= max(SNAPSHOT_MIN_INTERVAL_S, snap_cost / SNAPSHOT_BUDGET):
+                snapshot_now()
+            if self.stopped_early:
+                break
+        self.restore_best()
+        if kind and not self.diverged and self.epoch > 0:
+            snapshot_now()
+        diagnose_now(final=True)
+        val = self.history["val_loss"][-1] if self.epoch else None
+        emit(EndEvent(status, self.epoch, self.best_epoch, val, verdict, self.stopped_early,
+                      DIVERGED_ADVICE if status == "diverged" else None))
+        return RunResult(status, self.epoch, self.best_epoch, self.stopped_early)
