@@ -238,3 +238,25 @@ def build_split(data, task: str) -> Split:
         n_classes = None
     idx_t, idx_v = torch.as_tensor(train), torch.as_tensor(val)
     return Split(xt[idx_t], yt[idx_t], xt[idx_v], yt[idx_v], tuple(ds.input_shape), n_classes)
+
+
+def preview(data, task: str, max_points: int = 2000, max_images: int = 32) -> dict:
+    """What the page draws before and while training: the points (or sample images) of each split."""
+    ds = DATASETS.get(data.dataset)
+    split = build_split(data, task)
+
+    def part(x: torch.Tensor, y: torch.Tensor) -> dict:
+        x, y = x[:max_points], y[:max_points]
+        return {"x": [[round(v, 4) for v in row] for row in x.reshape(len(x), -1).tolist()],
+                "y": [round(v, 4) if isinstance(v, float) else v for v in y.reshape(-1).tolist()]}
+
+    out = {"dataset": ds.name, "kind": ds.kind, "task": task, "n_classes": split.n_classes,
+           "input_shape": list(split.input_shape), "n_train": len(split.y_train), "n_val": len(split.y_val)}
+    if ds.kind == "image":
+        imgs = split.x_train[:max_images].reshape(-1, int(np.prod(split.input_shape)))  # (N, C*H*W)
+        out["images"] = [[round(v, 3) for v in row] for row in imgs.tolist()]
+        out["labels"] = split.y_train[:max_images].reshape(-1).tolist()
+        return out
+    out["train"] = part(split.x_train, split.y_train)
+    out["val"] = part(split.x_val, split.y_val)
+    return out

@@ -56,3 +56,22 @@ def take_snapshot(model: nn.Module, kind: str, x_all: torch.Tensor, epoch: int) 
                 "vmin": round(float(vals.min()), 4), "vmax": round(float(vals.max()), 4)}
     finally:
         model.train(was_training)
+
+
+MATRIX_MAX = 1024  # send a dense layer's whole weight matrix when it has at most this many entries
+
+
+@torch.no_grad()
+def weight_summary(model: nn.Module, epoch: int) -> dict[str, Any]:
+    """Per layer (child i of the model): mean |w| of its weight matrices, and small dense matrices whole."""
+    layers = []
+    for i, block in enumerate(model.children()):
+        weights = [p for p in block.parameters() if p.dim() >= 2]
+        entry: dict[str, Any] = {"index": i, "mean_abs": None}
+        if weights:
+            entry["mean_abs"] = round(float(sum(w.abs().sum() for w in weights) / sum(w.numel() for w in weights)), 5)
+            first = weights[0]
+            if first.dim() == 2 and len(weights) == 1 and first.numel() <= MATRIX_MAX:
+                entry["matrix"] = [[round(v, 3) for v in row] for row in first.cpu().tolist()]  # (out, in)
+        layers.append(entry)
+    return {"epoch": epoch, "layers": layers}

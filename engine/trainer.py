@@ -28,7 +28,7 @@ from .layers import SeededDropout
 from .model import build_model, penalized
 from .optimizers import OPTIMIZERS
 from .shapes import Summary, infer
-from .snapshots import snapshot_kind, take_snapshot
+from .snapshots import snapshot_kind, take_snapshot, weight_summary
 from .spec import ExperimentSpec, Limits
 from .tasks import TASKS
 
@@ -231,7 +231,9 @@ class Trainer:
         def snapshot_now() -> None:
             nonlocal last_snap, snap_cost
             t = time.perf_counter()
-            emit(SnapshotEvent(kind, self.epoch, take_snapshot(self.model, kind, x_all, self.epoch)))
+            if kind:
+                emit(SnapshotEvent(kind, self.epoch, take_snapshot(self.model, kind, x_all, self.epoch)))
+            emit(SnapshotEvent("weights", self.epoch, weight_summary(self.model, self.epoch)))
             snap_cost = time.perf_counter() - t
             last_snap = time.perf_counter()
 
@@ -248,12 +250,12 @@ class Trainer:
             if now - last_diag >= DIAGNOSIS_INTERVAL_S:
                 diagnose_now()
                 last_diag = time.perf_counter()
-            if kind and now - last_snap >= max(SNAPSHOT_MIN_INTERVAL_S, snap_cost / SNAPSHOT_BUDGET):
+            if now - last_snap >= max(SNAPSHOT_MIN_INTERVAL_S, snap_cost / SNAPSHOT_BUDGET):
                 snapshot_now()
             if self.stopped_early:
                 break
         self.restore_best()
-        if kind and not self.diverged and self.epoch > 0:
+        if not self.diverged and self.epoch > 0:
             snapshot_now()
         diagnose_now(final=True)
         val = self.history["val_loss"][-1] if self.epoch else None

@@ -1,0 +1,78 @@
+"""What the page needs to build its forms without hard-coding: every registry, with schemas,
+defaults and presets. Built once per process from the registries."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+from . import __version__
+from .activations import ACTIVATIONS
+from .activations import LABELS as ACTIVATION_LABELS
+from .datasets import DATASETS
+from .layers import LAYERS, WeightedLayer
+from .optimizers import LABELS as OPTIMIZER_LABELS
+from .optimizers import OPTIMIZERS
+from .spec import CosineSchedule, DataSpec, ExponentialSchedule, Limits, NoSchedule, StepSchedule, TrainingSpec
+from .tasks import TASKS
+
+PRESETS: list[dict[str, Any]] = [
+    {"name": "spiral", "label": "Spiral, two hidden layers",
+     "description": "The default: trains well on the first press of Train.",
+     "spec": {"data": {"dataset": "spiral", "n_samples": 400, "noise": 0.1},
+              "model": {"layers": [{"type": "dense", "units": 16, "activation": "relu"},
+                                   {"type": "dense", "units": 16, "activation": "relu"}]},
+              "training": {"epochs": 300, "lr": 0.01, "batch_size": 32}}},
+    {"name": "linear_circle", "label": "Underfitting: linear model on a circle",
+     "description": "No hidden layers cannot bend the boundary.",
+     "spec": {"data": {"dataset": "circle"}, "model": {"layers": []}, "training": {"epochs": 100}}},
+    {"name": "overfit_spiral", "label": "Overfitting: big net, 60 noisy points",
+     "description": "Three layers of 128 memorise a small noisy spiral.",
+     "spec": {"data": {"dataset": "spiral", "n_samples": 60, "noise": 0.3},
+              "model": {"layers": [{"type": "dense", "units": 128, "activation": "relu"}] * 3},
+              "training": {"epochs": 300}}},
+    {"name": "sine", "label": "Regression: noisy sine",
+     "description": "Fit a curve through 60 noisy points.",
+     "spec": {"data": {"dataset": "sine", "n_samples": 60, "noise": 0.2},
+              "model": {"layers": [{"type": "dense", "units": 32, "activation": "tanh"},
+                                   {"type": "dense", "units": 32, "activation": "tanh"}]},
+              "training": {"epochs": 300}}},
+    {"name": "digits_cnn", "label": "CNN on 8x8 digits",
+     "description": "Convolution, pooling, flatten, dense.",
+     "spec": {"data": {"dataset": "digits"},
+              "model": {"layers": [{"type": "conv2d", "filters": 8, "kernel_size": 3, "activation": "relu"},
+                                   {"type": "maxpool2d", "kernel_size": 2},
+                                   {"type": "flatten"},
+                                   {"type": "dense", "units": 32, "activation": "relu"}]},
+              "training": {"epochs": 30, "batch_size": 64, "lr": 0.005}}},
+]
+
+
+def _layer_entry(name: str, cls: Any) -> dict[str, Any]:
+    schema = cls.model_json_schema()
+    props = {k: v for k, v in schema.get("properties", {}).items() if k != "type"}
+    defaults = {k: v.get("default") for k, v in props.items() if "default" in v}
+    return {"type": name, "label": cls.label, "category": cls.category,
+            "has_activation": issubclass(cls, WeightedLayer), "doc": (cls.__doc__ or "").strip(),
+            "params": props, "defaults": {"type": name, **defaults}}
+
+
+@lru_cache(maxsize=1)
+def catalog() -> dict[str, Any]:
+    """The catalog served at /api/catalog."""
+    return {
+        "version": __version__,
+        "layers": [_layer_entry(n, c) for n, c in LAYERS.items()],
+        "activations": [{"name": n, "label": ACTIVATION_LABELS.get(n, n)} for n in ACTIVATIONS.names()],
+        "datasets": [{"name": n, "label": d.label, "task": d.task, "kind": d.kind,
+                      "input_shape": list(d.input_shape), "n_classes": d.n_classes, "params": list(d.params),
+                      "default_samples": d.default_samples, "max_samples": d.max_samples,
+                      "description": d.description} for n, d in DATASETS.items()],
+        "optimizers": [{"name": n, "label": OPTIMIZER_LABELS.get(n, n)} for n in OPTIMIZERS.names()],
+        "tasks": [{"name": n, "label": t.label, "description": t.description} for n, t in TASKS.items()],
+        "lr_schedules": [s().model_dump() for s in (NoSchedule, StepSchedule, ExponentialSchedule, CosineSchedule)],
+        "defaults": {"data": {k: f.default for k, f in DataSpec.model_fields.items() if k != "dataset"},
+                     "training": TrainingSpec().model_dump(mode="json")},
+        "presets": PRESETS,
+        "limits": Limits().model_dump(),
+    }
