@@ -3,6 +3,7 @@ count, the output head included, as Keras' model.summary() shows them."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -90,8 +91,18 @@ def infer(spec: ExperimentSpec, limits: Limits | None = None) -> Summary:
             {"op": "insert", "index": n, "layer": {"type": "flatten"}, "label": "Add flatten"})])
     out, params = head.infer(shape, n)
     summary.rows.append(LayerRow(n, "dense", "model.head", shape, out, params, "linear", is_head=True))
-    cap = (limits or Limits()).max_params
-    if summary.total_params > cap:
+    limits = limits or Limits()
+    if summary.total_params > limits.max_params:
         raise ShapeError([ErrorItem("model.layers", f"the model has {summary.total_params:,} parameters; "
-                                    f"the cap is {cap:,}. Use fewer units or filters")])
+                                    f"the cap is {limits.max_params:,}. Use fewer units or filters")])
+    mib = activation_mib(summary, spec.training.batch_size)
+    if mib > limits.max_activation_mib:
+        raise ShapeError([ErrorItem("training.batch_size", f"one batch needs about {mib:,.0f} MiB of activations; "
+                                    f"the cap is {limits.max_activation_mib:,} MiB. Lower batch_size or layer sizes")])
     return summary
+
+
+def activation_mib(summary: Summary, batch_size: int) -> float:
+    """Rough memory of one training batch: every layer's output, kept for backward, with its gradient."""
+    per_sample = math.prod(summary.input_shape) + sum(math.prod(r.output_shape) for r in summary.rows)
+    return batch_size * per_sample * 4 * 3 / 2**20  # float32; activations, gradients and slack

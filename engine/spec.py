@@ -143,6 +143,8 @@ class Limits(_Strict):
     max_samples: int = 20_000
     max_layers: int = 64
     max_spec_bytes: int = 65_536
+    # Estimated activation memory of one training batch (forward and backward), in MiB.
+    max_activation_mib: int = 512
 
 
 def json_path(loc: tuple[Any, ...]) -> str:
@@ -171,6 +173,8 @@ def _message(err: dict[str, Any]) -> str:
     if err["type"] == "union_tag_invalid":
         msg = f"unknown type {err['input'].get('type')!r}; valid: {', '.join(LAYERS.names())}" \
             if "layers" in err["loc"] else msg
+    if err["type"] == "union_tag_not_found" and "layers" in err["loc"]:
+        msg = f"a layer needs a 'type'; valid: {', '.join(LAYERS.names())}"
     if err["type"] == "extra_forbidden":
         msg = "unknown field"
     return msg
