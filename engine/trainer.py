@@ -9,7 +9,6 @@ Reproducibility protocol (the oracle test replays it with plain PyTorch):
 
 from __future__ import annotations
 
-import copy
 import math
 import threading
 import time
@@ -101,7 +100,8 @@ class Trainer:
         self.epoch = 0
         self.best_val = math.inf
         self.best_epoch: Optional[int] = None
-        self._best_state: Optional[dict] = None
+        self._best_state: Optional[dict] = None  # weights at best_epoch
+        self._es_state: Optional[dict] = None  # weights at early stopping's best (min_delta applies)
         self._es_best = math.inf
         self._es_wait = 0
         self.stopped_early = False
@@ -181,6 +181,7 @@ class Trainer:
             return
         if m.val_loss < self.best_val:
             self.best_val, self.best_epoch = m.val_loss, m.epoch
+            self._best_state = self._copy_weights()
         es = self.spec.training.early_stopping
         if es is None:
             return
@@ -188,7 +189,7 @@ class Trainer:
             self._es_best = m.val_loss
             self._es_wait = 0
             if es.restore_best:
-                self._best_state = copy.deepcopy(self.model.state_dict())
+                self._es_state = self._copy_weights()
         else:
             self._es_wait += 1
             if self._es_wait >= es.patience:
@@ -201,10 +202,17 @@ class Trainer:
         if l2 is not None:
             self.l2 = l2
 
+    def _copy_weights(self) -> dict:
+        return {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+
+    def best_state(self) -> Optional[dict]:
+        """Weights of the epoch with the lowest val loss (None before the first epoch)."""
+        return self._best_state
+
     def restore_best(self) -> None:
         """Keras' restore_best_weights: only once early stopping has triggered."""
-        if self.stopped_early and self._best_state is not None:
-            self.model.load_state_dict(self._best_state)
+        if self.stopped_early and self._es_state is not None:
+            self.model.load_state_dict(self._es_state)
 
     # -- the whole run ---------------------------------------------------------------
     def run(self, control: Control | None = None, emit: Callable[[Event], None] = lambda e: None,
