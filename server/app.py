@@ -1,0 +1,47 @@
+"""The app factory. Nothing is created at import time: create_app(settings) builds a fresh app."""
+
+from __future__ import annotations
+
+import logging
+from contextlib import asynccontextmanager
+from typing import AsyncIterator
+
+import torch
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from engine import __version__
+
+from . import errors, pages, routes
+from .manager import RunManager
+from .settings import Settings
+from .store import Store
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """A FastAPI app with its own store and run manager, started and stopped by the lifespan."""
+    settings = settings or Settings.from_env()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        torch.set_num_threads(1)  # one torch thread per run: a second cost up to 37% here
+        store = Store(settings.database_url)
+        manager = RunManager(settings, store)
+        app.state.store = store
+        app.state.manager = manager
+        await manager.start()
+        try:
+            yield
+        finally:
+            await manager.shutdown()
+            store.close()
+
+    app = FastAPI(title="Layerlab", version=__version__, lifespan=lifespan,
+                  description="Build, train and diagnose PyTorch models from the browser. See docs/protocol.md.")
+    app.state.settings = settings
+    errors.install(app)
+    app.include_router(routes.router)
+    app.include_router(pages.router)
+    app.mount("/static", StaticFiles(directory=str(pages.ROOT / "static")), name="static")
+    logging.getLogger("layerlab").setLevel(settings.log_level.upper())
+    return app

@@ -1,0 +1,106 @@
+"""Database: SQLAlchemy 2 models, the engine, and start-up schema creation and migration.
+
+SQLite (WAL mode) by default; every type used is portable, so Postgres is only a URL away.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime, timezone
+from typing import Any, Optional
+
+from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Integer, LargeBinary, String, Text
+from sqlalchemy import create_engine, event, inspect, text
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class SessionRow(Base):
+    """A saved session: a title, notes, the current spec, and its runs."""
+
+    __tablename__ = "sessions"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    title: Mapped[str] = mapped_column(String(200), default="Untitled")
+    notes: Mapped[str] = mapped_column(Text, default="")
+    spec: Mapped[Optional[dict[str, Any]]] = mapped_column(JSON, nullable=True)
+    # Only a hash of the edit token is kept; the share token is itself the public handle.
+    edit_token_hash: Mapped[str] = mapped_column(String(64))
+    share_token: Mapped[str] = mapped_column(String(64), unique=True, index=True)
+    forked_from: Mapped[Optional[str]] = mapped_column(String(32), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+
+
+class RunRow(Base):
+    """A run: the spec it ran with, its full history, diagnosis, status, and weights."""
+
+    __tablename__ = "runs"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    session_id: Mapped[Optional[str]] = mapped_column(
+        String(32), ForeignKey("sessions.id", ondelete="CASCADE"), nullable=True, index=True)
+    label: Mapped[Optional[str]] = mapped_column(String(200), nullable=True)
+    parent_id: Mapped[Optional[str]] = mapped_column(String(32), nullable=True)
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    spec: Mapped[dict[str, Any]] = mapped_column(JSON)
+    summary: Mapped[Optional[dict[str, Any]]] = mapped_column(JSON, nullable=True)
+    history: Mapped[dict[str, Any]] = mapped_column(JSON)
+    diagnosis: Mapped[Optional[dict[str, Any]]] = mapped_column(JSON, nullable=True)
+    snapshots: Mapped[Optional[dict[str, Any]]] = mapped_column(JSON, nullable=True)
+    best_epoch: Mapped[Optional[int]] = mapped_column(Integer, nullable=True)
+    stopped_early: Mapped[bool] = mapped_column(Boolean, default=False)
+    error: Mapped[Optional[str]] = mapped_column(Text, nullable=True)
+    advice: Mapped[Optional[str]] = mapped_column(Text, nullable=True)
+    # safetensors bytes, never pickle.
+    weights_final: Mapped[Optional[bytes]] = mapped_column(LargeBinary, nullable=True, deferred=True)
+    weights_best: Mapped[Optional[bytes]] = mapped_column(LargeBinary, nullable=True, deferred=True)
+    has_weights: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[float] = mapped_column(Float)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA busy_timeout=5000")
+    cur.close()
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for `url`; for SQLite, the folder is created and WAL mode switched on."""
+    u = make_url(url)
+    kwargs: dict[str, Any] = {}
+    if u.get_backend_name() == "sqlite":
+        if u.database and u.database != ":memory:":
+            os.makedirs(os.path.dirname(os.path.abspath(u.database)), exist_ok=True)
+        kwargs["connect_args"] = {"check_same_thread": False}
+    engine = create_engine(url, **kwargs)
+    if u.get_backend_name() == "sqlite":
+        event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+def migrate(engine: Engine) -> None:
+    """Create missing tables, then add columns that the models have and the tables lack.
+
+    Additive migrations only: a new nullable (or defaulted) column is added in place.
+    """
+    Base.metadata.create_all(engine)
+    insp = inspect(engine)
+    with engine.begin() as conn:
+        for table in Base.metadata.sorted_tables:
+            have = {c["name"] for c in insp.get_columns(table.name)}
+            for col in table.columns:
+                if col.name in have:
+                    continue
+                ddl = col.type.compile(dialect=engine.dialect)
+                conn.execute(text(f'ALTER TABLE "{table.name}" ADD COLUMN "{col.name}" {ddl}'))

@@ -1,0 +1,47 @@
+"""Named dependencies for the routes."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import Body, Depends, HTTPException, Request
+
+from engine.spec import ExperimentSpec, parse_spec
+
+from .manager import RunManager
+from .runs import Run
+from .settings import Settings
+
+
+def get_manager(request: Request) -> RunManager:
+    return request.app.state.manager
+
+
+def get_settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+ManagerDep = Annotated[RunManager, Depends(get_manager)]
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+
+async def get_run(run_id: str, manager: ManagerDep) -> Run:
+    run = await manager.get(run_id)
+    if run is None:
+        raise HTTPException(404, f"no run {run_id!r}")
+    return run
+
+
+RunDep = Annotated[Run, Depends(get_run)]
+
+
+def get_spec(manager: ManagerDep, body: Annotated[dict[str, Any], Body(
+        description="an experiment spec (docs/spec.md)",
+        openapi_examples={"spiral": {"value": {"data": {"dataset": "spiral"},
+                                                "model": {"layers": [{"type": "dense", "units": 16}]}}}})]
+             ) -> ExperimentSpec:
+    """The request body parsed as a spec under the server's caps (SpecError -> 422 with paths)."""
+    return parse_spec(body, manager.limits)
+
+
+SpecDep = Annotated[ExperimentSpec, Depends(get_spec)]

@@ -1,0 +1,40 @@
+"""Engine errors become HTTP answers here, in one place."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from engine.errors import SpecError
+from engine.spec import json_path
+
+from .manager import TooBusy
+from .runs import IllegalTransition
+
+
+def install(app: FastAPI) -> None:
+    """Register the exception handlers on `app`."""
+
+    @app.exception_handler(SpecError)
+    async def spec_error(_: Request, exc: SpecError) -> JSONResponse:
+        return JSONResponse(exc.to_dict(), status_code=422)
+
+    @app.exception_handler(RequestValidationError)
+    async def request_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+        # FastAPI puts 'body' first in the location; the rest is the JSON path in the body.
+        items = []
+        for err in exc.errors():
+            loc = tuple(err.get("loc", ()))
+            if loc and loc[0] in ("body", "query", "path"):
+                loc = loc[1:]
+            items.append({"path": json_path(loc), "message": str(err.get("msg", "invalid"))})
+        return JSONResponse({"errors": items}, status_code=422)
+
+    @app.exception_handler(IllegalTransition)
+    async def illegal(_: Request, exc: IllegalTransition) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=409)
+
+    @app.exception_handler(TooBusy)
+    async def busy(_: Request, exc: TooBusy) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=429)

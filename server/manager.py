@@ -1,0 +1,362 @@
+"""The run manager: all concurrency lives here.
+
+Each run trains on its own worker thread (torch releases the GIL; a thread starts at
+once where a spawned process needs ~3 s to import torch). Memory is bounded by strict caps
+checked before a run starts (parameters, samples, estimated activation memory, epochs,
+wall time) rather than by process isolation. A worker's events cross to the event loop
+through a bounded EventPipe and `loop.call_soon_threadsafe`; a worker that raises moves its
+run to `failed` with the reason, and the server carries on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Callable, Optional
+
+import torch
+from safetensors.torch import save as save_safetensors
+
+from engine.errors import SpecError
+from engine.events import DiagnosisEvent, EndEvent, EpochEvent, SnapshotEvent
+from engine.shapes import infer
+from engine.spec import ExperimentSpec
+from engine.trainer import Trainer
+
+from .protocol import SetControl
+from .runs import IllegalTransition, Run, RunStatus, Subscriber
+from .settings import Settings
+from .store import Store
+
+log = logging.getLogger("layerlab.runs")
+PIPE_CAPACITY = 10_000  # events a worker may run ahead of the event loop before it waits
+KEEP_TERMINAL = 200  # finished runs kept in memory; older ones are read back from the database
+
+
+class TooBusy(Exception):
+    """The queue is full (the API answers 429)."""
+
+
+class EventPipe:
+    """Worker thread -> event loop. Bounded: a worker that runs too far ahead waits."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, apply: Callable[[Any], None]) -> None:
+        self._loop = loop
+        self._apply = apply
+        self._items: deque[Any] = deque()
+        self._cond = threading.Condition()
+        self._scheduled = False
+        self.closed = False
+
+    def put(self, item: Any) -> None:
+        with self._cond:
+            while len(self._items) >= PIPE_CAPACITY and not self.closed:
+                self._cond.wait(0.5)
+            self._items.append(item)
+            if self._scheduled:
+                return
+            self._scheduled = True
+        try:
+            self._loop.call_soon_threadsafe(self._drain)
+        except RuntimeError:  # the loop has closed: the server is gone
+            self.closed = True
+
+    def _drain(self) -> None:
+        with self._cond:
+            items = list(self._items)
+            self._items.clear()
+            self._scheduled = False
+            self._cond.notify_all()
+        for item in items:
+            try:
+                self._apply(item)
+            except Exception:  # one bad event must not kill the loop's callback
+                log.exception("applying a worker event failed")
+
+
+def _safetensors(state: dict[str, torch.Tensor]) -> bytes:
+    return save_safetensors({k: v.detach().cpu().contiguous() for k, v in state.items()})
+
+
+class RunManager:
+    """Queues, limits and workers; owns every Run that is live or recently ended."""
+
+    def __init__(self, settings: Settings, store: Store) -> None:
+        self.settings = settings
+        self.store = store
+        self.limits = settings.limits()
+        self.runs: dict[str, Run] = {}
+        self.pending: deque[Run] = deque()
+        self.active = 0
+        self.shutting_down = False
+        self._threads: dict[str, threading.Thread] = {}
+        self._timers: dict[str, asyncio.TimerHandle] = {}
+        self._db = ThreadPoolExecutor(max_workers=1, thread_name_prefix="layerlab-db")
+        self._flusher: Optional[asyncio.Task] = None
+        self.loop: Optional[asyncio.AbstractEventLoop] = None
+        # Hooks for split providers (e.g. uploaded CSV data): spec -> Split or None.
+        self.split_provider: Optional[Callable[[ExperimentSpec], Any]] = None
+
+    # -- life cycle ---------------------------------------------------------------------------
+    async def start(self) -> None:
+        self.loop = asyncio.get_running_loop()
+        n = await self.db(self.store.mark_interrupted)
+        if n:
+            log.warning("%d run(s) were left going by a previous server and are now 'interrupted'", n)
+        self._flusher = asyncio.create_task(self._flush_loop())
+
+    async def shutdown(self, timeout: float = 3.0) -> None:
+        """Stop every run, close every stream, write what is left."""
+        self.shutting_down = True
+        for run in list(self.runs.values()):
+            for sub in list(run.subscribers):
+                sub.close()
+            if run.status == RunStatus.QUEUED:
+                run.finish(RunStatus.INTERRUPTED, {})
+            elif not run.terminal:
+                run.control.stop()
+        self.pending.clear()
+        deadline = time.monotonic() + timeout
+        while any(t.is_alive() for t in self._threads.values()) and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+        if self._flusher:
+            self._flusher.cancel()
+        for run in list(self.runs.values()):
+            if not run.terminal:  # a worker that did not stop in time
+                run.error = "the server stopped while this run was going"
+                run.finish(RunStatus.INTERRUPTED, {})
+        await self.flush_all()
+        self._db.shutdown(wait=True)
+
+    async def db(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """Run a blocking store call on the single database thread."""
+        return await asyncio.get_running_loop().run_in_executor(self._db, fn, *args)
+
+    # -- creating and finding runs -----------------------------------------------------------------
+    def validate(self, spec: ExperimentSpec) -> dict[str, Any]:
+        """Shape inference under the server's caps; raises SpecError."""
+        return infer(spec, self.limits).to_dict()
+
+    async def create(self, spec: ExperimentSpec, *, label: str | None = None, parent: str | None = None,
+                     session_id: str | None = None) -> Run:
+        """Validate, persist and queue a run. Raises SpecError or TooBusy."""
+        if self.shutting_down:
+            raise TooBusy("the server is shutting down")
+        if len(self.pending) >= self.settings.max_queued_runs:
+            raise TooBusy(f"{len(self.pending)} runs are already waiting; try again later")
+        summary = self.validate(spec)
+        run = Run(spec, summary, label=label, parent=parent, session_id=session_id)
+        self.runs[run.id] = run
+        await self.save(run)
+        self.pending.append(run)
+        self._schedule()
+        return run
+
+    async def get(self, run_id: str) -> Optional[Run]:
+        """A live or recent run from memory, else a finished one read back from the database."""
+        run = self.runs.get(run_id)
+        if run is not None:
+            return run
+        if not (isinstance(run_id, str) and len(run_id) <= 64):
+            return None
+        row = await self.db(self.store.load_run, run_id)
+        return None if row is None else run_from_row(row)
+
+    # -- scheduling -------------------------------------------------------------------------------
+    def _schedule(self) -> None:
+        while self.active < self.settings.max_concurrent_runs and self.pending and not self.shutting_down:
+            run = self.pending.popleft()
+            if run.status == RunStatus.QUEUED:
+                self._launch(run)
+
+    def _launch(self, run: Run) -> None:
+        assert self.loop is not None
+        self.active += 1
+        run.transition(RunStatus.PAUSED if run.control.paused else RunStatus.RUNNING)
+        pipe = EventPipe(self.loop, lambda item: self._apply(run, item))
+        provider = self.split_provider
+        thread = threading.Thread(target=self._work, args=(run, pipe, provider), daemon=True,
+                                  name=f"run-{run.id[:8]}")
+        self._threads[run.id] = thread
+        self._timers[run.id] = self.loop.call_later(self.settings.max_run_seconds, self._timeout, run)
+        thread.start()
+
+    def _work(self, run: Run, pipe: EventPipe, provider: Optional[Callable[[ExperimentSpec], Any]]) -> None:
+        """The worker thread: train, then hand the weights and the end over to the loop."""
+        torch.set_num_threads(1)
+        end: list[EndEvent] = []
+        try:
+            split = provider(run.spec) if provider else None
+            trainer = Trainer(run.spec, self.limits, split=split)
+
+            def emit(event: Any) -> None:
+                if isinstance(event, EndEvent):
+                    end.append(event)  # sent after the weights, so that the final save has them
+                else:
+                    pipe.put(event)
+
+            trainer.run(run.control, emit)
+            weights = {"final": _safetensors(trainer.model.state_dict())}
+            best = trainer.best_state()
+            if best is not None:
+                weights["best"] = _safetensors(best)
+            pipe.put(("weights", weights))
+            pipe.put(end[0])
+        except SpecError as e:
+            pipe.put(("failed", str(e)))
+        except BaseException as e:  # noqa: BLE001 - any failure of a run is reported, never raised
+            log.exception("run %s failed", run.id)
+            pipe.put(("failed", f"{type(e).__name__}: {e}"))
+        finally:
+            pipe.put(("done", None))
+
+    def _apply(self, run: Run, item: Any) -> None:
+        """On the loop: one event from a worker."""
+        if isinstance(item, EpochEvent):
+            run.add_epoch(item.metrics.to_dict())
+            if run.control.paused and run.status == RunStatus.RUNNING:
+                run.transition(RunStatus.PAUSED)  # a `step` on a running run pauses it
+        elif isinstance(item, DiagnosisEvent):
+            run.set_diagnosis(item.diagnosis.to_dict())
+        elif isinstance(item, SnapshotEvent):
+            run.set_snapshot(item.kind, item.epoch, item.data)
+        elif isinstance(item, EndEvent):
+            run.best_epoch, run.stopped_early, run.advice = item.best_epoch, item.stopped_early, item.advice
+            status = RunStatus(item.status)
+            if status == RunStatus.STOPPED and self.shutting_down:
+                status = RunStatus.INTERRUPTED
+            if run.error is None and status == RunStatus.INTERRUPTED:
+                run.error = "the server stopped while this run was going"
+            run.finish(status, {"val_loss": item.val_loss, "verdict": item.verdict})
+        elif isinstance(item, tuple):
+            kind, payload = item
+            if kind == "weights":
+                run.weights, run.has_weights = payload, True
+            elif kind == "failed":
+                run.error = payload
+                run.advice = "The run raised an error. Check the spec, or try a smaller model or batch."
+                if not run.terminal:
+                    run.finish(RunStatus.FAILED, {})
+            elif kind == "done":
+                self._release(run)
+
+    def _release(self, run: Run) -> None:
+        self.active -= 1
+        self._threads.pop(run.id, None)
+        timer = self._timers.pop(run.id, None)
+        if timer:
+            timer.cancel()
+        if not run.terminal:  # the worker ended without an end event
+            run.error = run.error or "the worker ended unexpectedly"
+            run.finish(RunStatus.FAILED, {})
+        if self.loop and not self.shutting_down:
+            self.loop.create_task(self.save(run))
+        self._evict()
+        self._schedule()
+
+    def _timeout(self, run: Run) -> None:
+        if not run.terminal:
+            run.error = f"stopped: the run passed its {self.settings.max_run_seconds:g} s wall-time cap"
+            run.control.stop()
+
+    def _evict(self) -> None:
+        ended = [r for r in self.runs.values() if r.terminal and not r.subscribers and not r.dirty]
+        for r in ended[: max(0, len(ended) - KEEP_TERMINAL)]:
+            del self.runs[r.id]
+
+    # -- controls -----------------------------------------------------------------------------------
+    def control(self, run: Run, frame: Any) -> RunStatus:
+        """Apply a control frame; raises IllegalTransition where the status does not allow it."""
+        if run.terminal:
+            raise IllegalTransition(f"run {run.id} has already ended ({run.status.value})")
+        if isinstance(frame, SetControl):
+            run.control.set(lr=frame.lr, l2=frame.l2)
+            return run.status
+        action = frame.action
+        if action == "stop":
+            run.control.stop()
+            if run.status == RunStatus.QUEUED:
+                run.finish(RunStatus.STOPPED, {})
+            return run.status
+        if run.status == RunStatus.QUEUED:
+            if action in ("pause", "step"):
+                run.control.pause()
+                return run.status
+            raise IllegalTransition(f"run {run.id} is queued; it cannot {action}")
+        if action == "pause":
+            run.control.pause()
+            run.transition(RunStatus.PAUSED)
+        elif action == "resume":
+            run.control.resume()
+            run.transition(RunStatus.RUNNING)
+        elif action == "step":
+            run.control.step()
+            if run.status == RunStatus.PAUSED:
+                pass  # one epoch, then paused again
+        return run.status
+
+    # -- persistence ------------------------------------------------------------------------------
+    async def save(self, run: Run) -> None:
+        run.dirty = False
+        state = run_row_state(run)
+        await self.db(self.store.save_run, state)
+        if run.terminal and "weights_final" in state:
+            run.weights = {}  # in the database now; read back from there when downloaded
+
+    async def flush_all(self) -> None:
+        for run in list(self.runs.values()):
+            if run.dirty:
+                await self.save(run)
+
+    async def _flush_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.flush_seconds)
+            try:
+                await self.flush_all()
+            except Exception:
+                log.exception("writing runs to the database failed")
+
+    def counts(self) -> dict[str, int]:
+        return {"active": self.active, "queued": len(self.pending)}
+
+
+def run_row_state(run: Run) -> dict[str, Any]:
+    """A Run as RunRow's columns."""
+    state: dict[str, Any] = {
+        "id": run.id, "session_id": run.session_id, "label": run.label, "parent_id": run.parent,
+        "status": run.status.value, "spec": run.spec.to_json(), "summary": run.summary,
+        "history": {k: list(v) for k, v in run.history.items()},
+        "diagnosis": run.diagnosis, "snapshots": dict(run.snapshots), "best_epoch": run.best_epoch,
+        "stopped_early": run.stopped_early, "error": run.error, "advice": run.advice,
+        "created_at": run.created_at}
+    if run.weights:
+        state["weights_final"] = run.weights.get("final")
+        state["weights_best"] = run.weights.get("best")
+        state["has_weights"] = True
+    return state
+
+
+def run_from_row(row: Any) -> Run:
+    """A finished run read back from the database (its weights stay there)."""
+    from engine.spec import ExperimentSpec
+
+    spec = ExperimentSpec.model_validate(row.spec)
+    run = Run(spec, row.summary or {}, run_id=row.id, label=row.label, parent=row.parent_id,
+              session_id=row.session_id, status=RunStatus(row.status), created_at=row.created_at)
+    run.history = row.history
+    run.diagnosis = row.diagnosis
+    run.snapshots = row.snapshots or {}
+    run.best_epoch, run.stopped_early = row.best_epoch, row.stopped_early
+    run.error, run.advice = row.error, row.advice
+    run.dirty = False
+    run.has_weights = bool(row.has_weights)
+    if run.terminal:
+        run.end = {"type": "end", "status": row.status, "epochs": len(run.history.get("epoch", [])),
+                   "best_epoch": row.best_epoch, "val_loss": (run.history.get("val_loss") or [None])[-1],
+                   "verdict": (row.diagnosis or {}).get("verdict"), "stopped_early": row.stopped_early,
+                   "advice": row.advice, "error": row.error}
+    return run

@@ -1,0 +1,107 @@
+"""REST and websocket routes of runs, specs and data. Each handler parses, calls one service,
+and returns a schema. docs/protocol.md describes them; /docs is generated from them."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Optional
+
+from fastapi import APIRouter, Body, HTTPException, Query, Response, WebSocket
+
+from engine import __version__
+from engine.catalog import catalog
+from engine.datasets import preview
+from engine.device import available_devices
+from engine.spec import DataSpec, ExperimentSpec, json_schema, parse_spec
+
+from .deps import ManagerDep, RunDep, SpecDep
+from .protocol import ControlFrame
+from .schemas import ControlOut, ErrorsOut, Health, PreviewIn, RunCreated, RunOut, SummaryOut
+from .stream import stream
+
+router = APIRouter(prefix="/api")
+SPEC_ERRORS: dict[int | str, dict[str, Any]] = {422: {"model": ErrorsOut, "description": "invalid spec, with JSON paths"}}
+
+
+@router.get("/health", response_model=Health)
+async def health(manager: ManagerDep) -> dict[str, Any]:
+    """Liveness, the devices this server can train on, and how many runs are going."""
+    return {"status": "ok", "devices": available_devices(), "version": __version__, "runs": manager.counts()}
+
+
+@router.get("/catalog")
+async def get_catalog() -> dict[str, Any]:
+    """Layers with parameter schemas and defaults, activations, datasets, optimizers, tasks, presets."""
+    return catalog()
+
+
+@router.get("/schema")
+async def get_schema() -> dict[str, Any]:
+    """The JSON Schema of the experiment spec."""
+    return json_schema()
+
+
+@router.post("/validate", response_model=SummaryOut, responses=SPEC_ERRORS)
+async def validate(spec: SpecDep, manager: ManagerDep) -> dict[str, Any]:
+    """Per-layer output shapes and parameters, with the total; 422 with paths when invalid."""
+    return manager.validate(spec)
+
+
+@router.post("/data/preview", responses=SPEC_ERRORS)
+def data_preview(body: PreviewIn, manager: ManagerDep) -> dict[str, Any]:
+    """The points (or sample images) of a dataset's train and validation splits."""
+    spec = parse_spec({"task": body.task, "data": body.data, "model": {"layers": []}}, manager.limits)
+    return preview(spec.data, spec.task or "classification")
+
+
+@router.post("/runs", status_code=201, response_model=RunCreated, responses=SPEC_ERRORS)
+async def create_run(spec: SpecDep, manager: ManagerDep,
+                     label: Annotated[Optional[str], Query(max_length=200)] = None,
+                     parent: Annotated[Optional[str], Query(max_length=64)] = None) -> dict[str, Any]:
+    """Queue a run of the spec; it starts as soon as a worker is free."""
+    run = await manager.create(spec, label=label, parent=parent)
+    return {"id": run.id, "status": run.status.value, "summary": run.summary}
+
+
+@router.get("/runs/{run_id}", response_model=RunOut)
+async def get_run(run: RunDep) -> dict[str, Any]:
+    """A run: status, spec, columnar history, diagnosis, best epoch and latest views."""
+    return run.public()
+
+
+@router.post("/runs/{run_id}/control", response_model=ControlOut, responses={409: {"description": "not allowed now"}})
+async def control(run: RunDep, manager: ManagerDep, frame: Annotated[ControlFrame, Body()]) -> dict[str, Any]:
+    """pause, resume, step (one epoch), stop, or set lr/l2 from the next epoch on."""
+    return {"status": manager.control(run, frame).value}
+
+
+@router.get("/runs/{run_id}/spec.json")
+async def run_spec(run: RunDep) -> Response:
+    """The spec the run trained with, as a file."""
+    import json
+
+    return Response(json.dumps(run.spec.to_json(), indent=2), media_type="application/json",
+                    headers={"Content-Disposition": f'attachment; filename="layerlab-{run.id[:8]}.json"'})
+
+
+@router.get("/runs/{run_id}/weights.safetensors")
+async def run_weights(run: RunDep, manager: ManagerDep,
+                      which: Annotated[str, Query(pattern="^(final|best)$")] = "final") -> Response:
+    """The run's final (or best) weights as safetensors; keys are the torch state_dict's."""
+    data = run.weights.get(which) if run.weights else None
+    if data is None:
+        data = await manager.db(manager.store.weights, run.id, which)
+    if data is None:
+        raise HTTPException(404, "this run has no saved weights (yet)")
+    return Response(data, media_type="application/octet-stream",
+                    headers={"Content-Disposition": f'attachment; filename="layerlab-{run.id[:8]}-{which}.safetensors"'})
+
+
+@router.websocket("/runs/{run_id}/stream")
+async def run_stream(ws: WebSocket, run_id: str) -> None:
+    """Replay of the run so far, then live messages (docs/protocol.md)."""
+    manager = ws.app.state.manager
+    run = await manager.get(run_id)
+    if run is None:
+        await ws.close(code=4404, reason="no such run")
+        return
+    await stream(ws, run, manager)

@@ -1,0 +1,79 @@
+"""Response and request schemas of the REST API (they feed the OpenAPI page at /docs)."""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+from pydantic import BaseModel, Field
+
+
+class Health(BaseModel):
+    status: str = "ok"
+    devices: list[str]
+    version: str
+    runs: dict[str, int]
+
+
+class LayerRowOut(BaseModel):
+    index: int
+    type: str
+    path: str
+    input_shape: list[int]
+    output_shape: list[int]
+    params: int
+    activation: Optional[str] = None
+    is_head: bool = False
+
+
+class SummaryOut(BaseModel):
+    """Shape inference: every layer's output shape and parameters, the head included."""
+
+    input_shape: list[int]
+    task: str
+    n_classes: Optional[int]
+    layers: list[LayerRowOut]
+    total_params: int
+
+
+class ErrorItemOut(BaseModel):
+    path: str
+    message: str
+    fix: Optional[dict[str, Any]] = None
+
+
+class ErrorsOut(BaseModel):
+    errors: list[ErrorItemOut]
+
+
+class RunCreated(BaseModel):
+    id: str
+    status: str
+    summary: SummaryOut
+
+
+class RunOut(BaseModel):
+    id: str
+    status: str
+    label: Optional[str]
+    parent: Optional[str]
+    session_id: Optional[str]
+    spec: dict[str, Any]
+    summary: dict[str, Any]
+    history: dict[str, list[Any]] = Field(description="columnar: epoch, train_loss, val_loss, train_acc, val_acc, lr, step_time")
+    diagnosis: Optional[dict[str, Any]]
+    best_epoch: Optional[int]
+    stopped_early: bool
+    error: Optional[str]
+    advice: Optional[str]
+    snapshots: dict[str, Any]
+    created_at: float
+    has_weights: bool
+
+
+class ControlOut(BaseModel):
+    status: str
+
+
+class PreviewIn(BaseModel):
+    data: dict[str, Any]
+    task: Optional[str] = None

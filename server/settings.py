@@ -1,0 +1,65 @@
+"""Settings, read from LAYERLAB_* environment variables. Every one is documented in README.md."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields, replace
+from typing import Any
+
+from engine.spec import Limits
+
+
+def _cores() -> int:
+    return os.cpu_count() or 1
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Server settings. `from_env` reads LAYERLAB_<NAME> for each field (upper case)."""
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    # SQLAlchemy URL: SQLite by default; postgresql+psycopg://user:pass@host/db works too.
+    database_url: str = "sqlite:///data/layerlab.db"
+    log_level: str = "info"
+    # Runs training at once; more wait as `queued`.
+    max_concurrent_runs: int = field(default_factory=_cores)
+    # Runs waiting at once; beyond it POST /api/runs answers 429.
+    max_queued_runs: int = 64
+    # Per-run caps.
+    max_epochs: int = 5_000
+    max_run_seconds: float = 1_800.0
+    max_params: int = 5_000_000
+    max_samples: int = 20_000
+    # Estimated activation memory of one batch (forward and backward), in MiB.
+    max_activation_mib: int = 512
+    # Uploaded CSV files.
+    max_upload_bytes: int = 10 * 1024 * 1024
+    # Websocket coalescing window and the largest client frame accepted.
+    coalesce_ms: int = 50
+    max_frame_bytes: int = 4096
+    # How often a running run's history is written to the database.
+    flush_seconds: float = 2.0
+    # Base of share links; empty: derived from each request's own URL.
+    public_url: str = ""
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None, **overrides: Any) -> "Settings":
+        """Defaults, then LAYERLAB_* variables, then explicit overrides (e.g. CLI flags)."""
+        env = dict(os.environ if env is None else env)
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            raw = env.get(f"LAYERLAB_{f.name.upper()}")
+            if raw is None or raw == "":
+                continue
+            kind = type(getattr(cls(), f.name))
+            try:
+                values[f.name] = kind(raw)
+            except ValueError:
+                raise ValueError(f"LAYERLAB_{f.name.upper()}={raw!r} is not a valid {kind.__name__}") from None
+        return replace(cls(), **{**values, **overrides})
+
+    def limits(self) -> Limits:
+        """The engine's caps for a spec."""
+        return Limits(max_params=self.max_params, max_epochs=self.max_epochs, max_samples=self.max_samples,
+                      max_activation_mib=self.max_activation_mib)

@@ -1,0 +1,60 @@
+"""Persistence of runs (sessions live in server/sessions.py). All calls block: the manager runs
+them on its single database thread, so SQLite sees one writer at a time."""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+from sqlalchemy import select, update
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from .db import RunRow, make_engine, migrate
+
+LIVE = ("queued", "running", "paused")
+
+
+class Store:
+    """Runs in the database."""
+
+    def __init__(self, url: str) -> None:
+        self.engine: Engine = make_engine(url)
+        migrate(self.engine)
+        self.session = sessionmaker(self.engine, expire_on_commit=False)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def mark_interrupted(self) -> int:
+        """At start-up: runs left live by a previous process become `interrupted`. Returns how many."""
+        with self.session.begin() as s:
+            res = s.execute(update(RunRow).where(RunRow.status.in_(LIVE)).values(
+                status="interrupted", error="the server stopped while this run was going"))
+            return res.rowcount or 0
+
+    def save_run(self, state: dict[str, Any]) -> None:
+        """Insert or update a run from `state` (RunRow's columns); one transaction."""
+        with self.session.begin() as s:
+            row = s.get(RunRow, state["id"])
+            if row is None:
+                s.add(RunRow(**state))
+            else:
+                for k, v in state.items():
+                    setattr(row, k, v)
+
+    def load_run(self, run_id: str) -> Optional[RunRow]:
+        with self.session() as s:
+            return s.get(RunRow, run_id)
+
+    def runs_of_session(self, session_id: str) -> list[RunRow]:
+        with self.session() as s:
+            return list(s.scalars(select(RunRow).where(RunRow.session_id == session_id)
+                                  .order_by(RunRow.created_at)))
+
+    def weights(self, run_id: str, which: str) -> Optional[bytes]:
+        col = RunRow.weights_best if which == "best" else RunRow.weights_final
+        with self.session() as s:
+            return s.scalar(select(col).where(RunRow.id == run_id))
+
+    def db_session(self) -> Session:
+        return self.session()
