@@ -153,8 +153,23 @@ def lower_lr(spec: ExperimentSpec) -> Remedy:
                   {"training": {"lr": new}})
 
 
-def _keep(*rs: Optional[Remedy]) -> list[Remedy]:
-    return [r for r in rs if r is not None]
+def _keep(spec: ExperimentSpec, *rs: Optional[Remedy]) -> list[Remedy]:
+    """The remedies that apply and whose patched spec is still valid: doubling a large model's units
+    can pass the parameter cap, and a button that only produces an error is no remedy."""
+    from .errors import SpecError
+    from .shapes import infer
+    from .spec import apply_patch
+
+    out = []
+    for r in rs:
+        if r is None:
+            continue
+        try:
+            infer(apply_patch(spec, r.patch))
+        except SpecError:
+            continue
+        out.append(r)
+    return out
 
 
 # -- the verdict --------------------------------------------------------------------------------------
@@ -196,16 +211,16 @@ def diagnose(history: dict[str, list], spec: ExperimentSpec, baseline: float,
         reason = nums + (f"Val loss was lowest ({_f(val_min)}) at epoch {at_min} and {trend_s}: "
                          "the model is memorising the training set.")
         return Diagnosis("overfitting", reason, _keep(
-            early_stopping(spec, n), add_dropout(spec), add_l2(spec), more_data(spec),
+            spec, early_stopping(spec, n), add_dropout(spec), add_l2(spec), more_data(spec),
             resize_model(spec, 0.5)), n, facts)
     if train_end > UNDER_RATIO * l0:
         still = train_trend < -0.01 * l0
         reason = nums + (f"Train loss is still {train_end / l0:.0%} of the constant-guess loss: the model is "
                          "too simple or not trained enough" + ("; train loss is still falling." if still else
                                                                  ", and train loss has flattened."))
-        rems = _keep(resize_model(spec, 2.0), train_longer(spec))
+        rems = _keep(spec, resize_model(spec, 2.0), train_longer(spec))
         if still:
             rems.reverse()
         return Diagnosis("underfitting", reason, rems, n, facts)
     reason = nums + f"Train and val loss are close and low; {trend_s}."
-    return Diagnosis("good_fit", reason, _keep(early_stopping(spec, n)), n, facts)
+    return Diagnosis("good_fit", reason, _keep(spec, early_stopping(spec, n)), n, facts)

@@ -125,10 +125,13 @@ class Conv2D(WeightedLayer):
     padding: Union[Literal["same", "valid"], int] = Field(
         "same", description="'same' (kernel_size // 2 on each side), 'valid' (0) or a number")
 
-    @field_validator("padding")
+    @field_validator("padding", mode="before")
     @classmethod
-    def _padding_range(cls, v: Any) -> Any:
-        if isinstance(v, int) and not 0 <= v <= 7:
+    def _padding_value(cls, v: Any) -> Any:
+        # Checked before the union, which would report one error per member, each at a path
+        # such as padding.literal['same','valid'] that names no field of the spec.
+        ok_int = isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= 7
+        if not (ok_int or v in ("same", "valid")):
             raise ValueError("padding must be 'same', 'valid' or between 0 and 7")
         return v
 
