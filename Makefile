@@ -25,7 +25,7 @@ node_modules/.installed: package.json package-lock.json
 browser: $(VENV)/.installed
 	@$(PY) scripts/find_chromium.py --install >/dev/null
 
-run: setup
+run: $(VENV)/.installed node_modules/.installed
 	$(VENV)/bin/layerlab serve --host $(HOST) --port $(PORT)
 
 test: setup
