@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Callable, Generic, Iterator, TypeVar
+from typing import Generic, Iterator, TypeVar
 
 from .errors import UnknownNameError
 
@@ -52,14 +52,3 @@ class Registry(Generic[T]):
     def __len__(self) -> int:
         return len(self._items)
 
-
-def lazy(factory: Callable[[], T]) -> Callable[[], T]:
-    """Memoise a zero-argument factory (used for expensive catalog parts)."""
-    cache: list[T] = []
-
-    def get() -> T:
-        if not cache:
-            cache.append(factory())
-        return cache[0]
-
-    return get
