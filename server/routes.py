@@ -29,9 +29,10 @@ async def health(manager: ManagerDep) -> dict[str, Any]:
 
 
 @router.get("/catalog")
-async def get_catalog() -> dict[str, Any]:
-    """Layers with parameter schemas and defaults, activations, datasets, optimizers, tasks, presets."""
-    return catalog()
+async def get_catalog(manager: ManagerDep) -> dict[str, Any]:
+    """Layers with parameter schemas and defaults, activations, datasets, optimizers, tasks, presets,
+    and this server's caps (its settings, not the engine's defaults)."""
+    return {**catalog(), "limits": manager.limits.model_dump()}
 
 
 @router.get("/schema")

@@ -1,0 +1,195 @@
+"""Helpers of the server tests: a spec builder, strict JSON, polling, a REST client and a websocket client."""
+
+from __future__ import annotations
+
+import json
+import socket
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Optional
+
+import pytest
+from websockets.sync.client import ClientConnection, connect
+
+from engine.spec import merge_patch
+
+if TYPE_CHECKING:
+    from fastapi.testclient import TestClient
+
+ROOT = Path(__file__).resolve().parents[2]
+LAYERLAB = ROOT / ".venv" / "bin" / "layerlab"
+LIVE = ("queued", "running", "paused")
+
+# 100 circle points, one small tanh layer, 5 epochs: a whole run takes a few milliseconds.
+BASE_SPEC: dict[str, Any] = {
+    "data": {"dataset": "circle", "n_samples": 100, "noise": 0.1, "seed": 3},
+    "model": {"layers": [{"type": "dense", "units": 8, "activation": "tanh"}]},
+    "training": {"optimizer": "sgd", "lr": 0.1, "batch_size": 10, "epochs": 5, "seed": 11, "device": "cpu"},
+}
+# The same model for the cap on epochs (about 1-2 ms each): long enough to steer, and always stopped.
+LONG = {"training": {"epochs": 5000}}
+
+
+def spec(patch: Optional[dict[str, Any]] = None) -> dict[str, Any]:
+    """BASE_SPEC with a JSON merge patch applied."""
+    return merge_patch(BASE_SPEC, patch or {})
+
+
+def strict_json(text: str) -> Any:
+    """json.loads that rejects NaN and Infinity, as JavaScript's JSON.parse does."""
+
+    def bad(name: str) -> Any:
+        raise ValueError(f"{name} is not JSON")
+
+    return json.loads(text, parse_constant=bad)
+
+
+def wait_for(cond: Callable[[], Any], timeout: float = 10.0, every: float = 0.02, what: str = "condition") -> Any:
+    """Poll `cond` until it returns something truthy; fail the test after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = cond()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(every)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# -- a REST client that works against any base URL (TestClient or a real socket) ---------------------
+class Api:
+    """The few REST calls the tests make, with the answers parsed strictly."""
+
+    def __init__(self, get: Callable[..., Any], post: Callable[..., Any]) -> None:
+        self._get, self._post = get, post
+
+    def create(self, body: dict[str, Any], status: int = 201, **params: Any) -> dict[str, Any]:
+        code, data = self._post("/api/runs", body, params)
+        assert code == status, data
+        return data
+
+    def run(self, run_id: str) -> dict[str, Any]:
+        code, data = self._get(f"/api/runs/{run_id}")
+        assert code == 200, data
+        return data
+
+    def control(self, run_id: str, frame: dict[str, Any], status: int = 200) -> dict[str, Any]:
+        code, data = self._post(f"/api/runs/{run_id}/control", frame, {})
+        assert code == status, data
+        return data
+
+    def wait_status(self, run_id: str, *statuses: str, timeout: float = 15.0) -> dict[str, Any]:
+        return wait_for(lambda: (r := self.run(run_id))["status"] in statuses and r, timeout,
+                        what=f"run {run_id[:8]} to be {'/'.join(statuses)}")
+
+    def wait_epochs(self, run_id: str, n: int, timeout: float = 15.0) -> dict[str, Any]:
+        return wait_for(lambda: len((r := self.run(run_id))["history"]["epoch"]) >= n and r, timeout,
+                        what=f"run {run_id[:8]} to reach epoch {n}")
+
+    def wait_settled(self, run_id: str, quiet: float = 0.3, timeout: float = 10.0) -> dict[str, Any]:
+        """Wait until a paused run's history stops growing (the epoch in flight has landed)."""
+        deadline = time.monotonic() + timeout
+        last, since = -1, time.monotonic()
+        while time.monotonic() < deadline:
+            r = self.run(run_id)
+            n = len(r["history"]["epoch"])
+            if n != last:
+                last, since = n, time.monotonic()
+            elif time.monotonic() - since >= quiet:
+                return r
+            time.sleep(0.02)
+        pytest.fail(f"run {run_id[:8]} kept training while paused")
+
+
+def api_for(c: "TestClient") -> Api:
+    def get(path: str) -> tuple[int, Any]:
+        r = c.get(path)
+        return r.status_code, strict_json(r.text)
+
+    def post(path: str, body: Any, params: dict[str, Any]) -> tuple[int, Any]:
+        r = c.post(path, json=body, params=params)
+        return r.status_code, strict_json(r.text)
+
+    return Api(get, post)
+
+
+def http_api(base: str) -> Api:
+    def call(req: urllib.request.Request) -> tuple[int, Any]:
+        try:
+            with urllib.request.urlopen(req, timeout=10) as r:
+                return r.status, strict_json(r.read().decode())
+        except urllib.error.HTTPError as e:
+            return e.code, strict_json(e.read().decode())
+
+    def get(path: str) -> tuple[int, Any]:
+        return call(urllib.request.Request(base + path))
+
+    def post(path: str, body: Any, params: dict[str, Any]) -> tuple[int, Any]:
+        query = ("?" + urllib.parse.urlencode(params)) if params else ""
+        return call(urllib.request.Request(base + path + query, data=json.dumps(body).encode(),
+                                           headers={"content-type": "application/json"}))
+
+    return Api(get, post)
+
+
+# -- websocket clients -------------------------------------------------------------------------------
+class Stream:
+    """A real websocket client of one run's stream, with the history it has pieced together."""
+
+    def __init__(self, ws_base: str, run_id: str) -> None:
+        self.ws: ClientConnection = connect(f"{ws_base}/api/runs/{run_id}/stream", open_timeout=10)
+        self.messages: list[dict[str, Any]] = []
+
+    def recv(self, timeout: float = 10.0) -> dict[str, Any]:
+        msg = strict_json(self.ws.recv(timeout=timeout))
+        self.messages.append(msg)
+        return msg
+
+    def send(self, frame: Any) -> None:
+        self.ws.send(frame if isinstance(frame, (str, bytes)) else json.dumps(frame))
+
+    def until(self, pred: Callable[[dict[str, Any]], bool], timeout: float = 15.0) -> dict[str, Any]:
+        """Receive until a message matches `pred`; return it."""
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                pytest.fail(f"no matching message within {timeout} s; last: {self.messages[-3:]}")
+            msg = self.recv(timeout=left)
+            if pred(msg):
+                return msg
+
+    def until_type(self, kind: str, timeout: float = 15.0) -> dict[str, Any]:
+        return self.until(lambda m: m["type"] == kind, timeout)
+
+    def until_end(self, timeout: float = 30.0) -> dict[str, Any]:
+        return self.until_type("end", timeout)
+
+    def history(self) -> dict[str, list]:
+        return history_of(self.messages)
+
+    def statuses(self) -> list[str]:
+        return [m["status"] for m in self.messages if m["type"] == "status"]
+
+    def close(self) -> None:
+        self.ws.close()
+
+
+def history_of(messages: list[dict[str, Any]]) -> dict[str, list]:
+    """Every metrics batch appended, column by column (what the page does with uPlot)."""
+    out: dict[str, list] = {}
+    for m in messages:
+        if m["type"] == "metrics":
+            for k, v in m.items():
+                if k != "type":
+                    out.setdefault(k, []).extend(v)
+    return out
