@@ -175,8 +175,10 @@ class RunManager:
 
     def _launch(self, run: Run) -> None:
         assert self.loop is not None
+        run.transition(RunStatus.RUNNING)
+        if run.control.paused:  # paused while queued: the machine goes queued -> running -> paused
+            run.transition(RunStatus.PAUSED)
         self.active += 1
-        run.transition(RunStatus.PAUSED if run.control.paused else RunStatus.RUNNING)
         pipe = EventPipe(self.loop, lambda item: self._apply(run, item))
         provider = self.split_provider
         thread = threading.Thread(target=self._work, args=(run, pipe, provider), daemon=True,

@@ -1,9 +1,14 @@
-"""Helpers of the server tests: a spec builder, strict JSON, polling, a REST client and a websocket client."""
+"""Helpers of the server tests: a spec builder, strict JSON, polling, a REST client, a websocket
+client, and the servers (in-process uvicorn, `layerlab serve` subprocess). Fixtures are in conftest.py."""
 
 from __future__ import annotations
 
 import json
+import os
+import signal
 import socket
+import subprocess
+import threading
 import time
 import urllib.error
 import urllib.parse
@@ -12,9 +17,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Optional
 
 import pytest
+import uvicorn
 from websockets.sync.client import ClientConnection, connect
 
 from engine.spec import merge_patch
+from server.app import create_app
+from server.settings import Settings
 
 if TYPE_CHECKING:
     from fastapi.testclient import TestClient
@@ -146,7 +154,8 @@ class Stream:
     """A real websocket client of one run's stream, with the history it has pieced together."""
 
     def __init__(self, ws_base: str, run_id: str) -> None:
-        self.ws: ClientConnection = connect(f"{ws_base}/api/runs/{run_id}/stream", open_timeout=10)
+        # Entered by hand: websockets 17.1 deprecates connect() outside a `with` block; close() ends it.
+        self.ws: ClientConnection = connect(f"{ws_base}/api/runs/{run_id}/stream", open_timeout=10).__enter__()
         self.messages: list[dict[str, Any]] = []
 
     def recv(self, timeout: float = 10.0) -> dict[str, Any]:
@@ -193,3 +202,83 @@ def history_of(messages: list[dict[str, Any]]) -> dict[str, list]:
                 if k != "type":
                     out.setdefault(k, []).extend(v)
     return out
+
+
+# -- servers ----------------------------------------------------------------------------------------------
+def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
+    """Settings for a test: a fresh SQLite file in tmp_path, then the overrides."""
+    return Settings(database_url=f"sqlite:///{tmp_path / 'layerlab.db'}", **overrides)
+
+
+class LiveServer:
+    """uvicorn serving a fresh app on a free loopback port, in a thread of this process."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.app = create_app(settings)
+        self.port = free_port()
+        config = uvicorn.Config(self.app, host="127.0.0.1", port=self.port, log_level="warning",
+                                timeout_graceful_shutdown=3)
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, name="uvicorn-test", daemon=True)
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.ws_base = f"ws://127.0.0.1:{self.port}"
+        self.api = http_api(self.base)
+
+    def start(self) -> "LiveServer":
+        self.thread.start()
+        wait_for(lambda: self.server.started, 10, what="uvicorn to start")
+        return self
+
+    @property
+    def manager(self) -> Any:
+        return self.app.state.manager
+
+    def stream(self, run_id: str) -> Stream:
+        return Stream(self.ws_base, run_id)
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(15)
+        assert not self.thread.is_alive(), "uvicorn did not stop"
+
+
+class ServeProcess:
+    """`layerlab serve --port P --db FILE` in its own process group, with LAYERLAB_* env settings."""
+
+    def __init__(self, db: Path, log: Path, **env: str) -> None:
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.ws_base = f"ws://127.0.0.1:{self.port}"
+        self.api = http_api(self.base)
+        full_env = {k: v for k, v in os.environ.items() if not k.startswith("LAYERLAB_")}
+        full_env.update({f"LAYERLAB_{k.upper()}": v for k, v in env.items()})
+        self.log = log
+        self._log_file = open(log, "ab")
+        self.proc = subprocess.Popen([str(LAYERLAB), "serve", "--port", str(self.port), "--db", str(db)],
+                                     env=full_env, stdout=self._log_file, stderr=subprocess.STDOUT,
+                                     cwd=ROOT, start_new_session=True)
+        wait_for(self._healthy, 30, every=0.05, what="layerlab serve to answer /api/health")
+
+    def _healthy(self) -> bool:
+        if self.proc.poll() is not None:
+            pytest.fail(f"layerlab serve exited with {self.proc.returncode}:\n{self.log.read_text()[-3000:]}")
+        try:
+            with urllib.request.urlopen(self.base + "/api/health", timeout=1) as r:
+                return r.status == 200
+        except OSError:
+            return False
+
+    def stream(self, run_id: str) -> Stream:
+        return Stream(self.ws_base, run_id)
+
+    def signal(self, sig: int) -> None:
+        self.proc.send_signal(sig)
+
+    def wait(self, timeout: float) -> int:
+        return self.proc.wait(timeout)
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(10)
+        self._log_file.close()
