@@ -80,6 +80,11 @@ class Api:
     def __init__(self, get: Callable[..., Any], post: Callable[..., Any]) -> None:
         self._get, self._post = get, post
 
+    def get(self, path: str) -> Any:
+        code, data = self._get(path)
+        assert code == 200, data
+        return data
+
     def create(self, body: dict[str, Any], status: int = 201, **params: Any) -> dict[str, Any]:
         code, data = self._post("/api/runs", body, params)
         assert code == status, data
