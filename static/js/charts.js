@@ -1,0 +1,261 @@
+// Training curves with uPlot: loss (train solid, validation dashed, the gap between them shaded,
+// markers for the best epoch and an early stop), accuracy and learning rate. Every run on the
+// page is overlaid in its own colour. Incoming metrics only mark the charts dirty; the data are
+// rebuilt and handed to setData once per animation frame, however fast the epochs arrive.
+
+import uPlot from "uplot";
+import { clear, el, fmtNum, setText } from "./dom.js";
+import { COL } from "./protocol.js";
+
+export const RUN_COLORS = ["#1c7ed6", "#e8590c", "#2f9e44", "#9c36b5", "#0c8599", "#c2255c"];
+const AXIS = { stroke: "#868e96", grid: { stroke: "#eef0f2", width: 1 }, ticks: { stroke: "#dee2e6", width: 1 } };
+const SYNC_KEY = "layerlab-epoch";
+
+function rgba(hex, a) {
+  const n = parseInt(hex.slice(1), 16);
+  return `rgba(${(n >> 16) & 255},${(n >> 8) & 255},${n & 255},${a})`;
+}
+
+/** Count the non-null values of a column: what a chart really draws. */
+const filled = (col) => (col ? col.reduce((n, v) => n + (v === null || v === undefined ? 0 : 1), 0) : 0);
+
+/**
+ * els: {loss, acc, lr, accPanel, legend, readout, logToggle}. Runs are read, never changed:
+ * [{label, color, parentLabel, history: {epoch, train_loss, ...}, bestEpoch, stoppedEarlyAt}].
+ */
+export function createCharts(els) {
+  let runs = [];
+  let hasAcc = true;
+  let plots = null;
+  let builtFor = "";
+  let queued = false;
+
+  els.logToggle.addEventListener("change", () => {
+    builtFor = "";
+    schedule();
+  });
+
+  const sizeOf = (node) => ({ width: Math.max(200, node.clientWidth), height: Math.max(80, node.clientHeight) });
+  const observer = new ResizeObserver(() => {
+    if (!plots) return;
+    for (const [name, plot] of Object.entries(plots)) if (plot) plot.setSize(sizeOf(els[name]));
+  });
+  for (const name of ["loss", "acc", "lr"]) observer.observe(els[name]);
+
+  // -- plugins ---------------------------------------------------------------------------------
+  /** Shade between each run's train and validation curves, beneath the lines. */
+  function shadeGap(u) {
+    const ctx = u.ctx;
+    const { left, top, width, height } = u.bbox;
+    ctx.save();
+    ctx.beginPath();
+    ctx.rect(left, top, width, height);
+    ctx.clip();
+    const xs = u.data[0];
+    runs.forEach((run, r) => {
+      const tr = u.data[1 + 2 * r];
+      const va = u.data[2 + 2 * r];
+      if (!tr || !va) return;
+      ctx.fillStyle = rgba(run.color, 0.13);
+      let seg = [];
+      const flush = () => {
+        if (seg.length > 1) {
+          ctx.beginPath();
+          seg.forEach((i, k) => {
+            const x = u.valToPos(xs[i], "x", true);
+            const y = u.valToPos(va[i], "y", true);
+            if (k) ctx.lineTo(x, y);
+            else ctx.moveTo(x, y);
+          });
+          for (let k = seg.length - 1; k >= 0; k--) ctx.lineTo(u.valToPos(xs[seg[k]], "x", true), u.valToPos(tr[seg[k]], "y", true));
+          ctx.closePath();
+          ctx.fill();
+        }
+        seg = [];
+      };
+      for (let i = 0; i < xs.length; i++) {
+        if (tr[i] === null || va[i] === null || tr[i] === undefined || va[i] === undefined) flush();
+        else seg.push(i);
+      }
+      flush();
+    });
+    ctx.restore();
+  }
+
+  /** Vertical markers: the best epoch (dotted) and where early stopping ended a run (solid). */
+  function markers(u) {
+    const ctx = u.ctx;
+    const { top, height } = u.bbox;
+    const dpr = uPlot.pxRatio;
+    ctx.save();
+    ctx.font = `${11 * dpr}px system-ui, sans-serif`;
+    ctx.textBaseline = "top";
+    runs.forEach((run, r) => {
+      const marks = [];
+      if (run.bestEpoch) marks.push([run.bestEpoch, "best", [2 * dpr, 3 * dpr]]);
+      if (run.stoppedEarlyAt) marks.push([run.stoppedEarlyAt, "early stop", []]);
+      for (const [epoch, text, dash] of marks) {
+        const x = Math.round(u.valToPos(epoch, "x", true)) + 0.5;
+        if (!Number.isFinite(x)) continue;
+        ctx.strokeStyle = rgba(run.color, 0.9);
+        ctx.lineWidth = 1.5 * dpr;
+        ctx.setLineDash(dash);
+        ctx.beginPath();
+        ctx.moveTo(x, top);
+        ctx.lineTo(x, top + height);
+        ctx.stroke();
+        ctx.fillStyle = run.color;
+        const label = runs.length > 1 ? `${text} (${r + 1})` : text;
+        const w = ctx.measureText(label).width;
+        const tx = x + 4 * dpr + w > u.bbox.left + u.bbox.width ? x - 4 * dpr - w : x + 4 * dpr;
+        ctx.fillText(label, tx, top + (text === "best" ? 3 : 17) * dpr + r * 28 * dpr);
+      }
+    });
+    ctx.restore();
+  }
+
+  function readout(u) {
+    const idx = u.cursor.idx;
+    if (idx === null || idx === undefined) showLatest();
+    else showValues(u.data[0][idx], () => idx);
+  }
+
+  function showLatest() {
+    showValues(null, (run) => run.history[COL.EPOCH].length - 1);
+  }
+
+  /** Each run's numbers at one epoch (the cursor's) or at its latest epoch, in the legend. */
+  function showValues(epoch, indexOf) {
+    setText(els.readout, epoch === null ? "" : `epoch ${epoch}`);
+    runs.forEach((run, r) => {
+      const item = els.legend.children[r];
+      if (!item) return;
+      const i = indexOf(run);
+      const h = run.history;
+      const values = item.querySelector(".legend-values");
+      if (i < 0 || i >= h[COL.EPOCH].length) {
+        setText(values, "");
+        return;
+      }
+      const acc = h[COL.VAL_ACC][i];
+      const parts = [`train ${fmtNum(h[COL.TRAIN_LOSS][i])}`, `val ${fmtNum(h[COL.VAL_LOSS][i])}`];
+      if (acc !== null && acc !== undefined) parts.push(`val acc ${(100 * acc).toFixed(1)}%`);
+      setText(values, (epoch === null ? `@ ${h[COL.EPOCH][i]}: ` : "") + parts.join(" · "));
+    });
+  }
+
+  // -- building ---------------------------------------------------------------------------------
+  function seriesFor(kind) {
+    const out = [{ label: "epoch" }];
+    for (const run of runs) {
+      if (kind === "lr") {
+        out.push({ label: `${run.label} lr`, stroke: run.color, width: 2, value: (u, v) => fmtNum(v) });
+        continue;
+      }
+      out.push({ label: `${run.label} train`, stroke: run.color, width: 2, spanGaps: false,
+                 value: (u, v) => fmtNum(v) });
+      out.push({ label: `${run.label} validation`, stroke: run.color, width: 2, dash: [6, 4], spanGaps: false,
+                 value: (u, v) => fmtNum(v) });
+    }
+    return out;
+  }
+
+  function optsFor(kind) {
+    const log = kind === "loss" && els.logToggle.checked;
+    const yValues = kind === "acc"
+      ? (u, splits) => splits.map((v) => `${Math.round(v * 100)}%`)
+      : (u, splits) => splits.map((v) => fmtNum(v, 2));
+    return {
+      ...sizeOf(els[kind]),
+      legend: { show: false },
+      cursor: { sync: { key: SYNC_KEY }, drag: { x: false, y: false }, points: { size: 6 } },
+      scales: {
+        x: { time: false },
+        y: log ? { distr: 3 } : kind === "acc" ? { range: (u, lo, hi) => [Math.min(0.5, lo ?? 0), 1] } : {},
+      },
+      axes: [{ ...AXIS, size: 28, values: (u, splits) => splits.map((v) => (Number.isInteger(v) ? String(v) : "")) },
+             { ...AXIS, size: 48, values: yValues }],
+      series: seriesFor(kind),
+      hooks: kind === "loss"
+        ? { drawAxes: [shadeGap], draw: [markers], setCursor: [readout] }
+        : {},
+    };
+  }
+
+  function build() {
+    if (plots) for (const plot of Object.values(plots)) if (plot) plot.destroy();
+    plots = {};
+    for (const kind of ["loss", "acc", "lr"]) {
+      clear(els[kind]);
+      plots[kind] = new uPlot(optsFor(kind), dataFor(kind), els[kind]);
+    }
+    builtFor = shapeKey();
+  }
+
+  const shapeKey = () => `${els.logToggle.checked}|${runs.map((r) => `${r.label}:${r.color}`).join(",")}`;
+
+  function dataFor(kind) {
+    const n = runs.reduce((m, r) => Math.max(m, r.history[COL.EPOCH].length), 0);
+    const xs = Array.from({ length: n }, (_, i) => i + 1);
+    const pad = (col) => {
+      const out = col.slice(0, n);
+      while (out.length < n) out.push(null);
+      return out;
+    };
+    const cols = kind === "loss" ? [COL.TRAIN_LOSS, COL.VAL_LOSS] : kind === "acc" ? [COL.TRAIN_ACC, COL.VAL_ACC] : [COL.LR];
+    const data = [xs];
+    for (const run of runs) for (const c of cols) data.push(pad(run.history[c]));
+    return data;
+  }
+
+  function draw() {
+    if (builtFor !== shapeKey()) build();
+    for (const kind of ["loss", "acc", "lr"]) plots[kind].setData(dataFor(kind));
+    const u = plots.loss;
+    const last = runs.length - 1;
+    els.loss.dataset.points = String(u.data[0].length);
+    els.loss.dataset.runs = String(runs.length);
+    els.loss.dataset.series = String(u.series.length - 1);
+    els.loss.dataset.trainPoints = String(last >= 0 ? filled(u.data[1 + 2 * last]) : 0);
+    els.loss.dataset.valPoints = String(last >= 0 ? filled(u.data[2 + 2 * last]) : 0);
+    els.loss.closest(".chart-panel").classList.toggle("empty", !u.data[0].length);
+    els.accPanel.hidden = !hasAcc;
+    renderLegend();
+    if (u.cursor.idx === null || u.cursor.idx === undefined) showLatest();
+  }
+
+  function renderLegend() {
+    const key = runs.map((r) => `${r.label}|${r.color}|${r.statusText}|${r.parentLabel || ""}`).join(";");
+    if (els.legend.dataset.key === key) return;
+    els.legend.dataset.key = key;
+    clear(els.legend);
+    for (const run of runs) {
+      els.legend.append(el("li", { class: "legend-run", attrs: { "aria-label": run.label } },
+        el("span", { class: "swatch", attrs: { "aria-hidden": "true" }, props: { style: `background:${run.color}` } }),
+        el("span", { class: "legend-label", text: run.label }),
+        run.parentLabel ? el("span", { class: "legend-parent", text: `(from ${run.parentLabel})` }) : null,
+        el("span", { class: "legend-status", text: run.statusText || "" }),
+        el("span", { class: "legend-values" })));
+    }
+  }
+
+  function schedule() {
+    if (queued) return;
+    queued = true;
+    requestAnimationFrame(() => {
+      queued = false;
+      draw();
+    });
+  }
+
+  return {
+    /** The runs to draw (first = oldest), and whether the task reports accuracy. */
+    setRuns(next, { accuracy }) {
+      runs = next;
+      hasAcc = accuracy;
+      schedule();
+    },
+    /** New epochs arrived: redraw on the next frame. */
+    update: schedule,
+  };
+}

@@ -1,0 +1,99 @@
+// The diagnosis card: the verdict in words, why (with the numbers), and the remedies as buttons.
+// A diverged or failed run says so plainly and says what to try.
+
+import { clear, el } from "./dom.js";
+import { STATUS, VERDICT } from "./protocol.js";
+
+const VERDICTS = {
+  [VERDICT.UNDERFITTING]: { title: "Underfitting", tone: "warn",
+    lead: "The model has not captured the pattern yet." },
+  [VERDICT.OVERFITTING]: { title: "Overfitting", tone: "warn",
+    lead: "The model is memorising the training points instead of the pattern." },
+  [VERDICT.GOOD_FIT]: { title: "Good fit", tone: "good",
+    lead: "Training and validation loss are both low and close together." },
+  [VERDICT.DIVERGED]: { title: "Diverged", tone: "bad",
+    lead: "Training blew up: the loss became too large to be a number." },
+  [VERDICT.TOO_EARLY]: { title: "Too early to tell", tone: "neutral",
+    lead: "Let it train a little longer." },
+};
+
+const FAILED_HINT = "Try a smaller model or batch size, check the data settings, and press Train again.";
+const INTERRUPTED_HINT = "The server stopped while this run was training. Press Train to run it again.";
+
+/** root: the card element; onRemedy(remedy) forks the run with the remedy's patch. */
+export function createDiagnosisCard(root, { onRemedy }) {
+  const verdictEl = root.querySelector(".verdict");
+  const leadEl = root.querySelector(".verdict-lead");
+  const reasonEl = root.querySelector(".verdict-reason");
+  const remediesEl = root.querySelector(".remedies");
+  const alertEl = root.querySelector(".run-alert");
+
+  function setTone(tone) {
+    root.dataset.tone = tone;
+  }
+
+  function idle(text = "Press Train (or the space bar) and the diagnosis appears here as the network learns.") {
+    setTone("neutral");
+    verdictEl.textContent = "Not trained yet";
+    leadEl.textContent = text;
+    reasonEl.textContent = "";
+    clear(remediesEl);
+    alertEl.hidden = true;
+  }
+
+  /** A `diagnosis` message; `enabled` is false where forking is not possible (read-only page). */
+  function show(d, { enabled = true } = {}) {
+    const v = VERDICTS[d.verdict] || { title: d.verdict, tone: "neutral", lead: "" };
+    setTone(v.tone);
+    verdictEl.textContent = v.title;
+    leadEl.textContent = v.lead;
+    reasonEl.textContent = d.reason;
+    clear(remediesEl);
+    if (d.remedies && d.remedies.length) {
+      const why = el("p", { class: "remedy-why", text: d.remedies[0].why });
+      const explain = (remedy) => () => { why.textContent = remedy.why; };
+      remediesEl.append(
+        el("p", { class: "remedies-title", text: "Try a remedy: it trains a new run, overlaid on this one." }),
+        el("div", { class: "remedy-list" }, d.remedies.map((remedy) => el("button", {
+          class: "btn btn-remedy",
+          text: remedy.label,
+          title: remedy.why,
+          attrs: { type: "button", disabled: !enabled },
+          on: { click: () => onRemedy(remedy), mouseenter: explain(remedy), focus: explain(remedy) },
+        }))),
+        why);
+    }
+  }
+
+  /** The run ended: a diverged, failed or interrupted run says so in plain words. */
+  function showEnd(end) {
+    let text = null;
+    if (end.status === STATUS.DIVERGED) text = end.advice || "The loss exploded. Lower the learning rate and train again.";
+    else if (end.status === STATUS.FAILED) text = `Training failed: ${end.error || "the server gave no reason"}. ${FAILED_HINT}`;
+    else if (end.status === STATUS.INTERRUPTED) text = INTERRUPTED_HINT;
+    alertEl.hidden = !text;
+    alertEl.textContent = text || "";
+    if (text) {
+      setTone("bad");
+      if (end.status !== STATUS.DIVERGED) {
+        verdictEl.textContent = end.status === STATUS.FAILED ? "Training failed" : "Interrupted";
+        leadEl.textContent = "";
+        reasonEl.textContent = "";
+      }
+    }
+  }
+
+  /** A problem before any epoch (e.g. the server refused the run). */
+  function showProblem(title, text) {
+    setTone("bad");
+    verdictEl.textContent = title;
+    leadEl.textContent = "";
+    reasonEl.textContent = "";
+    clear(remediesEl);
+    alertEl.hidden = false;
+    alertEl.textContent = text;
+  }
+
+  idle();
+  return { idle, show, showEnd, showProblem };
+}

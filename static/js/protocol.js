@@ -1,0 +1,81 @@
+// The wire contract of docs/protocol.md, in one place: endpoints, message types, statuses,
+// control actions, history columns. Other modules import these names; none spells them out.
+
+export const API = Object.freeze({
+  health: "/api/health",
+  catalog: "/api/catalog",
+  validate: "/api/validate",
+  preview: "/api/data/preview",
+  runs: "/api/runs",
+  run: (id) => `/api/runs/${encodeURIComponent(id)}`,
+  control: (id) => `/api/runs/${encodeURIComponent(id)}/control`,
+  stream: (id) => `/api/runs/${encodeURIComponent(id)}/stream`,
+});
+
+// Server-to-client websocket messages, keyed on `type`.
+export const MSG = Object.freeze({
+  STATUS: "status",
+  METRICS: "metrics",
+  DIAGNOSIS: "diagnosis",
+  SNAPSHOT: "snapshot",
+  ERROR: "error",
+  END: "end",
+});
+
+// The `kind` of a snapshot message.
+export const SNAP = Object.freeze({
+  BOUNDARY: "boundary",
+  SURFACE: "surface",
+  CURVE: "curve",
+  WEIGHTS: "weights",
+});
+
+// Client-to-server control frames: {"action": ...}.
+export const ACTION = Object.freeze({
+  PAUSE: "pause",
+  RESUME: "resume",
+  STEP: "step",
+  STOP: "stop",
+  SET: "set",
+});
+
+export const STATUS = Object.freeze({
+  QUEUED: "queued",
+  RUNNING: "running",
+  PAUSED: "paused",
+  FINISHED: "finished",
+  STOPPED: "stopped",
+  FAILED: "failed",
+  DIVERGED: "diverged",
+  INTERRUPTED: "interrupted",
+});
+
+// A run in one of these states may still produce epochs.
+export const ACTIVE_STATUSES = new Set([STATUS.QUEUED, STATUS.RUNNING, STATUS.PAUSED]);
+
+// The columns of a `metrics` message and of a run's history, in order.
+export const COLUMNS = Object.freeze(["epoch", "train_loss", "val_loss", "train_acc", "val_acc", "lr", "step_time"]);
+export const COL = Object.freeze({
+  EPOCH: "epoch",
+  TRAIN_LOSS: "train_loss",
+  VAL_LOSS: "val_loss",
+  TRAIN_ACC: "train_acc",
+  VAL_ACC: "val_acc",
+  LR: "lr",
+});
+
+export const VERDICT = Object.freeze({
+  UNDERFITTING: "underfitting",
+  OVERFITTING: "overfitting",
+  GOOD_FIT: "good_fit",
+  DIVERGED: "diverged",
+  TOO_EARLY: "too_early",
+});
+
+// The `op` of a shape error's one-click fix.
+export const FIX_OP = Object.freeze({ INSERT: "insert", REMOVE: "remove" });
+
+// Dataset kinds from the catalog: they decide which preview and which output view fit.
+export const DATA_KIND = Object.freeze({ TWO_D: "2d", ONE_D: "1d", IMAGE: "image" });
+
+export const TASK = Object.freeze({ CLASSIFICATION: "classification", REGRESSION: "regression" });

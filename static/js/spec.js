@@ -1,0 +1,126 @@
+// Pure functions on experiment specs (docs/spec.md): defaults from the catalog, JSON merge
+// patches, edits at a path, and the structural edits the builder and the remedies make.
+
+import { FIX_OP } from "./protocol.js";
+
+export const clone = (x) => (x === undefined ? undefined : JSON.parse(JSON.stringify(x)));
+
+const isObject = (x) => x !== null && typeof x === "object" && !Array.isArray(x);
+
+/** RFC 7386: objects merge, null deletes, anything else (lists included) replaces whole. */
+export function mergePatch(target, patch) {
+  if (!isObject(patch)) return clone(patch);
+  const out = isObject(target) ? { ...target } : {};
+  for (const [key, value] of Object.entries(patch)) {
+    if (value === null) delete out[key];
+    else out[key] = mergePatch(out[key], value);
+  }
+  return out;
+}
+
+/** A copy of `obj` with `path` ("training.lr") set to `value`; undefined deletes the key. */
+export function setIn(obj, path, value) {
+  const keys = path.split(".");
+  const out = clone(obj);
+  let node = out;
+  for (const k of keys.slice(0, -1)) {
+    if (!isObject(node[k])) node[k] = {};
+    node = node[k];
+  }
+  const last = keys[keys.length - 1];
+  if (value === undefined) delete node[last];
+  else node[last] = clone(value);
+  return out;
+}
+
+export function getIn(obj, path) {
+  let node = obj;
+  for (const k of path.split(".")) {
+    if (!isObject(node)) return undefined;
+    node = node[k];
+  }
+  return node;
+}
+
+/** A layer of `type` with the catalog's defaults. */
+export function defaultLayer(catalog, type) {
+  const entry = catalog.layers.find((l) => l.type === type);
+  return clone(entry ? entry.defaults : { type });
+}
+
+/** Fill what a spec leaves out from the catalog's defaults, so every form shows a value. */
+export function normalize(catalog, spec) {
+  const d = catalog.defaults;
+  const out = {
+    data: { ...d.data, ...(spec.data || {}) },
+    model: {
+      layers: ((spec.model && spec.model.layers) || []).map((l) => ({ ...defaultLayer(catalog, l.type), ...l })),
+    },
+    training: { ...clone(d.training), ...(spec.training || {}) },
+  };
+  if (spec.task) out.task = spec.task;
+  return out;
+}
+
+export function presetSpec(catalog, name) {
+  const preset = catalog.presets.find((p) => p.name === name) || catalog.presets[0];
+  return normalize(catalog, preset.spec);
+}
+
+/** Apply a shape error's one-click fix to the layer list. */
+export function applyFix(catalog, layers, fix) {
+  const out = clone(layers);
+  if (fix.op === FIX_OP.INSERT) {
+    out.splice(fix.index, 0, { ...defaultLayer(catalog, fix.layer.type), ...fix.layer });
+  } else if (fix.op === FIX_OP.REMOVE) {
+    out.splice(fix.index, 1);
+  }
+  return out;
+}
+
+export function moveItem(list, from, to) {
+  const out = clone(list);
+  const [item] = out.splice(from, 1);
+  out.splice(to, 0, item);
+  return out;
+}
+
+const DROPOUT = "dropout";
+const DROPOUT_AFTER = new Set(["dense"]);
+
+/** The stack's dropout rate as one number: the largest p, or 0 with no dropout layer. */
+export function dropoutRate(layers) {
+  const ps = layers.filter((l) => l.type === DROPOUT).map((l) => l.p ?? 0);
+  return ps.length ? Math.max(...ps) : 0;
+}
+
+/**
+ * Dropout through the stack: p = 0 removes every dropout layer; otherwise each dropout layer
+ * gets p, and one is added after every dense layer that has none (as the "Add dropout" remedy does).
+ */
+export function withDropout(catalog, layers, p) {
+  if (!(p > 0)) return layers.filter((l) => l.type !== DROPOUT).map(clone);
+  const out = [];
+  layers.forEach((layer, i) => {
+    out.push(layer.type === DROPOUT ? { ...layer, p } : clone(layer));
+    const next = layers[i + 1];
+    if (DROPOUT_AFTER.has(layer.type) && !(next && next.type === DROPOUT)) {
+      out.push({ ...defaultLayer(catalog, DROPOUT), p });
+    }
+  });
+  return out;
+}
+
+/** Index of the layer a validation error path names ("model.layers[2].units" -> 2), or null. */
+export function layerIndexOf(path) {
+  const m = /^model\.layers\[(\d+)\]/.exec(path || "");
+  return m ? Number(m[1]) : null;
+}
+
+/** The parameter a path names ("model.layers[2].units" -> "units"), or null. */
+export function layerParamOf(path) {
+  const m = /^model\.layers\[\d+\]\.(\w+)/.exec(path || "");
+  return m ? m[1] : null;
+}
+
+export const sameSpec = (a, b) => JSON.stringify(a) === JSON.stringify(b);

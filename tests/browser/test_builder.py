@@ -1,0 +1,82 @@
+"""The builder: named controls, inline shape errors with one-click fixes, the spec in the URL."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from browserkit import (button, drag_into_stack, layer_labels, layers, palette_item, remove_all_layers,
+                        wait_valid)
+
+pytestmark = pytest.mark.browser
+
+TOOLBAR = ["Train", "Pause", "Step", "Stop", "Reset", "Save", "Share", "Fork", "Export"]
+PALETTE = ["Dense", "Conv2D", "MaxPool2D", "AvgPool2D", "Flatten", "Dropout", "BatchNorm", "RNN", "LSTM", "GRU"]
+
+
+def test_controls_have_their_names(page: Page) -> None:
+    for name in TOOLBAR:
+        expect(button(page, name)).to_have_count(1)
+    for name in ["Save", "Share", "Fork", "Export"]:
+        expect(button(page, name)).to_be_disabled()
+        expect(button(page, name)).to_have_attribute("title", "coming with sessions")
+    for name in PALETTE:
+        expect(palette_item(page, name)).to_have_count(1)
+    expect(page.get_by_label("Epoch", exact=True)).to_have_text("0")
+
+
+def test_dense_then_conv2d_on_2d_data_shows_the_error_on_that_layer_and_the_fix_mends_it(page: Page, shot) -> None:
+    remove_all_layers(page)
+    drag_into_stack(page, "Dense")
+    drag_into_stack(page, "Conv2D")
+    assert layer_labels(page) == ["Dense", "Conv2D"]
+    conv = layers(page).nth(1)
+    alert = conv.get_by_role("alert")
+    expect(alert).to_contain_text("needs an image input")
+    expect(layers(page).nth(0).get_by_role("alert")).to_have_count(0)  # only the layer it concerns
+    expect(button(page, "Train")).to_be_disabled()
+    shot(page, "invalid-stack")
+
+    conv.get_by_role("button", name="Remove this layer").click()
+    assert layer_labels(page) == ["Dense"]
+    wait_valid(page)
+    expect(page.get_by_role("alert")).to_have_count(0)
+
+
+def test_dense_on_images_is_fixed_by_inserting_flatten(page: Page) -> None:
+    page.get_by_label("Dataset", exact=True).select_option("digits")
+    dense = layers(page).nth(0)
+    fix = dense.get_by_role("button", name="Insert flatten")
+    expect(fix).to_be_visible()
+    fix.click()
+    assert layer_labels(page) == ["Flatten", "Dense", "Dense"]
+    wait_valid(page)
+    expect(layers(page).nth(0).locator(".layer-out")).to_have_text("↓ (64,)")
+
+
+def test_reload_keeps_the_stack(page: Page) -> None:
+    layers(page).nth(0).get_by_label("Units").fill("24")
+    palette_item(page, "Dropout").click()  # a click adds at the end
+    wait_valid(page)
+    expect(page).to_have_url(re.compile(r"#spec=[\w-]+"))
+    page.reload()
+    page.wait_for_selector("body[data-ready='true']")
+    assert layer_labels(page) == ["Dense", "Dense", "Dropout"]
+    expect(layers(page).nth(0).get_by_label("Units")).to_have_value("24")
+
+
+def test_reorder_by_dragging_within_the_stack(page: Page) -> None:
+    palette_item(page, "Dropout").click()
+    assert layer_labels(page) == ["Dense", "Dense", "Dropout"]
+    handle = layers(page).nth(2).locator(".layer-head .layer-name")
+    target = layers(page).nth(0).bounding_box()
+    box = handle.bounding_box()
+    page.mouse.move(box["x"] + 5, box["y"] + 5)
+    page.mouse.down()
+    page.mouse.move(box["x"] + 8, box["y"] + 2, steps=3)
+    page.mouse.move(target["x"] + target["width"] / 2, target["y"] + 3, steps=15)
+    page.mouse.up()
+    expect(layers(page).nth(0)).to_have_attribute("aria-label", "Dropout")
+    wait_valid(page)

@@ -1,0 +1,43 @@
+"""The page at the sizes it supports, with screenshots of the main states to look at."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from browserkit import button, wait_for_chart, wait_valid
+
+pytestmark = pytest.mark.browser
+
+
+def _fits(page: Page, width: int) -> None:
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
+    for selector in ["#btn-train", "#epoch", "#loss-chart", "#output-canvas", "#stack", "#data-panel"]:
+        box = page.locator(selector).bounding_box()
+        assert box and box["x"] >= 0 and box["x"] + box["width"] <= width + 1, selector
+
+
+def test_first_load_at_1280(page: Page, shot) -> None:
+    expect(page.locator("#output-caption")).to_contain_text("The data")
+    _fits(page, 1280)
+    shot(page, "initial-1280")
+
+
+def test_training_at_1024(page: Page, shot) -> None:
+    page.set_viewport_size({"width": 1024, "height": 800})
+    wait_valid(page)
+    button(page, "Train").click()
+    wait_for_chart(page, min_points=60)
+    expect(page.locator("#output-caption")).to_contain_text("Decision boundary at epoch")
+    _fits(page, 1024)
+    shot(page, "training-1024")
+
+
+def test_regression_draws_the_fitted_curve(page: Page, shot) -> None:
+    page.get_by_label("Load an example").select_option(label="Regression: noisy sine")
+    wait_valid(page)
+    button(page, "Train").click()
+    wait_for_chart(page, min_points=40)
+    expect(page.locator("#output-caption")).to_contain_text("Fitted curve at epoch")
+    expect(page.locator("#acc-panel")).to_be_hidden()  # regression has no accuracy
+    shot(page, "regression-curve")

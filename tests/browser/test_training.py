@@ -1,0 +1,87 @@
+"""Training from the page: build, train, watch the charts; pause and step; fork with a remedy."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from browserkit import (button, drag_into_stack, epoch, layer_labels, layers, set_field, status, wait_epoch_stable,
+                        wait_for_chart, wait_valid)
+
+pytestmark = pytest.mark.browser
+
+
+def test_drag_dense_into_the_stack_and_train_until_both_curves_show(page: Page, shot) -> None:
+    assert layer_labels(page) == ["Dense", "Dense"]  # the spiral preset
+    drag_into_stack(page, "Dense")
+    new = layers(page).nth(2)
+    expect(new).to_have_attribute("aria-label", "Dense")
+    new.get_by_label("Units").fill("32")
+    new.get_by_label("Activation").select_option(label="ReLU")
+    page.get_by_label("Dataset", exact=True).select_option("spiral")
+    # Shapes and counts between layers come from /api/validate: (16,) -> 32 units = 16*32 + 32 params.
+    expect(new.locator(".layer-out")).to_have_text("↓ (32,)")
+    expect(new.locator(".layer-params")).to_have_text("544 params")
+    wait_valid(page)
+
+    button(page, "Train").click()
+    points = wait_for_chart(page, min_points=20)
+    assert points["series"] == 2  # one run: train and validation
+    assert epoch(page) >= 20
+    assert page.locator("#loss-chart canvas").count() >= 1
+    shot(page, "training-1280")
+
+
+def test_pause_then_step_trains_exactly_one_epoch(page: Page, shot) -> None:
+    set_field(page, "Epochs", "3000")  # long enough that it is still going when we pause
+    wait_valid(page)
+    button(page, "Train").click()
+    wait_for_chart(page, min_points=3)
+    button(page, "Pause").click()
+    expect(status(page)).to_have_text("Paused")
+    expect(button(page, "Pause")).to_have_attribute("aria-pressed", "true")
+    before = wait_epoch_stable(page)
+
+    button(page, "Step").click()
+    expect(page.get_by_label("Epoch", exact=True)).to_have_text(str(before + 1))
+    time.sleep(0.8)  # and no further
+    assert epoch(page) == before + 1
+    expect(status(page)).to_have_text("Paused")
+    shot(page, "paused-after-step")
+
+    page.locator("#loss-title").click()  # focus away from the buttons: space is the page's shortcut
+    page.keyboard.press("Space")
+    expect(status(page)).to_have_text("Training")
+    page.wait_for_function(f"() => Number(document.querySelector('#epoch').textContent) > {before + 3}")
+    button(page, "Stop").click()
+    expect(status(page)).to_have_text("Stopped")
+
+
+def test_space_in_a_field_types_instead_of_training(page: Page) -> None:
+    field = page.get_by_role("spinbutton", name="Learning rate", exact=True)
+    field.focus()
+    page.keyboard.press("Space")
+    expect(status(page)).to_have_text("Ready")
+
+
+def test_a_remedy_forks_a_run_whose_curves_overlay_the_first(page: Page, shot) -> None:
+    page.get_by_label("Load an example").select_option(label="Overfitting: big net, 60 noisy points")
+    expect(layers(page)).to_have_count(3)
+    set_field(page, "Epochs", "200")
+    wait_valid(page)
+    button(page, "Train").click()
+    remedy = page.locator("#diagnosis").get_by_role("button", name="Add dropout", exact=True)
+    expect(remedy).to_be_visible(timeout=30_000)
+    remedy.click()
+
+    # The builder shows the patched spec: a dropout layer after every dense layer.
+    expect(layers(page)).to_have_count(6)
+    assert layer_labels(page) == ["Dense", "Dropout"] * 3
+    legend = page.get_by_role("list", name="Runs").get_by_role("listitem")
+    expect(legend).to_have_count(2)
+    expect(legend.nth(1)).to_have_attribute("aria-label", "Add dropout")
+    points = wait_for_chart(page, min_points=10, runs=2)
+    assert points["series"] == 4  # train and validation for each run, overlaid
+    shot(page, "remedy-overlay")
