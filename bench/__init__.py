@@ -1,0 +1,1 @@
+"""Benchmarks: side-by-side ratios printed as tables. Run with `python -m bench`; not run as tests."""

@@ -1,0 +1,31 @@
+"""`python -m bench [NAME ...]`: run every benchmark module (or the named ones) and print its table.
+
+A benchmark is a module in MODULES with `main() -> None` that prints one table.
+Adding one is one line here.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+MODULES = {
+    "engine": "bench.engine_bench",
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    names = (argv if argv is not None else sys.argv[1:]) or list(MODULES)
+    unknown = [n for n in names if n not in MODULES]
+    if unknown:
+        print(f"unknown benchmark {', '.join(unknown)}; valid: {', '.join(MODULES)}", file=sys.stderr)
+        return 2
+    for i, name in enumerate(names):
+        if i:
+            print()
+        importlib.import_module(MODULES[name]).main()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
