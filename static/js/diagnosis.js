@@ -14,7 +14,7 @@ const VERDICTS = {
   [VERDICT.DIVERGED]: { title: "Diverged", tone: "bad",
     lead: "Training blew up: the loss became too large to be a number." },
   [VERDICT.TOO_EARLY]: { title: "Too early to tell", tone: "neutral",
-    lead: "Let it train a little longer." },
+    lead: "A verdict needs at least 10 epochs.", quiet: true },
 };
 
 const FAILED_HINT = "Try a smaller model or batch size, check the data settings, and press Train again.";
@@ -47,7 +47,8 @@ export function createDiagnosisCard(root, { onRemedy }) {
     setTone(v.tone);
     verdictEl.textContent = v.title;
     leadEl.textContent = v.lead;
-    reasonEl.textContent = d.reason;
+    // A too-early verdict's numbers are stale by the time it is read: the lead says it all.
+    reasonEl.textContent = v.quiet ? "" : d.reason;
     clear(remediesEl);
     if (d.remedies && d.remedies.length) {
       const why = el("p", { class: "remedy-why", text: d.remedies[0].why });

@@ -80,3 +80,14 @@ def test_reorder_by_dragging_within_the_stack(page: Page) -> None:
     page.mouse.up()
     expect(layers(page).nth(0)).to_have_attribute("aria-label", "Dropout")
     wait_valid(page)
+
+
+def test_a_shared_link_is_read_only(page: Page) -> None:
+    page.goto("/s/abcdefgh12345678")
+    page.wait_for_selector("body[data-ready='true']")
+    expect(page.get_by_text("Read-only: a shared experiment")).to_be_visible()
+    expect(layers(page).nth(0).get_by_label("Units")).to_be_disabled()
+    expect(page.get_by_label("Dataset", exact=True)).to_be_disabled()
+    expect(layers(page).nth(0).get_by_role("button", name="Remove layer 1 (Dense)")).to_be_disabled()
+    palette_item(page, "Dropout").click()  # does nothing here
+    assert layer_labels(page) == ["Dense", "Dense"]
