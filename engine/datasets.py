@@ -14,6 +14,7 @@ from typing import ClassVar
 import numpy as np
 import torch
 
+from .errors import ErrorItem, SpecError, UnknownNameError
 from .registry import Registry
 
 Shape = tuple[int, ...]
@@ -31,6 +32,16 @@ class Split:
     n_classes: int | None  # None for regression
 
 
+@dataclass(frozen=True)
+class DataInfo:
+    """What a spec's data looks like before any of it exists: enough for shape inference and the head."""
+
+    input_shape: Shape
+    n_classes: int | None  # None for regression
+    task: str  # the natural task
+    kind: str  # "2d", "1d", "image" or "table": decides the page's preview and views
+
+
 class Dataset:
     """A named generator of (X, y). Subclasses set the class attributes and `generate`."""
 
@@ -45,17 +56,67 @@ class Dataset:
     max_samples: ClassVar[int | None] = None
     description: ClassVar[str] = ""
 
+    # DataSpec fields that only some data takes (e.g. an upload's columns): those this one accepts.
+    fields: ClassVar[tuple[str, ...]] = ()
+    required: ClassVar[tuple[str, ...]] = ()
+
     def generate(self, n: int, noise: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         """Return X of shape (n, *input_shape) float and y of shape (n,)."""
         raise NotImplementedError
 
+    def info(self, data) -> DataInfo:
+        """The shape, classes, natural task and kind of `data` (a DataSpec naming this dataset)."""
+        return DataInfo(tuple(self.input_shape), self.n_classes, self.task, self.kind)
+
+    def task_problem(self, data, task: str, natural: str) -> str:
+        """Why `task` does not fit this data (called only when it does not)."""
+        return f"task {task!r} does not fit dataset {self.name!r}, which is a {natural} dataset"
+
+
+class Source(Dataset):
+    """Data that is supplied, not generated (an uploaded table): whoever runs the trainer hands it
+    the Split (the server's split_provider). Its shape and classes come from the DataSpec alone."""
+
+    kind: ClassVar[str] = "table"
+    input_shape: ClassVar[Shape] = ()
+    params: ClassVar[tuple[str, ...]] = ()
+
+    def generate(self, n, noise, rng):
+        raise SpecError([ErrorItem("data.dataset", f"{self.name!r} data is supplied by the server "
+                                   "(an upload), not generated; train or preview it inside its session")])
+
+    def info(self, data) -> DataInfo:
+        raise NotImplementedError
+
 
 DATASETS: Registry[Dataset] = Registry("dataset")
+# Supplied data is kept apart from DATASETS, whose every entry can generate its data offline.
+SOURCES: Registry[Source] = Registry("data source")
+# The DataSpec fields that only some data takes; each dataset or source lists those it accepts.
+SOURCE_FIELDS = ("upload", "features", "target", "n_classes")
 
 
 def register(cls: type[Dataset]) -> type[Dataset]:
     DATASETS.register(cls.name, cls())
     return cls
+
+
+def find(name: str) -> Dataset:
+    """The registered dataset or data source called `name`; an unknown name's error lists both."""
+    if name in SOURCES:
+        return SOURCES.get(name)
+    if name in DATASETS:
+        return DATASETS.get(name)
+    raise UnknownNameError(f"unknown dataset {name!r}; valid: {', '.join(known_names())}")
+
+
+def known_names() -> list[str]:
+    return DATASETS.names() + SOURCES.names()
+
+
+def data_info(data) -> DataInfo:
+    """What `data` (a DataSpec) looks like, without generating or loading any of it."""
+    return find(data.dataset).info(data)
 
 
 def _jitter(x: np.ndarray, noise: float, rng: np.random.Generator) -> np.ndarray:
@@ -223,36 +284,43 @@ def split_indices(n: int, val_fraction: float, train_fraction: float, seed: int)
 
 def build_split(data, task: str) -> Split:
     """Generate `data` (a DataSpec) and split it into tensors for `task`."""
-    ds = DATASETS.get(data.dataset)
+    ds = find(data.dataset)
     n = data.n_samples if data.n_samples is not None else ds.default_samples
     if ds.max_samples is not None:
         n = min(n, ds.max_samples)
     x, y = ds.generate(n, data.noise, np.random.default_rng(data.seed))
+    return split_arrays(x, y, data, task, tuple(ds.input_shape), ds.n_classes)
+
+
+def split_arrays(x: np.ndarray, y: np.ndarray, data, task: str, input_shape: Shape,
+                 n_classes: int | None) -> Split:
+    """Split generated or supplied arrays (N, *input_shape) and (N,) by `data`'s fractions and seed."""
     train, val = split_indices(len(y), data.val_fraction, data.train_fraction, data.seed)
     xt = torch.as_tensor(np.asarray(x), dtype=torch.float32)
     if task == "classification":
         yt = torch.as_tensor(np.asarray(y), dtype=torch.long)
-        n_classes = ds.n_classes or int(yt.max()) + 1
+        n_classes = n_classes or int(yt.max()) + 1
     else:
         yt = torch.as_tensor(np.asarray(y, dtype=np.float64), dtype=torch.float32).reshape(-1, 1)
         n_classes = None
     idx_t, idx_v = torch.as_tensor(train), torch.as_tensor(val)
-    return Split(xt[idx_t], yt[idx_t], xt[idx_v], yt[idx_v], tuple(ds.input_shape), n_classes)
+    return Split(xt[idx_t], yt[idx_t], xt[idx_v], yt[idx_v], tuple(input_shape), n_classes)
 
 
-def preview(data, task: str, max_points: int = 2000, max_images: int = 32) -> dict:
-    """What the page draws before and while training: the points (or sample images) of each split."""
-    ds = DATASETS.get(data.dataset)
-    split = build_split(data, task)
+def preview(data, task: str, max_points: int = 2000, max_images: int = 32, split: Split | None = None) -> dict:
+    """What the page draws before and while training: the points (or sample images) of each split.
+    Supplied data passes its `split`; generated data is generated here."""
+    kind = data_info(data).kind
+    split = split or build_split(data, task)
 
     def part(x: torch.Tensor, y: torch.Tensor) -> dict:
         x, y = x[:max_points], y[:max_points]
         return {"x": [[round(v, 4) for v in row] for row in x.reshape(len(x), -1).tolist()],
                 "y": [round(v, 4) if isinstance(v, float) else v for v in y.reshape(-1).tolist()]}
 
-    out = {"dataset": ds.name, "kind": ds.kind, "task": task, "n_classes": split.n_classes,
+    out = {"dataset": data.dataset, "kind": kind, "task": task, "n_classes": split.n_classes,
            "input_shape": list(split.input_shape), "n_train": len(split.y_train), "n_val": len(split.y_val)}
-    if ds.kind == "image":
+    if kind == "image":
         imgs = split.x_train[:max_images].reshape(-1, int(np.prod(split.input_shape)))  # (N, C*H*W)
         out["images"] = [[round(v, 3) for v in row] for row in imgs.tolist()]
         out["labels"] = split.y_train[:max_images].reshape(-1).tolist()
@@ -260,3 +328,6 @@ def preview(data, task: str, max_points: int = 2000, max_images: int = 32) -> di
     out["train"] = part(split.x_train, split.y_train)
     out["val"] = part(split.x_val, split.y_val)
     return out
+
+
+from . import csvdata  # noqa: E402,F401 - registers the 'csv' source

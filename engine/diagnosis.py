@@ -103,6 +103,8 @@ def more_data(spec: ExperimentSpec) -> Optional[Remedy]:
     if d.train_fraction < 1.0:
         return Remedy("more_data", "Use all the training data",
                       f"Only {d.train_fraction:.0%} of the training split is used.", {"data": {"train_fraction": 1.0}})
+    if d.dataset not in DATASETS:
+        return None  # supplied data (an upload): there is no more of it to generate
     ds = DATASETS.get(d.dataset)
     n = d.n_samples or ds.default_samples
     cap = min(ds.max_samples or MAX_SAMPLES_REMEDY, MAX_SAMPLES_REMEDY)

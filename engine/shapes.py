@@ -7,7 +7,7 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from .datasets import DATASETS
+from .datasets import data_info
 from .errors import ErrorItem, ShapeError
 from .layers import Dense, LayerSpec, ShapeProblem, fmt
 from .spec import ExperimentSpec, Limits
@@ -69,8 +69,8 @@ def head_layer(task: str, n_classes: int | None) -> Dense:
 
 def infer(spec: ExperimentSpec, limits: Limits | None = None) -> Summary:
     """Infer every layer's shape and parameters; raise ShapeError naming each layer that does not fit."""
-    ds = DATASETS.get(spec.data.dataset)
-    summary = Summary(tuple(ds.input_shape), spec.task or ds.task, ds.n_classes)
+    data = data_info(spec.data)
+    summary = Summary(data.input_shape, spec.task or data.task, data.n_classes)
     shape: Shape = summary.input_shape
     layers: list[LayerSpec] = list(spec.model.layers)
     for i, layer in enumerate(layers):

@@ -11,9 +11,10 @@ import copy
 import json
 from typing import Annotated, Any, Literal, Optional, Union
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, StringConstraints,
+                      ValidationError, ValidationInfo, field_validator, model_serializer, model_validator)
 
-from .datasets import DATASETS
+from .datasets import SOURCE_FIELDS, data_info, find, known_names
 from .errors import ErrorItem, SpecError
 from .layers import LAYERS, layer_union
 from .optimizers import OPTIMIZERS
@@ -33,13 +34,41 @@ class DataSpec(_Strict):
     val_fraction: float = Field(0.3, ge=0.05, le=0.9, description="share held out for validation")
     train_fraction: float = Field(1.0, gt=0.0, le=1.0, description="share of the training split used: the 'more data' remedy")
     seed: int = Field(7, ge=0, le=2**31 - 1, description="seeds generation and the split")
+    # Supplied data only (dataset 'csv'); see docs/protocol.md, "Bring your own data".
+    upload: Optional[str] = Field(None, max_length=64, pattern=r"^[A-Za-z0-9_-]+$", validate_default=True,
+                                  description="the id of an upload in the same session")
+    features: Optional[list[Annotated[str, StringConstraints(min_length=1, max_length=100)]]] = Field(
+        None, min_length=1, max_length=256, validate_default=True, description="the upload's feature columns")
+    target: Optional[str] = Field(None, min_length=1, max_length=100, validate_default=True,
+                                  description="the upload's target column")
+    n_classes: Optional[int] = Field(None, ge=2, le=100, validate_default=True,
+                                     description="classes in the target column (classification); the server checks it")
 
     @field_validator("dataset")
     @classmethod
     def _known(cls, v: str) -> str:
-        if v not in DATASETS:
-            raise ValueError(f"unknown dataset {v!r}; valid: {', '.join(DATASETS.names())}")
+        if v not in known_names():
+            raise ValueError(f"unknown dataset {v!r}; valid: {', '.join(known_names())}")
         return v
+
+    @field_validator(*SOURCE_FIELDS)
+    @classmethod
+    def _fits_dataset(cls, v: Any, info: ValidationInfo) -> Any:
+        name = info.data.get("dataset")
+        if name is None:
+            return v  # the dataset itself is invalid and reported there
+        ds = find(name)
+        if v is not None and info.field_name not in ds.fields:
+            raise ValueError(f"dataset {name!r} takes no {info.field_name}; only uploaded data does")
+        if v is None and info.field_name in ds.required:
+            raise ValueError(f"dataset {name!r} needs {info.field_name}")
+        return v
+
+    @model_serializer(mode="wrap")
+    def _drop_unused(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # A generated dataset's spec reads as it did before uploads existed: no null upload fields.
+        out = handler(self)
+        return {k: v for k, v in out.items() if not (k in SOURCE_FIELDS and v is None)}
 
 
 LayerSpec = Annotated[layer_union(), Field(discriminator="type")]
@@ -121,14 +150,13 @@ class ExperimentSpec(_Strict):
 
     @model_validator(mode="after")
     def _task_fits_data(self) -> "ExperimentSpec":
-        natural = DATASETS.get(self.data.dataset).task
+        natural = data_info(self.data).task
         if self.task is None:
             self.task = natural
         if self.task not in TASKS:
             raise ValueError(f"unknown task {self.task!r}; valid: {', '.join(TASKS.names())}")
         if not TASKS.get(self.task).accepts(natural):
-            raise ValueError(f"task {self.task!r} does not fit dataset {self.data.dataset!r}, "
-                             f"which is a {natural} dataset")
+            raise ValueError(find(self.data.dataset).task_problem(self.data, self.task, natural))
         return self
 
     def to_json(self) -> dict[str, Any]:

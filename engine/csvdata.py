@@ -1,0 +1,331 @@
+"""Uploaded tables: read a CSV with the csv module (never eval or pickle), choose the feature and
+target columns, and make a classification or regression Split.
+
+Every problem is a CsvError that names the row (the file's line, the header being row 1) and the
+column, so that a user can find it in an editor or a spreadsheet.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from dataclasses import dataclass
+from typing import Any, ClassVar, Optional
+
+import numpy as np
+
+from .datasets import SOURCES, DataInfo, Source, Split, split_arrays
+from .errors import ErrorItem, LayerlabError, SpecError
+from .tasks import TASKS
+
+MAX_COLUMNS = 256
+MAX_CLASSES = 100
+MAX_NAME = 100  # characters in a column name
+MIN_ROWS = 4  # at least one row each for training and validation, with a little to spare
+# A numeric target with at most this many distinct whole numbers is read as class labels.
+CLASS_LIKE_DISTINCT = 20
+DELIMITERS = (",", ";", "\t")
+
+
+class CsvError(LayerlabError):
+    """A file or a column choice that cannot become a dataset. `field` is what to fix:
+    'file', 'features', 'target', 'task' or 'n_classes'."""
+
+    def __init__(self, message: str, *, row: int | None = None, column: str | None = None,
+                 field: str = "file") -> None:
+        super().__init__(message)
+        self.message, self.row, self.column, self.field = message, row, column, field
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"path": self.field, "message": self.message, "row": self.row, "column": self.column}
+
+    def to_spec_error(self) -> SpecError:
+        """The same problem, found in a spec's data: the path is data.<field> (the file: data.upload)."""
+        field = "upload" if self.field == "file" else self.field
+        return SpecError([ErrorItem(f"data.{field}", self.message)])
+
+
+@dataclass
+class Table:
+    """A CSV's cells as stripped text, column by column, with each data row's line in the file."""
+
+    columns: list[str]
+    cells: list[list[str]]  # cells[j][i]: row i of column j
+    lines: list[int]  # lines[i]: where row i is in the file (the header is row 1)
+
+    @property
+    def n_rows(self) -> int:
+        return len(self.lines)
+
+    def column(self, name: str) -> list[str]:
+        return self.cells[self.columns.index(name)]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"columns": self.columns, "cells": self.cells, "lines": self.lines}
+
+    @classmethod
+    def from_json(cls, obj: dict[str, Any]) -> "Table":
+        return cls(list(obj["columns"]), [list(c) for c in obj["cells"]], list(obj["lines"]))
+
+
+def _delimiter(text: str) -> str:
+    """Comma, unless the header line has none and has semicolons or tabs instead."""
+    header = text.split("\n", 1)[0]
+    counts = {d: header.count(d) for d in DELIMITERS}
+    return "," if counts[","] else max(DELIMITERS, key=lambda d: counts[d])
+
+
+def read_csv(text: str, max_rows: int, max_columns: int = MAX_COLUMNS) -> Table:
+    """Parse CSV text: a header row of unique names, then rows of exactly as many values."""
+    if not text.strip():
+        raise CsvError("the file is empty")
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(text), strict=True)
+    columns: list[str] | None = None
+    cells: list[list[str]] = []
+    lines: list[int] = []
+    try:
+        for record in reader:
+            if not record or (len(record) == 1 and not record[0].strip()):
+                continue  # blank line
+            if columns is None:
+                columns = _header(record, reader.line_num, max_columns)
+                cells = [[] for _ in columns]
+                continue
+            line = reader.line_num
+            if len(record) != len(columns):
+                raise CsvError(_ragged(record, columns, line), row=line,
+                               column=columns[min(len(record), len(columns) - 1)] if len(record) < len(columns) else None)
+            if len(lines) >= max_rows:
+                raise CsvError(f"the file has more than {max_rows:,} data rows; the cap is {max_rows:,}", row=line)
+            for j, value in enumerate(record):
+                cells[j].append(value.strip())
+            lines.append(line)
+    except csv.Error as e:
+        raise CsvError(f"row {reader.line_num}: the file is not valid CSV ({e})", row=reader.line_num) from None
+    if columns is None:
+        raise CsvError("the file is empty")
+    if not lines:
+        raise CsvError("the file has a header but no data rows", row=2)
+    return Table(columns, cells, lines)
+
+
+def _header(record: list[str], line: int, max_columns: int) -> list[str]:
+    names = [name.strip() for name in record]
+    if len(names) > max_columns:
+        raise CsvError(f"the header has {len(names)} columns; the cap is {max_columns}", row=line)
+    if len(names) < 2:
+        raise CsvError(f"row {line} (the header) names {len(names)} column; a dataset needs at least "
+                       "a feature and a target, separated by commas", row=line)
+    seen: dict[str, int] = {}
+    for j, name in enumerate(names, 1):
+        if not name:
+            raise CsvError(f"row {line} (the header): column {j} has no name", row=line, column=str(j))
+        if len(name) > MAX_NAME:
+            raise CsvError(f"row {line} (the header): column {j}'s name is longer than {MAX_NAME} characters",
+                           row=line, column=str(j))
+        if name in seen:
+            raise CsvError(f"row {line} (the header): the name {name!r} is used by columns {seen[name]} and {j}",
+                           row=line, column=name)
+        seen[name] = j
+    return names
+
+
+def _ragged(record: list[str], columns: list[str], line: int) -> str:
+    n, m = len(record), len(columns)
+    if n < m:
+        missing = ", ".join(repr(c) for c in columns[n:])
+        return f"row {line} has {n} values but the header has {m} columns: no value for column {missing}"
+    return f"row {line} has {n} values but the header has {m} columns ({n - m} too many)"
+
+
+# -- numbers --------------------------------------------------------------------------------------------
+def to_number(text: str) -> Optional[float]:
+    """A finite float, or None for anything else (text, empty, nan, inf)."""
+    try:
+        v = float(text)
+    except ValueError:
+        return None
+    return v if math.isfinite(v) else None
+
+
+def _is_numeric(values: list[str]) -> bool:
+    """A column is numeric when at least half its non-empty cells are numbers."""
+    present = [v for v in values if v]
+    return bool(present) and 2 * sum(to_number(v) is not None for v in present) >= len(present)
+
+
+def describe(table: Table) -> list[dict[str, Any]]:
+    """Each column: its name, whether it is numeric, its missing cells and distinct values (capped at 1000)."""
+    out = []
+    for name, values in zip(table.columns, table.cells):
+        distinct = set()
+        for v in values:
+            if v and len(distinct) < 1000:
+                distinct.add(v)
+        out.append({"name": name, "numeric": _is_numeric(values), "missing": sum(1 for v in values if not v),
+                    "distinct": len(distinct)})
+    return out
+
+
+def _has_classes(task: str) -> bool:
+    # A task with accuracy predicts one of n_classes labels; the others predict numbers.
+    return TASKS.get(task).has_accuracy
+
+
+def suggest(table: Table, features: Optional[list[str]] = None, target: Optional[str] = None,
+            task: Optional[str] = None) -> tuple[list[str], str, str]:
+    """Fill in what the user did not choose: the last column as the target, every other numeric
+    column as a feature, and classification for a text (or few-valued whole-number) target."""
+    if target is None:
+        target = table.columns[-1]
+    elif target not in table.columns:
+        raise CsvError(f"there is no column {target!r}; the columns are {_names(table)}", column=target, field="target")
+    if features is None:
+        features = [c for c, info in zip(table.columns, describe(table)) if c != target and info["numeric"]]
+        if not features:
+            raise CsvError(f"no column besides the target {target!r} holds numbers to use as features",
+                           field="features")
+    if task is None:
+        values = [v for v in table.column(target) if v]
+        numbers = [to_number(v) for v in values]
+        whole = all(n is not None and n == int(n) for n in numbers)
+        task = "classification" if (not _is_numeric(values) or (whole and len(set(numbers)) <= CLASS_LIKE_DISTINCT)) \
+            else "regression"
+    elif task not in TASKS:
+        raise CsvError(f"unknown task {task!r}; valid: {', '.join(TASKS.names())}", field="task")
+    return list(features), target, task
+
+
+def _names(table: Table) -> str:
+    return ", ".join(repr(c) for c in table.columns)
+
+
+# -- choosing columns ---------------------------------------------------------------------------------
+@dataclass
+class Selection:
+    """The chosen columns as arrays: x (N, F) float64; y (N,) class indices or float64 targets."""
+
+    x: np.ndarray
+    y: np.ndarray
+    classes: Optional[list[str]]  # class labels in index order; None for regression
+
+
+def select(table: Table, features: list[str], target: str, task: str, n_rows: Optional[int] = None,
+           max_classes: int = MAX_CLASSES) -> Selection:
+    """The feature and target columns as numbers; raises CsvError naming the row and column."""
+    _check_columns(table, features, target)
+    n = table.n_rows if n_rows is None else min(n_rows, table.n_rows)
+    if n < MIN_ROWS:
+        raise CsvError(f"the data has {n} rows; at least {MIN_ROWS} are needed", field="file")
+    lines = table.lines[:n]
+    x = np.empty((n, len(features)), dtype=np.float64)
+    for j, name in enumerate(features):
+        for i, cell in enumerate(table.column(name)[:n]):
+            x[i, j] = _number(cell, lines[i], name, "value")
+    raw = table.column(target)[:n]
+    for i, cell in enumerate(raw):
+        if not cell:
+            raise CsvError(f"row {lines[i]}, column {target!r}: the target is missing", row=lines[i], column=target)
+    if not _has_classes(task):
+        y = np.array([_number(c, lines[i], target, "target") for i, c in enumerate(raw)], dtype=np.float64)
+        return Selection(x, y, None)
+    classes, index = _classes(raw, target, max_classes)
+    return Selection(x, np.array([index[c] for c in raw], dtype=np.int64), classes)
+
+
+def _check_columns(table: Table, features: list[str], target: str) -> None:
+    if target not in table.columns:
+        raise CsvError(f"there is no column {target!r}; the columns are {_names(table)}", column=target, field="target")
+    if not features:
+        raise CsvError("choose at least one feature column", field="features")
+    for name in features:
+        if name not in table.columns:
+            raise CsvError(f"there is no column {name!r}; the columns are {_names(table)}", column=name, field="features")
+    if len(set(features)) != len(features):
+        raise CsvError("a feature column is chosen twice", field="features")
+    if target in features:
+        raise CsvError(f"the target {target!r} cannot also be a feature", column=target, field="features")
+
+
+def _number(cell: str, line: int, column: str, what: str) -> float:
+    v = to_number(cell)
+    if v is not None:
+        return v
+    if not cell:
+        raise CsvError(f"row {line}, column {column!r}: the {what} is missing", row=line, column=column)
+    kind = "not a finite number" if _looks_infinite(cell) else "not a number"
+    raise CsvError(f"row {line}, column {column!r}: {cell[:40]!r} is {kind}", row=line, column=column)
+
+
+def _looks_infinite(cell: str) -> bool:
+    try:
+        return not math.isfinite(float(cell))
+    except ValueError:
+        return False
+
+
+def _classes(raw: list[str], target: str, max_classes: int) -> tuple[list[str], dict[str, int]]:
+    """Class labels in order (numerically when every label is a number) and each cell's index."""
+    labels = sorted(set(raw))
+    numbers = {v: to_number(v) for v in labels}
+    if all(n is not None for n in numbers.values()):
+        # '1' and '1.0' are one class: group by value, name each class by its first spelling.
+        by_value: dict[float, str] = {}
+        for v in sorted(labels, key=lambda v: (numbers[v], v)):
+            by_value.setdefault(numbers[v], v)  # type: ignore[arg-type]
+        classes = [by_value[k] for k in sorted(by_value)]
+        index = {v: classes.index(by_value[numbers[v]]) for v in labels}  # type: ignore[index]
+    else:
+        classes = labels
+        index = {v: i for i, v in enumerate(classes)}
+    if len(classes) < 2:
+        raise CsvError(f"column {target!r} has only one class ({classes[0]!r}); classification needs at least two",
+                       column=target, field="target")
+    if len(classes) > max_classes:
+        raise CsvError(f"column {target!r} has {len(classes)} distinct values; classification allows at most "
+                       f"{max_classes} classes (is it a regression target?)", column=target, field="target")
+    return classes, index
+
+
+def table_split(table: Table, data, task: str) -> Split:
+    """The Split of an uploaded table for a DataSpec (dataset 'csv'), checked against its n_classes."""
+    sel = select(table, list(data.features), data.target, task, n_rows=data.n_samples)
+    check_classes(sel, data)
+    return split_arrays(sel.x, sel.y, data, task, (len(data.features),), data.n_classes)
+
+
+def check_classes(sel: Selection, data) -> None:
+    """The spec's n_classes must be the target's: the head is built from it before the data is read."""
+    have = len(sel.classes) if sel.classes is not None else None
+    if have != data.n_classes:
+        raise CsvError(f"data.n_classes is {data.n_classes} but column {data.target!r} has "
+                       f"{have if have is not None else 'no'} classes", column=data.target, field="n_classes")
+
+
+# -- the source ------------------------------------------------------------------------------------------
+class CsvSource(Source):
+    """A CSV uploaded to a session. The spec names the upload, the columns and the number of classes."""
+
+    name: ClassVar[str] = "csv"
+    label: ClassVar[str] = "Uploaded CSV"
+    task: ClassVar[str] = "classification"
+    description: ClassVar[str] = "Your own table: numeric feature columns and a target column."
+    fields: ClassVar[tuple[str, ...]] = ("upload", "features", "target", "n_classes")
+    required: ClassVar[tuple[str, ...]] = ("upload", "features", "target")
+    default_samples: ClassVar[int] = 0  # all rows
+
+    def info(self, data) -> DataInfo:
+        f = len(data.features or ())
+        task = "classification" if data.n_classes else "regression"
+        kind = "2d" if f == 2 else "1d" if f == 1 and task == "regression" else "table"
+        return DataInfo((f,), data.n_classes, task, kind)
+
+    def task_problem(self, data, task: str, natural: str) -> str:
+        if data.n_classes is None:
+            return (f"task {task!r} on an uploaded table needs data.n_classes, the number of classes "
+                    "in the target column (the upload's answer gives it)")
+        return f"task {task!r} takes no data.n_classes; remove it, or use task {natural!r}"
+
+
+SOURCES.register(CsvSource.name, CsvSource())
