@@ -8,7 +8,7 @@ import { boundsOf, classColor, divergingRgb, drawAxes, drawPoints, hexToRgb, mak
 
 const MARGIN = 6;
 
-export function createOutputView(canvas, { showValInput, caption }) {
+export function createOutputView(canvas, { showValInput, caption, pointKey }) {
   let preview = null;
   let snapshot = null;
   let queued = false;
@@ -40,6 +40,7 @@ export function createOutputView(canvas, { showValInput, caption }) {
       message(ctx, w, h, "Loading the data…");
       return;
     }
+    pointKey.hidden = preview.kind === DATA_KIND.IMAGE;
     if (preview.kind === DATA_KIND.IMAGE) {
       message(ctx, w, h, "Images have no 2-D boundary to draw. Watch the loss and accuracy charts, and the network's weights.");
       canvas.setAttribute("aria-label", "No output view for image data");

@@ -11,6 +11,13 @@ export const RUN_COLORS = ["#1c7ed6", "#e8590c", "#2f9e44", "#9c36b5", "#0c8599"
 const AXIS = { stroke: "#868e96", grid: { stroke: "#eef0f2", width: 1 }, ticks: { stroke: "#dee2e6", width: 1 } };
 const SYNC_KEY = "layerlab-epoch";
 
+/** A y axis as wide as its longest label (a diverged run's losses run to 1e26). */
+function axisWidth(u, values) {
+  if (!values || !values.length) return 40;
+  const longest = Math.max(...values.map((v) => String(v ?? "").length));
+  return Math.max(40, 12 + 7 * longest);
+}
+
 function rgba(hex, a) {
   const n = parseInt(hex.slice(1), 16);
   return `rgba(${(n >> 16) & 255},${(n >> 8) & 255},${n & 255},${a})`;
@@ -174,7 +181,7 @@ export function createCharts(els) {
         y: log ? { distr: 3 } : kind === "acc" ? { range: (u, lo, hi) => [Math.min(0.5, lo ?? 0), 1] } : {},
       },
       axes: [{ ...AXIS, size: 28, values: (u, splits) => splits.map((v) => (Number.isInteger(v) ? String(v) : "")) },
-             { ...AXIS, size: 48, values: yValues }],
+             { ...AXIS, size: axisWidth, values: yValues }],
       series: seriesFor(kind),
       hooks: kind === "loss"
         ? { drawAxes: [shadeGap], draw: [markers], setCursor: [readout] }

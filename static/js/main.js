@@ -9,7 +9,8 @@ import { createDiagnosisCard } from "./diagnosis.js";
 import { $, el, setText } from "./dom.js";
 import { createNetworkView } from "./network.js";
 import { createOutputView } from "./boundary.js";
-import { ACTION, ACTIVE_STATUSES, API, COL, COLUMNS, MSG, SNAP, STATUS, TASK } from "./protocol.js";
+import { ACTION, API, MSG, SNAP, STATUS, TASK } from "./protocol.js";
+import { applyMessage, isActive, lastEpoch, makeRun, resetHistory, setStatus } from "./runs.js";
 import { openStream } from "./socket.js";
 import { applyFix, clone, defaultLayer, dropoutRate, mergePatch, moveItem, normalize, presetSpec, sameSpec,
          setIn, withDropout } from "./spec.js";
@@ -19,12 +20,6 @@ import { readSpec, writeSpec } from "./urlstate.js";
 const MAX_RUNS = 4; // runs overlaid on the charts; the oldest goes first
 const VALIDATE_DELAY_MS = 180;
 const PREVIEW_DELAY_MS = 250;
-const STATUS_TEXT = {
-  [STATUS.QUEUED]: "Queued", [STATUS.RUNNING]: "Training", [STATUS.PAUSED]: "Paused",
-  [STATUS.FINISHED]: "Finished", [STATUS.STOPPED]: "Stopped", [STATUS.FAILED]: "Failed",
-  [STATUS.DIVERGED]: "Diverged", [STATUS.INTERRUPTED]: "Interrupted",
-};
-
 const state = {
   readOnly: document.body.dataset.readOnly === "true",
   catalog: null,
@@ -42,41 +37,11 @@ const views = {};
 const ui = {};
 
 // -- runs ----------------------------------------------------------------------------------------
-const emptyHistory = () => Object.fromEntries(COLUMNS.map((c) => [c, []]));
 const current = () => state.runs[state.runs.length - 1] || null;
-const isActive = (run) => Boolean(run) && ACTIVE_STATUSES.has(run.status);
-
-function newRun(created, spec, { label, parent }) {
-  state.runNumber += 1;
-  const run = {
-    id: created.id,
-    label: label || `Run ${state.runNumber}`,
-    parentLabel: parent ? parent.label : null,
-    spec,
-    summary: created.summary,
-    status: created.status,
-    statusText: STATUS_TEXT[created.status] || created.status,
-    history: emptyHistory(),
-    bestVal: Infinity,
-    bestEpoch: null,
-    stoppedEarlyAt: null,
-    diagnosis: null,
-    snapshots: {},
-    end: null,
-    color: RUN_COLORS[state.colorIndex++ % RUN_COLORS.length],
-    stream: null,
-  };
-  return run;
-}
 
 function connect(run) {
   run.stream = openStream(API.stream(run.id), {
-    onOpen() {
-      // The server replays the whole run on every connect: start again from nothing.
-      run.history = emptyHistory();
-      run.bestVal = Infinity;
-      run.bestEpoch = null;
-    },
+    onOpen: () => resetHistory(run), // the server replays the whole run on every connect
     onMessage: (msg) => onMessage(run, msg),
     onGiveUp() {
       if (isActive(run)) setRunStatus(run, run.status, "connection lost");
@@ -85,54 +50,32 @@ function connect(run) {
 }
 
 function onMessage(run, msg) {
+  applyMessage(run, msg);
   const isCurrent = run === current();
   switch (msg.type) {
     case MSG.STATUS:
-      setRunStatus(run, msg.status);
+      refreshRuns();
       break;
     case MSG.METRICS:
-      appendMetrics(run, msg);
       if (isCurrent) showEpoch();
       views.charts.update();
       break;
     case MSG.DIAGNOSIS:
-      run.diagnosis = msg;
       if (isCurrent) views.diagnosis.show(msg);
       break;
     case MSG.SNAPSHOT:
-      run.snapshots[msg.kind] = msg;
       if (isCurrent) showSnapshot(run, msg);
       break;
     case MSG.ERROR:
       notify(msg.message, "bad");
       break;
     case MSG.END:
-      run.end = msg;
-      if (msg.best_epoch) run.bestEpoch = msg.best_epoch;
-      if (msg.stopped_early) run.stoppedEarlyAt = msg.epochs;
-      setRunStatus(run, msg.status, msg.stopped_early ? "Stopped early" : null);
       run.stream.close();
       if (isCurrent) views.diagnosis.showEnd(msg);
-      views.charts.update();
+      refreshRuns();
       break;
     default:
-      break; // a newer server's message: nothing to do with it here
-  }
-}
-
-function appendMetrics(run, msg) {
-  const h = run.history;
-  const n = msg[COL.EPOCH].length;
-  for (const c of COLUMNS) {
-    const src = msg[c] || [];
-    for (let i = 0; i < n; i++) h[c].push(src[i] ?? null);
-  }
-  for (let i = h[COL.EPOCH].length - n; i < h[COL.EPOCH].length; i++) {
-    const v = h[COL.VAL_LOSS][i];
-    if (v !== null && v < run.bestVal) {
-      run.bestVal = v;
-      run.bestEpoch = h[COL.EPOCH][i];
-    }
+      break;
   }
 }
 
@@ -147,8 +90,12 @@ function showSnapshot(run, snap) {
 }
 
 function setRunStatus(run, status, text = null) {
-  run.status = status;
-  run.statusText = text || STATUS_TEXT[status] || status;
+  setStatus(run, status, text);
+  refreshRuns();
+}
+
+/** A run's status changed: the legend and the buttons follow. */
+function refreshRuns() {
   views.charts.update();
   updateControls();
 }
@@ -164,7 +111,12 @@ async function startRun(spec, { label = null, parent = null } = {}) {
     updateControls();
     return null;
   }
-  const run = newRun(res.data, spec, { label, parent });
+  state.runNumber += 1;
+  const run = makeRun(res.data, spec, {
+    label: label || `Run ${state.runNumber}`,
+    parentLabel: parent ? parent.label : null,
+    color: RUN_COLORS[state.colorIndex++ % RUN_COLORS.length],
+  });
   state.runs.push(run);
   while (state.runs.length > MAX_RUNS) retire(state.runs.shift());
   connect(run);
@@ -240,10 +192,8 @@ function onKey(e) {
   if (e.code !== "Space" || e.repeat || e.ctrlKey || e.metaKey || e.altKey) return;
   const t = e.target;
   if (t.closest && t.closest("input, select, textarea, [contenteditable], .palette-item")) return;
-  e.preventDefault();
-  const run = current();
-  if (isActive(run) && run.status !== STATUS.PAUSED) togglePause();
-  else if (run && run.status === STATUS.PAUSED) togglePause();
+  e.preventDefault(); // a focused button would otherwise be pressed as well
+  if (isActive(current())) togglePause();
   else if (!ui.train.disabled) train();
 }
 
@@ -376,8 +326,7 @@ function taskOf(spec) {
 
 function showEpoch() {
   const run = current();
-  const epochs = run ? run.history[COL.EPOCH] : [];
-  setText(ui.epoch, String(epochs.length ? epochs[epochs.length - 1] : 0));
+  setText(ui.epoch, String(lastEpoch(run)));
   const total = run ? run.spec.training.epochs : state.spec.training.epochs;
   setText(ui.epochTotal, `/ ${total}`);
 }
@@ -473,7 +422,9 @@ function createViews(catalog) {
     loss: $("#loss-chart"), acc: $("#acc-chart"), lr: $("#lr-chart"), accPanel: $("#acc-panel"),
     legend: $("#run-legend"), readout: $("#readout"), logToggle: $("#log-scale"),
   });
-  views.output = createOutputView($("#output-canvas"), { showValInput: $("#show-val"), caption: $("#output-caption") });
+  views.output = createOutputView($("#output-canvas"), {
+    showValInput: $("#show-val"), caption: $("#output-caption"), pointKey: $("#point-key"),
+  });
   const labels = Object.fromEntries(catalog.layers.map((l) => [l.type, l.label]));
   views.network = createNetworkView($("#network-canvas"), { caption: $("#network-caption"), labels });
   views.diagnosis = createDiagnosisCard($("#diagnosis"), { onRemedy: fork });

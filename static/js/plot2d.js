@@ -112,8 +112,11 @@ export function drawDigits(ctx, w, h, images, labels, side) {
     tctx.putImageData(img, 0, 0);
     ctx.drawImage(tile, c * cell + 2, r * cell + 2, cell - 4, cell - 4);
     if (labels) {
-      ctx.fillStyle = "#1c7ed6";
-      ctx.fillText(String(labels[i]), c * cell + 3, r * cell + 11);
+      const text = String(labels[i]);
+      ctx.fillStyle = "rgba(255,255,255,0.85)";
+      ctx.fillRect(c * cell + 2, r * cell + 2, ctx.measureText(text).width + 3, 11);
+      ctx.fillStyle = "#1864ab";
+      ctx.fillText(text, c * cell + 3, r * cell + 11);
     }
   }
 }

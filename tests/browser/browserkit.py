@@ -64,8 +64,8 @@ def status(page: Page) -> Locator:
 
 
 def set_field(page: Page, label: str, value: str) -> None:
-    field = page.get_by_label(label, exact=True)
-    field.fill(value)
+    """Type into a number field of the data or training panel."""
+    page.get_by_role("spinbutton", name=label, exact=True).fill(value)
 
 
 def wait_valid(page: Page) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import Page, expect
 
-from browserkit import button, wait_for_chart, wait_valid
+from browserkit import button, set_field, wait_for_chart, wait_valid
 
 pytestmark = pytest.mark.browser
 
@@ -41,3 +41,14 @@ def test_regression_draws_the_fitted_curve(page: Page, shot) -> None:
     expect(page.locator("#output-caption")).to_contain_text("Fitted curve at epoch")
     expect(page.locator("#acc-panel")).to_be_hidden()  # regression has no accuracy
     shot(page, "regression-curve")
+
+
+def test_digits_show_sample_images_and_train_a_cnn(page: Page, shot) -> None:
+    page.get_by_label("Load an example").select_option(label="CNN on 8x8 digits")
+    wait_valid(page)
+    expect(page.locator(".preview-caption")).to_contain_text("images")
+    set_field(page, "Epochs", "5")
+    wait_valid(page)
+    button(page, "Train").click()
+    wait_for_chart(page, min_points=2)
+    shot(page, "digits-cnn")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 
 import pytest
@@ -116,3 +117,30 @@ def test_charts_keep_up_with_hundreds_of_epochs_per_second(page: Page) -> None:
     assert rate >= 10, f"the chart redrew {rate:.1f} times a second"
     long_tasks = page.evaluate("window.__longTasks")
     assert not [d for d in long_tasks if d > 200], long_tasks
+
+
+def test_a_diverged_run_says_so_and_suggests_a_lower_learning_rate(page: Page, shot) -> None:
+    page.get_by_label("Load an example").select_option(label="Regression: noisy sine")
+    page.get_by_label("Optimizer", exact=True).select_option("sgd")
+    set_field(page, "Learning rate", "10")  # plain SGD on squared error overshoots at once
+    wait_valid(page)
+    button(page, "Train").click()
+    expect(status(page)).to_have_text("Diverged", timeout=30_000)
+    card = page.locator("#diagnosis")
+    expect(card.locator(".verdict")).to_have_text("Diverged")
+    expect(card.get_by_role("alert")).to_contain_text("Lower the learning rate")
+    expect(card.get_by_role("button", name=re.compile(r"^Lower learning rate"))).to_be_visible()
+    shot(page, "diverged")
+
+
+def test_changing_the_learning_rate_while_training_applies_live(page: Page) -> None:
+    set_field(page, "Epochs", "3000")
+    wait_valid(page)
+    button(page, "Train").click()
+    wait_for_chart(page, min_points=3)
+    set_field(page, "Learning rate", "0.003")
+    expect(page.locator("#toast")).to_contain_text("Learning rate → 0.003")
+    expect(status(page)).to_have_text("Training")
+    expect(button(page, "Train")).to_be_disabled()  # the same run goes on: nothing to restart
+    button(page, "Stop").click()
+    expect(status(page)).to_have_text("Stopped")

@@ -1,0 +1,93 @@
+// A run as the page keeps it: what the server said about it, folded from the websocket's
+// messages. Pure functions on a run record; main.js owns the records themselves.
+
+import { ACTIVE_STATUSES, COL, COLUMNS, MSG, STATUS } from "./protocol.js";
+
+export const STATUS_TEXT = {
+  [STATUS.QUEUED]: "Queued", [STATUS.RUNNING]: "Training", [STATUS.PAUSED]: "Paused",
+  [STATUS.FINISHED]: "Finished", [STATUS.STOPPED]: "Stopped", [STATUS.FAILED]: "Failed",
+  [STATUS.DIVERGED]: "Diverged", [STATUS.INTERRUPTED]: "Interrupted",
+};
+
+export const emptyHistory = () => Object.fromEntries(COLUMNS.map((c) => [c, []]));
+export const isActive = (run) => Boolean(run) && ACTIVE_STATUSES.has(run.status);
+export const lastEpoch = (run) => {
+  const epochs = run ? run.history[COL.EPOCH] : [];
+  return epochs.length ? epochs[epochs.length - 1] : 0;
+};
+
+/** A run record from POST /api/runs' answer and the spec it was started with. */
+export function makeRun(created, spec, { label, parentLabel = null, color }) {
+  return {
+    id: created.id,
+    label,
+    parentLabel,
+    spec,
+    summary: created.summary,
+    status: created.status,
+    statusText: STATUS_TEXT[created.status] || created.status,
+    history: emptyHistory(),
+    bestVal: Infinity,
+    bestEpoch: null,
+    stoppedEarlyAt: null,
+    diagnosis: null,
+    snapshots: {},
+    end: null,
+    color,
+    stream: null,
+  };
+}
+
+/** Forget the history before the server replays it on a (re)connect. */
+export function resetHistory(run) {
+  run.history = emptyHistory();
+  run.bestVal = Infinity;
+  run.bestEpoch = null;
+}
+
+export function setStatus(run, status, text = null) {
+  run.status = status;
+  run.statusText = text || STATUS_TEXT[status] || status;
+}
+
+function appendMetrics(run, msg) {
+  const h = run.history;
+  const n = (msg[COL.EPOCH] || []).length;
+  for (const c of COLUMNS) {
+    const src = msg[c] || [];
+    for (let i = 0; i < n; i++) h[c].push(src[i] ?? null);
+  }
+  for (let i = h[COL.EPOCH].length - n; i < h[COL.EPOCH].length; i++) {
+    const v = h[COL.VAL_LOSS][i];
+    if (v !== null && v < run.bestVal) {
+      run.bestVal = v;
+      run.bestEpoch = h[COL.EPOCH][i];
+    }
+  }
+}
+
+/** Fold one server message into the run record. */
+export function applyMessage(run, msg) {
+  switch (msg.type) {
+    case MSG.STATUS:
+      setStatus(run, msg.status);
+      break;
+    case MSG.METRICS:
+      appendMetrics(run, msg);
+      break;
+    case MSG.DIAGNOSIS:
+      run.diagnosis = msg;
+      break;
+    case MSG.SNAPSHOT:
+      run.snapshots[msg.kind] = msg;
+      break;
+    case MSG.END:
+      run.end = msg;
+      if (msg.best_epoch) run.bestEpoch = msg.best_epoch;
+      if (msg.stopped_early) run.stoppedEarlyAt = msg.epochs;
+      setStatus(run, msg.status, msg.stopped_early ? "Stopped early" : null);
+      break;
+    default:
+      break; // errors are the page's to show; a newer server's messages are ignored
+  }
+}
