@@ -13,9 +13,9 @@ const SYNC_KEY = "layerlab-epoch";
 
 /** A y axis as wide as its longest label (a diverged run's losses run to 1e26). */
 function axisWidth(u, values) {
-  if (!values || !values.length) return 40;
+  if (!values || !values.length) return 44;
   const longest = Math.max(...values.map((v) => String(v ?? "").length));
-  return Math.max(40, 12 + 7 * longest);
+  return Math.max(44, 20 + 7 * longest);
 }
 
 function rgba(hex, a) {

@@ -129,10 +129,16 @@ export function createNetworkView(canvas, { caption, labels }) {
     } else if (layerWeights && layerWeights.mean_abs !== null && layerWeights.mean_abs !== undefined) {
       const t = layerWeights.mean_abs / maxMean;
       band(ctx, a, b, h, `rgba(${POS.join(",")},${0.1 + 0.45 * t})`);
-      ctx.fillStyle = "#495057";
+      const text = `|w| ${fmtNum(layerWeights.mean_abs, 2)}`;
+      const cx = (a.x + b.x) / 2;
+      const cy = (h - BOTTOM + TOP) / 2;
       ctx.font = "10px system-ui, sans-serif";
+      const tw = ctx.measureText(text).width;
+      ctx.fillStyle = "rgba(255,255,255,0.9)";
+      ctx.fillRect(cx - tw / 2 - 3, cy - 7, tw + 6, 13);
+      ctx.fillStyle = "#495057";
       ctx.textAlign = "center";
-      ctx.fillText(`|w| ${fmtNum(layerWeights.mean_abs, 2)}`, (a.x + b.x) / 2, TOP + 8);
+      ctx.fillText(text, cx, cy + 3);
     } else if (a.ys && b.ys) {
       // No weights (dropout, before training): faint links, one-to-one where the sizes match.
       ctx.strokeStyle = "rgba(134,142,150,0.25)";

@@ -51,8 +51,10 @@ export function defaultLayer(catalog, type) {
 /** Fill what a spec leaves out from the catalog's defaults, so every form shows a value. */
 export function normalize(catalog, spec) {
   const d = catalog.defaults;
+  // Null defaults mean "not set" (the dataset's own sample count, no uploaded table): leave them out.
+  const dataDefaults = Object.fromEntries(Object.entries(d.data).filter(([, v]) => v !== null));
   const out = {
-    data: { ...d.data, ...(spec.data || {}) },
+    data: { ...dataDefaults, ...(spec.data || {}) },
     model: {
       layers: ((spec.model && spec.model.layers) || []).map((l) => ({ ...defaultLayer(catalog, l.type), ...l })),
     },
