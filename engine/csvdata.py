@@ -33,16 +33,18 @@ class CsvError(LayerlabError):
     'file', 'features', 'target', 'task' or 'n_classes'."""
 
     def __init__(self, message: str, *, row: int | None = None, column: str | None = None,
-                 field: str = "file") -> None:
+                 field: str = "file", role: str | None = None) -> None:
         super().__init__(message)
         self.message, self.row, self.column, self.field = message, row, column, field
+        self.role = role  # for a bad cell: 'features' or 'target', the choice that reads it
 
     def to_dict(self) -> dict[str, Any]:
         return {"path": self.field, "message": self.message, "row": self.row, "column": self.column}
 
     def to_spec_error(self) -> SpecError:
-        """The same problem, found in a spec's data: the path is data.<field> (the file: data.upload)."""
-        field = "upload" if self.field == "file" else self.field
+        """The same problem, found in a spec's data: data.features or data.target for a bad cell of a
+        chosen column, data.<field> otherwise (data.upload for the file itself)."""
+        field = self.role or ("upload" if self.field == "file" else self.field)
         return SpecError([ErrorItem(f"data.{field}", self.message)])
 
 
@@ -222,13 +224,14 @@ def select(table: Table, features: list[str], target: str, task: str, n_rows: Op
     x = np.empty((n, len(features)), dtype=np.float64)
     for j, name in enumerate(features):
         for i, cell in enumerate(table.column(name)[:n]):
-            x[i, j] = _number(cell, lines[i], name, "value")
+            x[i, j] = _number(cell, lines[i], name, "value", "features")
     raw = table.column(target)[:n]
     for i, cell in enumerate(raw):
         if not cell:
-            raise CsvError(f"row {lines[i]}, column {target!r}: the target is missing", row=lines[i], column=target)
+            raise CsvError(f"row {lines[i]}, column {target!r}: the target is missing", row=lines[i], column=target,
+                           role="target")
     if not _has_classes(task):
-        y = np.array([_number(c, lines[i], target, "target") for i, c in enumerate(raw)], dtype=np.float64)
+        y = np.array([_number(c, lines[i], target, "target", "target") for i, c in enumerate(raw)], dtype=np.float64)
         return Selection(x, y, None)
     classes, index = _classes(raw, target, max_classes)
     return Selection(x, np.array([index[c] for c in raw], dtype=np.int64), classes)
@@ -248,14 +251,14 @@ def _check_columns(table: Table, features: list[str], target: str) -> None:
         raise CsvError(f"the target {target!r} cannot also be a feature", column=target, field="features")
 
 
-def _number(cell: str, line: int, column: str, what: str) -> float:
+def _number(cell: str, line: int, column: str, what: str, role: str) -> float:
     v = to_number(cell)
     if v is not None:
         return v
     if not cell:
-        raise CsvError(f"row {line}, column {column!r}: the {what} is missing", row=line, column=column)
+        raise CsvError(f"row {line}, column {column!r}: the {what} is missing", row=line, column=column, role=role)
     kind = "not a finite number" if _looks_infinite(cell) else "not a number"
-    raise CsvError(f"row {line}, column {column!r}: {cell[:40]!r} is {kind}", row=line, column=column)
+    raise CsvError(f"row {line}, column {column!r}: {cell[:40]!r} is {kind}", row=line, column=column, role=role)
 
 
 def _looks_infinite(cell: str) -> bool:

@@ -6,6 +6,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
+from engine.csvdata import CsvError
 from engine.errors import SpecError
 from engine.spec import json_path
 
@@ -19,6 +20,10 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(SpecError)
     async def spec_error(_: Request, exc: SpecError) -> JSONResponse:
         return JSONResponse(exc.to_dict(), status_code=422)
+
+    @app.exception_handler(CsvError)
+    async def csv_error(_: Request, exc: CsvError) -> JSONResponse:
+        return JSONResponse({"errors": [exc.to_dict()]}, status_code=422)
 
     @app.exception_handler(RequestValidationError)
     async def request_error(_: Request, exc: RequestValidationError) -> JSONResponse:

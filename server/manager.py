@@ -16,7 +16,7 @@ import threading
 import time
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Callable, Optional
+from typing import Any, Awaitable, Callable, Optional
 
 import torch
 from safetensors.torch import save as save_safetensors
@@ -100,6 +100,8 @@ class RunManager:
         self.loop: Optional[asyncio.AbstractEventLoop] = None
         # Hooks for split providers (e.g. uploaded CSV data): spec -> Split or None.
         self.split_provider: Optional[Callable[[ExperimentSpec], Any]] = None
+        # Checks a spec's supplied data before a run is queued: (spec, session_id); raises SpecError.
+        self.data_check: Optional[Callable[[ExperimentSpec, Optional[str]], Awaitable[None]]] = None
 
     # -- life cycle ---------------------------------------------------------------------------
     async def start(self) -> None:
@@ -149,6 +151,8 @@ class RunManager:
         if len(self.pending) >= self.settings.max_queued_runs:
             raise TooBusy(f"{len(self.pending)} runs are already waiting; try again later")
         summary = self.validate(spec)
+        if self.data_check is not None:
+            await self.data_check(spec, session_id)
         run = Run(spec, summary, label=label, parent=parent, session_id=session_id)
         self.runs[run.id] = run
         await self.save(run)
@@ -301,8 +305,26 @@ class RunManager:
                 pass  # one epoch, then paused again
         return run.status
 
+    def discard(self, session_id: str) -> None:
+        """Before a session is deleted: stop its live runs and never write any of them again."""
+        for run in [r for r in self.runs.values() if r.session_id == session_id]:
+            run.discarded = True
+            if run.status == RunStatus.QUEUED:
+                run.control.stop()
+                run.finish(RunStatus.STOPPED, {})
+            elif not run.terminal:
+                run.control.stop()
+            del self.runs[run.id]
+
+    async def save_session(self, session_id: str) -> None:
+        """Write the live runs of a session now (e.g. before it is forked)."""
+        for run in [r for r in self.runs.values() if r.session_id == session_id and r.dirty]:
+            await self.save(run)
+
     # -- persistence ------------------------------------------------------------------------------
     async def save(self, run: Run) -> None:
+        if run.discarded:
+            return  # its session was deleted
         run.dirty = False
         state = run_row_state(run)
         await self.db(self.store.save_run, state)

@@ -130,6 +130,7 @@ class Run:
         self.has_weights = False
         self.subscribers: set[Subscriber] = set()
         self.dirty = True  # not yet written to the store
+        self.discarded = False  # its session was deleted: never written again
 
     # -- status machine --------------------------------------------------------------------
     @property

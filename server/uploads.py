@@ -1,0 +1,177 @@
+"""CSV uploads of a session.
+
+The body is read with a size cap (a Content-Length over it is refused before any byte is read),
+parsed with the csv module and checked off the event loop, then stored in one transaction: a bad
+file leaves nothing behind. The manager trains on an upload through two hooks: `check_spec_data`
+before a run is queued, and `Uploads.split_for` on the run's worker thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, Optional
+
+from fastapi import HTTPException, Request
+from sqlalchemy import select
+from sqlalchemy.orm import undefer
+
+from engine.csvdata import CsvError, Selection, Table, check_classes, describe, read_csv, suggest, table_split
+from engine.csvdata import select as select_columns
+from engine.datasets import Split
+from engine.errors import ErrorItem, SpecError
+from engine.spec import ExperimentSpec
+
+from .db import UploadRow
+from .sessions import new_id, timestamp
+from .store import Store
+
+
+async def read_capped(request: Request, limit: int) -> bytes:
+    """The request body, or 413 as soon as it is known to pass `limit` bytes."""
+    length = request.headers.get("content-length")
+    if length is not None and length.isdigit() and int(length) > limit:
+        raise HTTPException(413, f"the file is {int(length):,} bytes; the cap is {limit:,} bytes")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise HTTPException(413, f"the file is larger than the cap of {limit:,} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def decode(raw: bytes) -> str:
+    """UTF-8 text (a byte-order mark is dropped); otherwise a CsvError naming the row."""
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        row = raw[:e.start].count(b"\n") + 1
+        raise CsvError(f"row {row}: the file is not UTF-8 text (byte {e.start})", row=row) from None
+
+
+def upload_view(row: UploadRow) -> dict[str, Any]:
+    """An upload as the API shows it, with the `data` object a spec can use as it is."""
+    info = row.info
+    n_classes = len(info["classes"]) if info.get("classes") else None
+    data: dict[str, Any] = {"dataset": "csv", "upload": row.id, "features": info["features"],
+                            "target": info["target"]}
+    if n_classes:
+        data["n_classes"] = n_classes
+    return {"id": row.id, "filename": row.filename, "n_rows": row.n_rows, "size_bytes": row.size_bytes,
+            "created_at": timestamp(row.created_at), "columns": info["columns"], "features": info["features"],
+            "target": info["target"], "task": info["task"], "n_classes": n_classes, "classes": info.get("classes"),
+            "data": data}
+
+
+class Uploads:
+    """Uploaded tables in the database. Every method blocks."""
+
+    def __init__(self, store: Store, max_rows: int) -> None:
+        self.db = store.session
+        self.max_rows = max_rows
+
+    def parse(self, raw: bytes, features: Optional[list[str]], target: Optional[str],
+              task: Optional[str]) -> tuple[Table, dict[str, Any]]:
+        """Parse and check a file and a choice of columns (defaults filled in); raises CsvError."""
+        table = read_csv(decode(raw), self.max_rows)
+        features, target, task = suggest(table, features, target, task)
+        sel = select_columns(table, features, target, task)
+        info = {"columns": describe(table), "features": features, "target": target, "task": task,
+                "classes": sel.classes}
+        return table, info
+
+    def insert(self, session_id: str, filename: str, size: int, table: Table, info: dict[str, Any]) -> UploadRow:
+        row = UploadRow(id=new_id(), session_id=session_id, filename=filename, n_rows=table.n_rows,
+                        size_bytes=size, info=info, table=table.to_json())
+        with self.db.begin() as s:
+            s.add(row)
+        return row
+
+    def get(self, session_id: str, upload_id: str) -> Optional[UploadRow]:
+        with self.db() as s:
+            row = s.get(UploadRow, upload_id)
+            return row if row is not None and row.session_id == session_id else None
+
+    def of_session(self, session_id: str) -> list[UploadRow]:
+        with self.db() as s:
+            return list(s.scalars(select(UploadRow).where(UploadRow.session_id == session_id)
+                                  .order_by(UploadRow.created_at)))
+
+    def delete(self, session_id: str, upload_id: str) -> bool:
+        with self.db.begin() as s:
+            row = s.get(UploadRow, upload_id)
+            if row is None or row.session_id != session_id:
+                return False
+            s.delete(row)
+            return True
+
+    def table(self, upload_id: str, session_id: Optional[str] = None) -> Optional[Table]:
+        """An upload's table; with `session_id`, only if it belongs to that session."""
+        with self.db() as s:
+            row = s.scalar(select(UploadRow).where(UploadRow.id == upload_id).options(undefer(UploadRow.table)))
+            if row is None or (session_id is not None and row.session_id != session_id):
+                return None
+            return Table.from_json(row.table)
+
+    # -- training on an upload ----------------------------------------------------------------------
+    def split_for(self, spec: ExperimentSpec) -> Optional[Split]:
+        """The manager's split_provider, on a run's worker thread: None for generated data."""
+        if spec.data.upload is None:
+            return None
+        table = self.table(spec.data.upload)
+        if table is None:
+            raise SpecError([ErrorItem("data.upload", "the uploaded data of this run has been deleted")])
+        try:
+            return table_split(table, spec.data, spec.task or "classification")
+        except CsvError as e:
+            raise e.to_spec_error() from None
+
+    def split_or_none(self, spec: ExperimentSpec, session_id: str) -> Optional[Split]:
+        """For previews: the split of a spec's upload in `session_id` (SpecError if it is not there)."""
+        if spec.data.upload is None:
+            return None
+        table = self.table(spec.data.upload, session_id)
+        if table is None:
+            raise _not_here(spec.data.upload)
+        try:
+            return table_split(table, spec.data, spec.task or "classification")
+        except CsvError as e:
+            raise e.to_spec_error() from None
+
+
+def check_table(table: Table, spec: ExperimentSpec) -> Selection:
+    """The spec's columns of `table`, checked against its n_classes; raises SpecError with data.* paths."""
+    d = spec.data
+    try:
+        sel = select_columns(table, list(d.features or []), d.target or "", spec.task or "classification",
+                             n_rows=d.n_samples)
+        check_classes(sel, d)
+    except CsvError as e:
+        raise e.to_spec_error() from None
+    return sel
+
+
+def _not_here(upload_id: str) -> SpecError:
+    return SpecError([ErrorItem("data.upload", f"there is no upload {upload_id!r} in this session")])
+
+
+async def check_spec_data(manager: Any, uploads: Uploads, spec: ExperimentSpec, session_id: Optional[str]) -> None:
+    """The manager's data_check: a spec on uploaded data must name an upload of its own session,
+    and the columns and n_classes must fit it. Raises SpecError (422 with paths)."""
+    if spec.data.upload is None:
+        return
+    if session_id is None:
+        raise SpecError([ErrorItem("data.upload", "uploaded data trains inside its session: "
+                                   "POST /api/sessions/{id}/runs with the session's edit token")])
+    table = await manager.db(uploads.table, spec.data.upload, session_id)
+    if table is None:
+        raise _not_here(spec.data.upload)
+    await asyncio.to_thread(check_table, table, spec)
+
+
+async def check_upload_exists(manager: Any, uploads: Uploads, spec: Optional[dict[str, Any]], session_id: str) -> None:
+    """A saved spec may only name uploads of its own session (columns are checked when it runs)."""
+    data = (spec or {}).get("data") or {}
+    upload = data.get("upload")
+    if upload is not None and await manager.db(uploads.get, session_id, upload) is None:
+        raise _not_here(upload)

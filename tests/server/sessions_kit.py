@@ -1,0 +1,91 @@
+"""Helpers of the session and upload tests: a small client of the sessions API over TestClient."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+from typing import Any, Optional
+
+from fastapi.testclient import TestClient
+
+from serverkit import spec, strict_json, wait_for
+
+TERMINAL = ("finished", "stopped", "failed", "diverged", "interrupted")
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+class SessionsApi:
+    """The sessions API of one in-process server, with the answers parsed strictly."""
+
+    def __init__(self, client: TestClient) -> None:
+        self.c = client
+
+    def create(self, title: str = "My session", spec_body: Optional[dict[str, Any]] = None,
+               notes: Optional[str] = None) -> dict[str, Any]:
+        body: dict[str, Any] = {"title": title, "spec": spec() if spec_body is None else spec_body}
+        if notes is not None:
+            body["notes"] = notes
+        r = self.c.post("/api/sessions", json=body)
+        assert r.status_code == 201, r.text
+        return strict_json(r.text)
+
+    def get(self, s: dict[str, Any], token: Optional[str] = None) -> dict[str, Any]:
+        r = self.c.get(f"/api/sessions/{s['id']}", headers=bearer(token or s["edit_token"]))
+        assert r.status_code == 200, r.text
+        return strict_json(r.text)
+
+    def shared(self, s: dict[str, Any]) -> dict[str, Any]:
+        r = self.c.get(f"/api/shared/{s['share_token']}")
+        assert r.status_code == 200, r.text
+        return strict_json(r.text)
+
+    def patch(self, s: dict[str, Any], body: dict[str, Any], status: int = 200) -> dict[str, Any]:
+        r = self.c.patch(f"/api/sessions/{s['id']}", json=body, headers=bearer(s["edit_token"]))
+        assert r.status_code == status, r.text
+        return strict_json(r.text)
+
+    def run(self, s: dict[str, Any], body: Optional[dict[str, Any]] = None, status: int = 201,
+            **params: Any) -> dict[str, Any]:
+        r = self.c.post(f"/api/sessions/{s['id']}/runs", json=body or spec(), params=params,
+                        headers=bearer(s["edit_token"]))
+        assert r.status_code == status, r.text
+        return strict_json(r.text)
+
+    def upload(self, s: dict[str, Any], text: str | bytes, status: int = 201, **params: Any) -> dict[str, Any]:
+        data = text.encode() if isinstance(text, str) else text
+        r = self.c.post(f"/api/sessions/{s['id']}/uploads", content=data, params=params,
+                        headers={**bearer(s["edit_token"]), "content-type": "text/csv"})
+        assert r.status_code == status, r.text
+        return strict_json(r.text)
+
+    def fork(self, s: dict[str, Any], body: Optional[dict[str, Any]] = None) -> dict[str, Any]:
+        r = self.c.post(f"/api/shared/{s['share_token']}/fork", json=body)
+        assert r.status_code == 201, r.text
+        return strict_json(r.text)
+
+    def run_state(self, run_id: str) -> dict[str, Any]:
+        r = self.c.get(f"/api/runs/{run_id}")
+        assert r.status_code == 200, r.text
+        return strict_json(r.text)
+
+    def wait_done(self, run_id: str, timeout: float = 30.0) -> dict[str, Any]:
+        return wait_for(lambda: (r := self.run_state(run_id))["status"] in TERMINAL and r, timeout,
+                        what=f"run {run_id[:8]} to end")
+
+    def wait_saved(self, s: dict[str, Any], run_id: str, timeout: float = 10.0) -> dict[str, Any]:
+        """The run as the session shows it, once it has ended and its weights are in the database."""
+        def done() -> Any:
+            runs = {r["id"]: r for r in self.get(s)["runs"]}
+            r = runs.get(run_id)
+            return r if r and r["status"] in TERMINAL and r["has_weights"] else None
+
+        return wait_for(done, timeout, what=f"run {run_id[:8]} to be saved")
+
+
+def db_count(db: Path, table: str, where: str = "1=1", *args: Any) -> int:
+    """Rows in a table of the server's SQLite file, read with the stdlib driver."""
+    with sqlite3.connect(db) as conn:
+        return conn.execute(f"SELECT count(*) FROM {table} WHERE {where}", args).fetchone()[0]
