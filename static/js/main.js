@@ -19,7 +19,8 @@ import { readSpec, writeSpec } from "./urlstate.js";
 
 const MAX_RUNS = 4; // runs overlaid on the charts; the oldest goes first
 const VALIDATE_DELAY_MS = 180;
-const PREVIEW_DELAY_MS = 250;
+// Errors under these paths mean the data cannot be previewed (so no request that would 422).
+const DATA_PATH = /^(data|task)\b/;
 const state = {
   readOnly: document.body.dataset.readOnly === "true",
   catalog: null,
@@ -32,6 +33,7 @@ const state = {
   colorIndex: 0,
   validateSeq: 0,
   previewSeq: 0,
+  previewStale: true, // the data changed since the preview was drawn
 };
 const views = {};
 const ui = {};
@@ -61,7 +63,7 @@ function onMessage(run, msg) {
       views.charts.update();
       break;
     case MSG.DIAGNOSIS:
-      if (isCurrent) views.diagnosis.show(msg);
+      if (isCurrent) views.diagnosis.show(msg, { enabled: !state.readOnly });
       break;
     case MSG.SNAPSHOT:
       if (isCurrent) showSnapshot(run, msg);
@@ -108,6 +110,7 @@ async function startRun(spec, { label = null, parent = null } = {}) {
   if (!res.ok) {
     if (res.status === 422 && sameSpec(spec, state.spec)) showErrors(res.errors);
     views.diagnosis.showProblem("Cannot train yet", res.errors.map((e) => e.message).join(" "));
+    chartRuns();
     updateControls();
     return null;
   }
@@ -216,7 +219,7 @@ function editSpec(next, { structural = false, live = true } = {}) {
   views.dataPanel.render(next);
   views.trainPanel.render(next, dropoutRate(next.model.layers));
   scheduleValidate();
-  if (!sameSpec(prev.data, next.data) || prev.task !== next.task) schedulePreview();
+  if (!sameSpec(prev.data, next.data) || prev.task !== next.task) state.previewStale = true;
   if (live) setLive(prev, next);
   updateControls();
 }
@@ -275,6 +278,11 @@ async function validate() {
     if (!current()) views.network.setSummary(null);
   }
   updateControls();
+  // The preview follows validation: data that validate refused is not sent to be previewed.
+  if (state.previewStale && !state.errors.some((e) => DATA_PATH.test(e.path || "") || e.path === "$")) {
+    state.previewStale = false;
+    loadPreview();
+  }
 }
 
 /** Put each error where it belongs: on its layer, on its form field, or under the stack. */
@@ -286,12 +294,6 @@ function showErrors(errors) {
   ui.problems.replaceChildren(...rest.map((e) =>
     el("p", { text: e.path && e.path !== "$" ? `${e.path}: ${e.message}` : e.message })));
   ui.problems.hidden = !rest.length;
-}
-
-let previewTimer = null;
-function schedulePreview() {
-  clearTimeout(previewTimer);
-  previewTimer = setTimeout(loadPreview, PREVIEW_DELAY_MS);
 }
 
 async function loadPreview() {
@@ -449,8 +451,7 @@ async function main() {
   state.catalog = cat.data;
   state.health = health.ok ? health.data : null;
   const fromUrl = readSpec();
-  const presetName = state.catalog.presets[0].name;
-  state.spec = fromUrl ? normalize(state.catalog, fromUrl) : presetSpec(state.catalog, presetName);
+  state.spec = fromUrl ? normalize(state.catalog, fromUrl) : presetSpec(state.catalog, state.catalog.presets[0].name);
   createViews(state.catalog);
   views.trainPanel.setHealth(state.health);
   bindExamples();
@@ -462,7 +463,7 @@ async function main() {
   chartRuns();
   updateControls();
   document.body.dataset.ready = "true";
-  await Promise.all([validate(), loadPreview()]);
+  await validate();
 }
 
 main();

@@ -45,20 +45,25 @@ export function getIn(obj, path) {
 /** A layer of `type` with the catalog's defaults. */
 export function defaultLayer(catalog, type) {
   const entry = catalog.layers.find((l) => l.type === type);
-  return clone(entry ? entry.defaults : { type });
+  if (!entry) return { type };
+  return clone(entry.defaults);
 }
 
-/** Fill what a spec leaves out from the catalog's defaults, so every form shows a value. */
+/**
+ * Fill what a spec leaves out from the catalog's defaults, so every form shows a value. A spec
+ * from a link may be anything: malformed parts are dropped here and /api/validate names the rest.
+ */
 export function normalize(catalog, spec) {
   const d = catalog.defaults;
+  const part = (x) => (isObject(x) ? x : {});
+  const given = (spec.model && spec.model.layers) || [];
+  const layers = Array.isArray(given) ? given.filter(isObject) : [];
   // Null defaults mean "not set" (the dataset's own sample count, no uploaded table): leave them out.
   const dataDefaults = Object.fromEntries(Object.entries(d.data).filter(([, v]) => v !== null));
   const out = {
-    data: { ...dataDefaults, ...(spec.data || {}) },
-    model: {
-      layers: ((spec.model && spec.model.layers) || []).map((l) => ({ ...defaultLayer(catalog, l.type), ...l })),
-    },
-    training: { ...clone(d.training), ...(spec.training || {}) },
+    data: { ...dataDefaults, ...part(spec.data) },
+    model: { layers: layers.map((l) => ({ ...defaultLayer(catalog, l.type), ...l })) },
+    training: { ...clone(d.training), ...part(spec.training) },
   };
   if (spec.task) out.task = spec.task;
   return out;

@@ -114,11 +114,14 @@ export function createTrainPanel(root, { catalog, onChange, onDropout }) {
     writeControl(l2, t.l2);
     writeControl(dropout, dropoutRate);
     setText(dropoutOut, dropoutRate > 0 ? `p = ${dropoutRate.toFixed(2)}` : "off");
-    es.checked = Boolean(t.early_stopping);
-    patience.disabled = !t.early_stopping || root.closest("fieldset").disabled;
-    writeControl(patience, t.early_stopping ? t.early_stopping.patience : ES_DEFAULT.patience);
-    writeControl(scheduleType, t.lr_schedule.type);
-    renderSchedule(t.lr_schedule);
+    const stopping = t.early_stopping && typeof t.early_stopping === "object" ? t.early_stopping : null;
+    es.checked = Boolean(stopping);
+    patience.disabled = !stopping || root.closest("fieldset").disabled;
+    writeControl(patience, stopping ? stopping.patience : ES_DEFAULT.patience);
+    // A spec from a link may hold anything here; /api/validate names what is wrong with it.
+    const sched = t.lr_schedule && typeof t.lr_schedule === "object" ? t.lr_schedule : { type: "none" };
+    writeControl(scheduleType, sched.type);
+    renderSchedule(sched);
     writeControl(seed, t.seed);
     writeControl(device, t.device);
   }

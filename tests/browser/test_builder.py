@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import re
 
 import pytest
@@ -91,3 +93,15 @@ def test_a_shared_link_is_read_only(page: Page) -> None:
     expect(layers(page).nth(0).get_by_role("button", name="Remove layer 1 (Dense)")).to_be_disabled()
     palette_item(page, "Dropout").click()  # does nothing here
     assert layer_labels(page) == ["Dense", "Dense"]
+
+
+def test_a_broken_link_loads_and_names_what_is_wrong(page: Page) -> None:
+    spec = {"model": {"layers": [{"type": "bogus"}, 7]}, "training": {"lr_schedule": "x", "lr": -1}}
+    token = base64.urlsafe_b64encode(json.dumps(spec).encode()).decode().rstrip("=")
+    page.goto(f"/#spec={token}")
+    page.reload()  # a hash change alone does not reload
+    page.wait_for_selector("body[data-ready='true']")
+    assert layer_labels(page) == ["bogus"]
+    expect(layers(page).nth(0).get_by_role("alert")).to_contain_text("unknown type")
+    expect(button(page, "Train")).to_be_disabled()
+    expect(page.locator("#run-status")).to_have_text("Needs a fix")
