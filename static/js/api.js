@@ -37,7 +37,15 @@ function errorsOf(res, data) {
 export const api = {
   health: () => request("GET", API.health),
   catalog: () => request("GET", API.catalog),
-  validate: (spec) => request("POST", API.validate, spec),
+  async validate(spec) {
+    const res = await request("POST", API.validate, spec);
+    // Errors may also come as a 200 report ({"errors": [...]}), which Chromium does not log as a
+    // failed request while someone edits an invalid stack; both read the same here.
+    if (res.ok && res.data && Array.isArray(res.data.errors) && res.data.errors.length) {
+      return { ok: false, status: 422, data: res.data, errors: res.data.errors };
+    }
+    return res;
+  },
   preview: (data, task) => request("POST", API.preview, task ? { data, task } : { data }),
   createRun(spec, { label, parent } = {}) {
     const q = new URLSearchParams();

@@ -171,6 +171,16 @@ function step() {
   if (run && (run.status === STATUS.RUNNING || run.status === STATUS.PAUSED)) control(run, ACTION.STEP);
 }
 
+/** Download the current run as a standalone PyTorch script. */
+function exportRun() {
+  const run = current();
+  if (!run) return;
+  const link = el("a", { attrs: { href: API.exportScript(run.id), download: "" } });
+  document.body.append(link);
+  link.click();
+  link.remove();
+}
+
 function stop() {
   const run = current();
   if (isActive(run)) control(run, ACTION.STOP);
@@ -348,6 +358,9 @@ function updateControls() {
   ui.step.disabled = !(run && (run.status === STATUS.RUNNING || run.status === STATUS.PAUSED));
   ui.stop.disabled = !active;
   ui.reset.disabled = !state.runs.length;
+  ui.export.disabled = !run;
+  ui.export.title = run ? `Download ${run.label} as a standalone PyTorch script`
+    : "Train first: Export downloads a run as a PyTorch script";
   const status = run ? run.status : "idle";
   ui.status.dataset.status = status;
   setText(ui.status, run ? run.statusText : invalid ? "Needs a fix" : "Ready");
@@ -373,13 +386,14 @@ function bindToolbar() {
   Object.assign(ui, {
     train: $("#btn-train"), pause: $("#btn-pause"), step: $("#btn-step"), stop: $("#btn-stop"), reset: $("#btn-reset"),
     epoch: $("#epoch"), epochTotal: $("#epoch-total"), status: $("#run-status"), toast: $("#toast"),
-    problems: $("#stack-problems"), examples: $("#example-select"), busy: false,
+    export: $("#btn-export"), problems: $("#stack-problems"), examples: $("#example-select"), busy: false,
   });
   ui.train.addEventListener("click", train);
   ui.pause.addEventListener("click", togglePause);
   ui.step.addEventListener("click", step);
   ui.stop.addEventListener("click", stop);
   ui.reset.addEventListener("click", reset);
+  ui.export.addEventListener("click", exportRun);
   document.addEventListener("keydown", onKey);
   window.addEventListener("pagehide", () => state.runs.forEach((r) => r.stream && r.stream.close()));
 }

@@ -10,6 +10,7 @@ export const API = Object.freeze({
   run: (id) => `/api/runs/${encodeURIComponent(id)}`,
   control: (id) => `/api/runs/${encodeURIComponent(id)}/control`,
   stream: (id) => `/api/runs/${encodeURIComponent(id)}/stream`,
+  exportScript: (id) => `/api/runs/${encodeURIComponent(id)}/export.py`,
 });
 
 // Server-to-client websocket messages, keyed on `type`.

@@ -34,6 +34,12 @@ def test_drag_dense_into_the_stack_and_train_until_both_curves_show(page: Page, 
     assert page.locator("#loss-chart canvas").count() >= 1
     shot(page, "training-1280")
 
+    with page.expect_download() as download:
+        button(page, "Export").click()
+    script = download.value
+    assert script.suggested_filename.endswith(".py")
+    assert "import torch" in open(script.path()).read()
+
 
 def test_pause_then_step_trains_exactly_one_epoch(page: Page, shot) -> None:
     set_field(page, "Epochs", "3000")  # long enough that it is still going when we pause
