@@ -82,6 +82,10 @@ def read_csv(text: str, max_rows: int, max_columns: int = MAX_COLUMNS) -> Table:
     """Parse CSV text: a header row of unique names, then rows of exactly as many values."""
     if not text.strip():
         raise CsvError("the file is empty")
+    if "\x00" in text:
+        row = text.count("\n", 0, text.index("\x00")) + 1
+        raise CsvError(f"row {row}: the file holds a NUL byte; is it a binary file such as a spreadsheet? "
+                       "Export it as CSV", row=row)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(text), strict=True)
     columns: list[str] | None = None
     cells: list[list[str]] = []
@@ -219,7 +223,7 @@ def select(table: Table, features: list[str], target: str, task: str, n_rows: Op
     _check_columns(table, features, target)
     n = table.n_rows if n_rows is None else min(n_rows, table.n_rows)
     if n < MIN_ROWS:
-        raise CsvError(f"the data has {n} rows; at least {MIN_ROWS} are needed", field="file")
+        raise CsvError(f"the data has {n} row{'s' if n != 1 else ''}; at least {MIN_ROWS} are needed", field="file")
     lines = table.lines[:n]
     x = np.empty((n, len(features)), dtype=np.float64)
     for j, name in enumerate(features):
