@@ -225,6 +225,18 @@ def test_param_cap():
     assert "502" in err.message and "501" in err.message
 
 
+def test_activation_memory_cap_names_the_batch_size():
+    layers = [{"type": "conv2d", "filters": 64}, {"type": "flatten"}]
+    big = parse_spec({"data": {"dataset": "digits"}, "model": {"layers": layers},
+                      "training": {"batch_size": 4096}})
+    with pytest.raises(ShapeError) as info:
+        infer(big, Limits(max_activation_mib=64))
+    [err] = info.value.errors
+    assert err.path == "training.batch_size" and "64 MiB" in err.message and "batch_size" in err.message
+    small = parse_spec({"data": {"dataset": "digits"}, "model": {"layers": layers}, "training": {"batch_size": 8}})
+    infer(small, Limits(max_activation_mib=64))
+
+
 # -- spec validation errors -------------------------------------------------------------------------
 def _spec_errors(raw: Any, limits: Limits | None = None) -> dict[str, str]:
     with pytest.raises(SpecError) as info:

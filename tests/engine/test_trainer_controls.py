@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import queue
+import sys
 import threading
 import time
 
@@ -52,13 +53,21 @@ class Run:
             assert not isinstance(e, (EpochEvent, EndEvent)), f"unexpected {e}"
 
     def settle(self) -> None:
-        """Drain events until none arrives for QUIET seconds (a paused trainer has gone still)."""
-        while True:
-            try:
-                e = self.events.get(timeout=QUIET)
-            except queue.Empty:
-                return
-            assert not isinstance(e, EndEvent), "run ended while settling"
+        """Wait until the trainer thread is blocked in Control.wait_turn, then drain the queue."""
+        deadline = time.monotonic() + WAIT
+        while not self._waiting():
+            assert time.monotonic() < deadline, "trainer never reached wait_turn"
+            time.sleep(0.005)
+        while not self.events.empty():
+            assert not isinstance(self.events.get_nowait(), EndEvent), "run ended while settling"
+
+    def _waiting(self) -> bool:
+        frame = sys._current_frames().get(self.thread.ident)
+        while frame is not None:
+            if frame.f_code.co_name == "wait_turn" and frame.f_code.co_filename.endswith("control.py"):
+                return True
+            frame = frame.f_back
+        return False
 
     def join(self) -> list:
         self.thread.join(WAIT)
@@ -76,6 +85,7 @@ def long_spec(make_spec, **training):
 def test_paused_run_steps_exactly_one_epoch_at_a_time(make_spec):
     control = Control(paused=True)
     run = Run(Trainer(long_spec(make_spec)), control)
+    run.settle()
     run.assert_quiet()
     assert run.trainer.epoch == 0
     for expected in (1, 2, 3):
@@ -113,7 +123,7 @@ def test_pause_resume_and_stop_while_running(make_spec):
 def test_stop_while_paused_ends_at_once(make_spec):
     control = Control(paused=True)
     run = Run(Trainer(long_spec(make_spec)), control)
-    run.assert_quiet()
+    run.settle()
     control.stop()
     end = run.join()[-1]
     assert isinstance(end, EndEvent) and end.status == "stopped" and end.epochs == 0
