@@ -6,9 +6,11 @@ The rule, with L0 = the loss of the best constant prediction on the training lab
 
   diverged      the run diverged, or a loss is missing (NaN/inf are never recorded).
   too_early     fewer than MIN_EPOCHS epochs.
-  overfitting   gap = val_end - train_end exceeds GAP_MIN * L0 and val loss has risen from its
-                minimum by more than RISE_MIN * L0; or the gap alone exceeds GAP_LARGE * L0.
-                A gap below GAP_MIN * L0 is never overfitting, however large it is in relative terms.
+  overfitting   gap = val_end - train_end exceeds GAP_MIN * L0; val loss has not reached a new
+                minimum for max(STALE_MIN, STALE_SHARE * n) epochs; and either it has risen from that
+                minimum by more than RISE_MIN * L0 or the gap exceeds GAP_LARGE * L0. A gap below
+                GAP_MIN * L0 is never overfitting, however large it is in relative terms; a plateau
+                that val loss is still improving through is not either.
   underfitting  train_end exceeds UNDER_RATIO * L0: the model explains less than about half of what a
                 constant guess leaves unexplained.
   good_fit      otherwise.
@@ -27,6 +29,8 @@ from .spec import ExperimentSpec
 MIN_EPOCHS = 10
 GAP_MIN = 0.10
 GAP_LARGE = 0.30
+STALE_MIN = 10
+STALE_SHARE = 0.2
 RISE_MIN = 0.05
 UNDER_RATIO = 0.45
 MAX_EPOCHS_REMEDY = 5_000
@@ -209,7 +213,8 @@ def diagnose(history: dict[str, list], spec: ExperimentSpec, baseline: float,
             f"(mean of the last {w}); gap {_f(gap)}, {gap / l0:.0%} of the constant-guess loss {_f(l0)}. ")
     trend_s = f"val loss {'rises' if trend > 0 else 'falls'} {_f(abs(trend))} per 10 epochs"
 
-    if (gap > GAP_MIN * l0 and rise > RISE_MIN * l0) or gap > GAP_LARGE * l0:
+    stale = n - at_min >= max(STALE_MIN, int(STALE_SHARE * n))
+    if gap > GAP_MIN * l0 and stale and (rise > RISE_MIN * l0 or gap > GAP_LARGE * l0):
         reason = nums + (f"Val loss was lowest ({_f(val_min)}) at epoch {at_min} and {trend_s}: "
                          "the model is memorising the training set.")
         return Diagnosis("overfitting", reason, _keep(

@@ -35,6 +35,7 @@ from .tasks import TASKS
 _INIT_LOCK = threading.Lock()
 EVAL_CHUNK = 8192  # rows per forward pass when evaluating
 DIAGNOSIS_INTERVAL_S = 0.25
+DIAGNOSIS_REFRESH_S = 1.0
 SNAPSHOT_MIN_INTERVAL_S = 0.1
 SNAPSHOT_BUDGET = 0.03  # a snapshot may cost at most this share of wall time
 EXPLODE_FACTOR = 1e3  # a train loss this many times the constant predictor's is diverged
@@ -242,12 +243,16 @@ class Trainer:
         verdict: Optional[str] = None
         status = "finished"
 
+        last_sent = 0.0
+
         def diagnose_now(final: bool = False) -> None:
-            nonlocal verdict
+            nonlocal verdict, last_sent
             d = diagnose(self.history, self.spec, self.baseline,
                          status="diverged" if self.diverged else None, best_epoch=self.best_epoch)
-            if final or d.verdict != verdict:
-                verdict = d.verdict
+            now = time.perf_counter()
+            # A new verdict goes out at once; the same verdict with fresher numbers now and then.
+            if final or d.verdict != verdict or now - last_sent >= DIAGNOSIS_REFRESH_S:
+                verdict, last_sent = d.verdict, now
                 emit(DiagnosisEvent(d))
 
         def snapshot_now() -> None:

@@ -5,17 +5,19 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Optional
 
-from fastapi import APIRouter, Body, HTTPException, Query, Response, WebSocket
+from fastapi import APIRouter, Body, HTTPException, Query, Request, Response, WebSocket
 
 from engine import __version__
 from engine.catalog import catalog
 from engine.datasets import preview
 from engine.device import available_devices
-from engine.spec import DataSpec, ExperimentSpec, json_schema, parse_spec
+from engine.errors import SpecError
+from engine.spec import json_schema, parse_spec
 
 from .deps import ManagerDep, RunDep, SpecDep
 from .protocol import ControlFrame
-from .schemas import ControlOut, ErrorsOut, Health, PreviewIn, RunCreated, RunOut, SummaryOut
+from .schemas import ControlOut, ErrorsOut, Health, PreviewIn, RunCreated, RunOut
+from .sessions import STEER_FORBIDDEN, bearer_token, may_steer
 from .stream import stream
 
 router = APIRouter(prefix="/api")
@@ -41,10 +43,22 @@ async def get_schema() -> dict[str, Any]:
     return json_schema()
 
 
-@router.post("/validate", response_model=SummaryOut, responses=SPEC_ERRORS)
-async def validate(spec: SpecDep, manager: ManagerDep) -> dict[str, Any]:
-    """Per-layer output shapes and parameters, with the total; 422 with paths when invalid."""
-    return manager.validate(spec)
+@router.post("/validate", responses={**SPEC_ERRORS, 200: {"description": "the layer table; with "
+            "report=true, also {'errors': [...]} for an invalid spec"}})
+async def validate(manager: ManagerDep, body: Annotated[dict[str, Any], Body(description="a spec")],
+                   report: Annotated[bool, Query(description="answer 200 with `errors` instead of 422")] = False,
+                   ) -> Any:
+    """Per-layer output shapes and parameters, with the total; 422 with paths when invalid.
+
+    `?report=true` answers an invalid spec with 200 `{"errors": [...]}`: the page validates on
+    every edit, and a browser logs each 4xx as a console error.
+    """
+    try:
+        return manager.validate(parse_spec(body, manager.limits))
+    except SpecError as e:
+        if report:
+            return e.to_dict()
+        raise
 
 
 @router.post("/data/preview", responses=SPEC_ERRORS)
@@ -70,8 +84,13 @@ async def get_run(run: RunDep) -> dict[str, Any]:
 
 
 @router.post("/runs/{run_id}/control", response_model=ControlOut, responses={409: {"description": "not allowed now"}})
-async def control(run: RunDep, manager: ManagerDep, frame: Annotated[ControlFrame, Body()]) -> dict[str, Any]:
-    """pause, resume, step (one epoch), stop, or set lr/l2 from the next epoch on."""
+async def control(run: RunDep, manager: ManagerDep, frame: Annotated[ControlFrame, Body()],
+                  request: Request) -> dict[str, Any]:
+    """pause, resume, step (one epoch), stop, or set lr/l2 from the next epoch on. A session's run
+    needs the session's edit token (Authorization: Bearer), else 403."""
+    token = bearer_token(request.headers.get("authorization"))
+    if not await may_steer(manager, request.app.state.sessions, run, token):
+        raise HTTPException(403, STEER_FORBIDDEN)
     return {"status": manager.control(run, frame).value}
 
 
@@ -105,4 +124,6 @@ async def run_stream(ws: WebSocket, run_id: str) -> None:
     if run is None:
         await ws.close(code=4404, reason="no such run")
         return
-    await stream(ws, run, manager)
+    # A session's run is steered only by a socket opened with ?token=<edit_token>; others just watch.
+    steer = await may_steer(manager, ws.app.state.sessions, run, ws.query_params.get("token"))
+    await stream(ws, run, manager, steer=steer)

@@ -4,7 +4,7 @@
 export const API = Object.freeze({
   health: "/api/health",
   catalog: "/api/catalog",
-  validate: "/api/validate",
+  validate: "/api/validate?report=true",
   preview: "/api/data/preview",
   runs: "/api/runs",
   run: (id) => `/api/runs/${encodeURIComponent(id)}`,

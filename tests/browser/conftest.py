@@ -1,7 +1,7 @@
 """Browser tests: a real `layerlab serve` in a subprocess, driven through real Chromium.
 
 Every test gets a fresh browser context at 1280x800 and fails on any console error or
-uncaught exception in the page (see `_expected` for the one kind of message we allow).
+uncaught exception in the page.
 """
 
 from __future__ import annotations
@@ -82,13 +82,6 @@ def browser() -> Iterator[Browser]:
         b.close()
 
 
-def _expected(msg: ConsoleMessage) -> bool:
-    """Chromium logs every 4xx response as a console error. A 422 from /api/validate is the
-    protocol's answer to an invalid stack (docs/protocol.md), which the page shows on the layer."""
-    url = (msg.location or {}).get("url", "")
-    return "status of 422" in msg.text and url.endswith("/api/validate")
-
-
 class Console:
     """Console errors and uncaught exceptions seen by one page."""
 
@@ -98,7 +91,7 @@ class Console:
         page.on("pageerror", lambda exc: self.errors.append(f"uncaught: {exc}"))
 
     def _on_console(self, msg: ConsoleMessage) -> None:
-        if msg.type == "error" and not _expected(msg):
+        if msg.type == "error":
             self.errors.append(f"console: {msg.text} at {msg.location}")
 
 
