@@ -158,3 +158,26 @@ class Sessions:
                 s.add(RunRow(**values))
             new.spec = remap_upload(src.spec, uploads)
         return new, token
+
+
+# -- steering a session's runs -------------------------------------------------------------------------
+STEER_FORBIDDEN = ("this run belongs to a session: steering it needs the session's edit token "
+                   "(a share link is read-only)")
+
+
+def bearer_token(header: Optional[str]) -> Optional[str]:
+    """The token of an `Authorization: Bearer <token>` header, if any."""
+    if header and header[:7].lower() == "bearer ":
+        return header[7:].strip() or None
+    return None
+
+
+async def may_steer(manager: Any, sessions: Sessions, run: Any, token: Optional[str]) -> bool:
+    """Whether a control may change `run`: any run outside a session; a session's run only with
+    that session's edit token, so a share link cannot pause or stop the owner's runs."""
+    if run.session_id is None:
+        return True
+    if not token:
+        return False
+    row = await manager.db(sessions.get, run.session_id)
+    return row is not None and sessions.can_edit(row, token)

@@ -21,6 +21,7 @@ from engine.spec import json_path
 from .manager import RunManager
 from .protocol import CONTROL_ADAPTER
 from .runs import IllegalTransition, Run, Subscriber
+from .sessions import STEER_FORBIDDEN
 
 
 def _finite(obj: Any) -> Any:
@@ -45,7 +46,7 @@ def _error(message: str, path: str | None = None) -> dict[str, Any]:
     return {"type": "error", "message": message, "path": path}
 
 
-async def _receive(ws: WebSocket, run: Run, sub: Subscriber, manager: RunManager) -> None:
+async def _receive(ws: WebSocket, run: Run, sub: Subscriber, manager: RunManager, steer: bool) -> None:
     limit = manager.settings.max_frame_bytes
     while True:
         msg = await ws.receive()
@@ -64,6 +65,9 @@ async def _receive(ws: WebSocket, run: Run, sub: Subscriber, manager: RunManager
             err = e.errors(include_url=False)[0]
             loc = tuple(p for p in err["loc"] if p not in ("pause", "resume", "step", "stop", "set"))
             sub.add(_error(f"bad control frame: {err['msg']}", json_path(loc) if loc else None))
+            continue
+        if not steer:
+            sub.add(_error(STEER_FORBIDDEN))
             continue
         try:
             manager.control(run, frame)
@@ -86,14 +90,15 @@ async def _send(ws: WebSocket, sub: Subscriber, window: float) -> None:
             return
 
 
-async def stream(ws: WebSocket, run: Run, manager: RunManager) -> None:
-    """Serve one client until the run ends, the client leaves or the server stops."""
+async def stream(ws: WebSocket, run: Run, manager: RunManager, steer: bool = True) -> None:
+    """Serve one client until the run ends, the client leaves or the server stops. Without `steer`
+    (a session's run watched through a share link) control frames get an error."""
     await ws.accept()
     sub = run.subscribe()
     if manager.shutting_down:
         sub.close()
     sender = asyncio.create_task(_send(ws, sub, manager.settings.coalesce_ms / 1000))
-    receiver = asyncio.create_task(_receive(ws, run, sub, manager))
+    receiver = asyncio.create_task(_receive(ws, run, sub, manager, steer))
     try:
         done, pending = await asyncio.wait({sender, receiver}, return_when=asyncio.FIRST_COMPLETED)
         for t in pending:

@@ -280,3 +280,27 @@ def test_weights_and_spec_downloads_load_into_the_engine(sapi, client):
     assert val == pytest.approx(sapi.run_state(run["id"])["history"]["val_loss"][-1], abs=1e-5)
     assert client.get(f"/api/runs/{run['id']}/weights.safetensors", params={"which": "other"}).status_code == 422
 
+
+
+def test_only_the_edit_token_steers_a_sessions_run(sapi, client):
+    """Run ids are in the shared view; a share link still cannot pause or stop the owner's runs."""
+    s = sapi.create()
+    run = sapi.run(s, spec(LONG))
+    url = f"/api/runs/{run['id']}/control"
+    for headers in ({}, bearer(s["share_token"]), {"Authorization": "Basic abc"}):
+        r = client.post(url, json={"action": "stop"}, headers=headers)
+        assert r.status_code == 403 and "edit token" in r.json()["detail"]
+    with client.websocket_connect(f"/api/runs/{run['id']}/stream?token={s['share_token']}") as ws:
+        ws.send_text(json.dumps({"action": "stop"}))
+        msg = wait_for(lambda: (m := json.loads(ws.receive_text()))["type"] == "error" and m, what="an error frame")
+        assert "edit token" in msg["message"]
+    assert sapi.run_state(run["id"])["status"] in ("queued", "running")
+    r = client.post(url, json={"action": "pause"}, headers=bearer(s["edit_token"]))
+    assert r.status_code == 200 and r.json()["status"] in ("paused", "queued")
+    with client.websocket_connect(f"/api/runs/{run['id']}/stream?token={s['edit_token']}") as ws:
+        ws.send_text(json.dumps({"action": "stop"}))
+        end = wait_for(lambda: (m := json.loads(ws.receive_text()))["type"] == "end" and m, what="the end")
+        assert end["status"] == "stopped"
+    # A run outside any session is steered as before, by anyone who has its id.
+    free = client.post("/api/runs", json=spec(LONG)).json()
+    assert client.post(f"/api/runs/{free['id']}/control", json={"action": "stop"}).status_code == 200
