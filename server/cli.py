@@ -12,6 +12,13 @@ from engine import __version__
 from engine.cli import EXIT_ERROR, add_commands
 
 
+# How `layerlab serve` runs uvicorn (tests and benchmarks that start uvicorn themselves use these too).
+#  - a SIGTERM gives open requests and sockets 3 s; the lifespan then stops the runs;
+#  - no permessage-deflate: the stream is mostly fresh numbers (snapshot grids of ~30 KB), and
+#    compressing them for each viewer separately was two thirds of the event loop's work per viewer.
+UVICORN_OPTIONS = {"timeout_graceful_shutdown": 3, "ws_per_message_deflate": False}
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -22,7 +29,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
                                    f"sqlite:///{args.db}" if args.db else None}.items() if v is not None}
     settings = Settings.from_env(**overrides)
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port,
-                log_level=settings.log_level, timeout_graceful_shutdown=3)
+                log_level=settings.log_level, **UVICORN_OPTIONS)
     return 0
 
 

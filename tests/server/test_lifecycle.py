@@ -21,6 +21,9 @@ def test_sigterm_stops_runs_and_closes_sockets_promptly(serve: Callable[..., Ser
     queued = server.api.create(spec(LONG))["id"]
     assert server.api.run(queued)["status"] == "queued"
     streams = [server.stream(r) for r in running + [queued]]
+    # no permessage-deflate (server/cli.py says why), although the client offers it
+    assert all(s.ws.response.headers.get("Sec-WebSocket-Extensions") is None for s in streams)
+    assert "permessage-deflate" in streams[0].ws.request.headers["Sec-WebSocket-Extensions"]
     for s in streams[:2]:
         s.until(lambda m: m["type"] == "metrics" and m["epoch"][-1] >= 10)
     streams[2].until_type("status")

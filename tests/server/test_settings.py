@@ -61,6 +61,7 @@ def test_every_variable_is_documented_in_the_readme() -> None:
     assert documented == {name.upper() for name in FIELDS}
 
 
+@pytest.mark.slow  # a subprocess that imports torch
 def test_serve_help_options_match_the_settings() -> None:
     """Each flag of `layerlab serve --help` names the LAYERLAB_* variable (a Settings field) it overrides."""
     out = subprocess.run([str(LAYERLAB), "serve", "--help"], capture_output=True, text=True, timeout=60, check=True,
@@ -78,6 +79,7 @@ def test_serve_help_options_match_the_settings() -> None:
     assert (args.host, args.port, args.db) == ("0.0.0.0", 9, "x.db")
 
 
+@pytest.mark.slow  # a subprocess that imports torch
 def test_serve_refuses_a_bad_variable_with_a_message() -> None:
     env = {**{k: v for k, v in os.environ.items() if not k.startswith("LAYERLAB_")}, "LAYERLAB_PORT": "eighty"}
     p = subprocess.run([str(LAYERLAB), "serve"], capture_output=True, text=True, timeout=60, env=env)
