@@ -11,6 +11,7 @@ import sys
 
 MODULES = {
     "engine": "bench.engine_bench",
+    "server": "bench.server_bench",
 }
 
 
