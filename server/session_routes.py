@@ -11,8 +11,10 @@ import asyncio
 from typing import Annotated, Any, Optional
 
 from fastapi import APIRouter, Body, Depends, HTTPException, Query, Request, Response
+from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from engine.csvdata import CsvError
 from engine.datasets import preview
 from engine.errors import ErrorItem, SpecError
 from engine.export import export_script
@@ -120,7 +122,15 @@ async def create_session(body: SessionCreate, request: Request, manager: Manager
     if spec is not None and spec["data"].get("upload") is not None:
         raise SpecError([ErrorItem("data.upload", "a new session has no uploads yet: create the session, "
                                    "upload the file, then save a spec that uses it")])
+    runs = [await manager.get(run_id) for run_id in body.runs]
+    bad = [ErrorItem(f"runs[{i}]", "no such run" if r is None else "this run already belongs to a session")
+           for i, r in enumerate(runs) if r is None or r.session_id is not None]
+    if bad:
+        raise SpecError(bad)
     row, token = await manager.db(sessions.create, body.title, body.notes, spec)
+    for run in runs:  # from now on only the edit token steers them
+        run.session_id = row.id
+        await manager.save(run)
     return created(row, token, request)
 
 
@@ -187,11 +197,22 @@ async def upload_csv(session: EditableDep, request: Request, manager: ManagerDep
                      sessions: SessionsDep, uploads: UploadsDep, filename: Annotated[str, Query(max_length=200)] = "data.csv",
                      target: Annotated[Optional[str], Query(max_length=100)] = None,
                      features: Annotated[Optional[list[str]], Query(max_length=256)] = None,
-                     task: Annotated[Optional[str], Query(max_length=32)] = None) -> dict[str, Any]:
+                     task: Annotated[Optional[str], Query(max_length=32)] = None,
+                     report: Annotated[bool, Query(description="answer a bad file with 200 {errors}")] = False,
+                     ) -> Any:
     """Upload a CSV (the raw file as the body). Unchosen columns default to: the last column as the
-    target, every other numeric column as a feature, and the task from the target's values."""
+    target, every other numeric column as a feature, and the task from the target's values.
+
+    `?report=true` answers a bad file or choice with 200 `{"errors": [...]}` instead of 422, as
+    /api/validate does: the page checks a file as it is chosen, and a browser logs each 4xx as an error.
+    """
     raw = await read_capped(request, settings.max_upload_bytes)
-    table, info = await asyncio.to_thread(uploads.parse, raw, features, target, task)
+    try:
+        table, info = await asyncio.to_thread(uploads.parse, raw, features, target, task)
+    except CsvError as e:
+        if report:
+            return JSONResponse({"errors": [e.to_dict()]})
+        raise
     row = await manager.db(uploads.insert, session.id, filename, len(raw), table, info)
     await manager.db(sessions.touch, session.id)
     return upload_view(row)

@@ -20,6 +20,9 @@ class SessionCreate(_Strict):
     title: str = Field("Untitled", max_length=MAX_TITLE)
     notes: str = Field("", max_length=MAX_NOTES)
     spec: Optional[dict[str, Any]] = Field(None, description="the page's current spec (validated; shape errors allowed)")
+    runs: list[str] = Field(default_factory=list, max_length=64,
+                            description="ids of runs outside any session to keep in this one: what the page "
+                                        "trained before it was saved")
 
 
 class SessionPatch(_Strict):
