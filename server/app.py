@@ -13,7 +13,7 @@ from fastapi.staticfiles import StaticFiles
 
 from engine import __version__
 
-from . import errors, pages, routes, session_routes
+from . import errors, logs, pages, routes, session_routes
 from .manager import RunManager
 from .sessions import Sessions
 from .settings import Settings
@@ -53,4 +53,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=str(pages.ROOT / "static")), name="static")
     logging.getLogger("layerlab").setLevel(settings.log_level.upper())
+    logs.install()
     return app
