@@ -193,7 +193,7 @@ def test_a_run_that_fails_at_build_time_is_failed_and_the_server_carries_on(api:
     assert run["status"] == "failed"
     assert device in run["error"] and "not available" in run["error"]
     assert run["advice"]
-    assert client.get("/api/health").json()["runs"] == {"active": 0, "queued": 0}
+    wait_for(lambda: client.get("/api/health").json()["runs"] == {"active": 0, "queued": 0}, what="the slot back")
     assert api.wait_status(api.create(spec())["id"], "finished")["history"]["epoch"] == [1, 2, 3, 4, 5]
 
 
@@ -263,7 +263,7 @@ def test_runs_beyond_the_concurrency_cap_wait_as_queued(make_client: Callable[..
     api.control(first, {"action": "stop"})
     api.wait_status(first, "stopped")
     assert api.wait_status(second["id"], "finished")["history"]["epoch"] == [1, 2, 3, 4, 5]
-    assert c.get("/api/health").json()["runs"] == {"active": 0, "queued": 0}
+    wait_for(lambda: c.get("/api/health").json()["runs"] == {"active": 0, "queued": 0}, what="the slots back")
 
 
 def test_a_queued_run_can_be_stopped_before_it_starts(make_client: Callable[..., TestClient]) -> None:
