@@ -31,6 +31,11 @@ def install(app: FastAPI) -> None:
         items = []
         for err in exc.errors():
             loc = tuple(err.get("loc", ()))
+            if err.get("type") == "json_invalid":  # loc is ('body', character offset): no path in the spec
+                reason = (err.get("ctx") or {}).get("error", "")
+                at = f" at character {loc[1]}" if len(loc) > 1 else ""
+                items.append({"path": "$", "message": "not valid JSON" + (f": {reason}" if reason else "") + at})
+                continue
             if loc and loc[0] in ("body", "query", "path"):
                 loc = loc[1:]
             items.append({"path": json_path(loc), "message": str(err.get("msg", "invalid"))})

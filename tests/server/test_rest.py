@@ -87,6 +87,14 @@ def test_a_body_that_is_not_an_object_is_422(client: TestClient, body: Any) -> N
     assert r.json()["errors"] and all("path" in e and "message" in e for e in r.json()["errors"])
 
 
+@pytest.mark.parametrize("endpoint", ["/api/validate", "/api/runs"])
+def test_a_body_that_is_not_json_is_422_at_the_root(client: TestClient, endpoint: str) -> None:
+    r = client.post(endpoint, content='{"data": {"dataset": "circle"}, "model": ',
+                    headers={"content-type": "application/json"})
+    assert r.status_code == 422
+    assert r.json() == {"errors": [{"path": "$", "message": "not valid JSON: Expecting value at character 41"}]}
+
+
 SHAPE_ERRORS = [
     # dense on an image: insert a flatten before it
     ({"data": {"dataset": "digits", "n_samples": None}, "model": {"layers": [{"type": "dense", "units": 4}]}},
