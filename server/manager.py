@@ -286,6 +286,7 @@ class RunManager:
         if action == "stop":
             run.control.stop()
             if run.status == RunStatus.QUEUED:
+                self.pending.remove(run)  # it no longer waits: health and the queue cap must not count it
                 run.finish(RunStatus.STOPPED, {})
             return run.status
         if run.status == RunStatus.QUEUED:
@@ -311,6 +312,7 @@ class RunManager:
             run.discarded = True
             if run.status == RunStatus.QUEUED:
                 run.control.stop()
+                self.pending.remove(run)
                 run.finish(RunStatus.STOPPED, {})
             elif not run.terminal:
                 run.control.stop()

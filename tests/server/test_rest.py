@@ -275,12 +275,15 @@ def test_runs_beyond_the_concurrency_cap_wait_as_queued(make_client: Callable[..
 
 
 def test_a_queued_run_can_be_stopped_before_it_starts(make_client: Callable[..., TestClient]) -> None:
-    c = make_client(max_concurrent_runs=1)
+    c = make_client(max_concurrent_runs=1, max_queued_runs=1)
     api = api_for(c)
     first = api.create(spec(LONG))["id"]
     second = api.create(spec())["id"]
     assert api.control(second, {"action": "resume"}, status=409)["detail"]
     assert api.control(second, {"action": "stop"}) == {"status": "stopped"}
+    assert c.get("/api/health").json()["runs"] == {"active": 1, "queued": 0}  # no longer waiting
+    waiting = api.create(spec())["id"]  # its place in the queue is free again
+    api.control(waiting, {"action": "stop"})
     api.control(first, {"action": "stop"})
     api.wait_status(first, "stopped")
     third = api.wait_status(api.create(spec())["id"], "finished")
