@@ -207,13 +207,13 @@ def throughput(server: Server) -> dict[str, Any]:
                     and len(history["epoch"]) == epochs
             best[side] = [min(best[side][0], cpu() - c0), min(best[side][1], wall() - t0)]
     same &= all(abs(v - val["plain"]) <= 1e-5 for v in val.values())
-    ratio = best["plain"][0] / best["server"][0]
+    (plain_cpu, plain_wall), (run_cpu, _), (server_cpu, server_wall) = best["plain"], best["run"], best["server"]
+    ratio = plain_cpu / server_cpu
     steps = epochs * steps_per_epoch
     return {"name": "throughput: streamed run / plain loop, CPU", "value": f"{ratio:.2f}x",
-            "detail": f"{steps / best['server'][0]:,.0f} vs {steps / best['plain'][0]:,.0f} steps per CPU s, "
-                      f"{epochs} epochs, best of {REPEATS}; of which engine Trainer.run() / plain "
-                      f"{best['plain'][0] / best['run'][0]:.2f}x, server / Trainer.run() "
-                      f"{best['run'][0] / best['server'][0]:.2f}x; wall clock {best['plain'][1] / best['server'][1]:.2f}x"
+            "detail": f"{steps / server_cpu:,.0f} vs {steps / plain_cpu:,.0f} steps per CPU s, {epochs} epochs, "
+                      f"best of {REPEATS}; of which engine Trainer.run() / plain {plain_cpu / run_cpu:.2f}x, "
+                      f"server / Trainer.run() {run_cpu / server_cpu:.2f}x; wall clock {plain_wall / server_wall:.2f}x"
                       f"{'' if same else '; RESULTS DIFFER'}",
             "goal": ">= 0.95x", "ok": ratio >= 0.95 and same}
 

@@ -30,7 +30,6 @@ if TYPE_CHECKING:
 
 ROOT = Path(__file__).resolve().parents[2]
 LAYERLAB = ROOT / ".venv" / "bin" / "layerlab"
-LIVE = ("queued", "running", "paused")
 
 # 100 circle points, one small tanh layer, 5 epochs: a whole run takes a few milliseconds.
 BASE_SPEC: dict[str, Any] = {
