@@ -11,7 +11,8 @@
                 way in this process, which splits the gap into the engine's part and the server's,
                 and the wall-clock ratio.
   first metrics from just before POST /api/runs to the first `metrics` message with an epoch in it
-                (the websocket handshake included).
+                (the websocket handshake included); the first trial is a freshly started server's
+                first run.
   latency       trainer -> client, per epoch. The server's messages carry no timestamps, so this one
                 runs the app in this process (uvicorn in a thread) with a probe on the trainer's side
                 of the EventPipe: the moment the worker hands the pipe an epoch is the moment that
@@ -389,8 +390,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="layerlab-bench-") as tmp:
         path = Path(tmp)
         with serve_process(path / "bench.db") as server:
+            first = first_metrics(server)  # first: its first trial is a fresh server's first run
             rows.append(throughput(server))
-            rows.append(first_metrics(server))
+            rows.append(first)
             rows.append(health(server))
         rows.append(latency(path))
         with serve_process(path / "crowd.db", max_concurrent_runs=str(CROWD_RUNS)) as server:

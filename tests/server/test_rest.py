@@ -211,7 +211,8 @@ def test_a_run_that_raises_is_failed_with_the_reason(api: Api, client: TestClien
     def broken(_spec: Any) -> Any:
         raise OSError("the uploaded file has gone")
 
-    client.app.state.manager.split_provider = broken
+    manager = client.app.state.manager
+    provider, manager.split_provider = manager.split_provider, broken
     run_id = api.create(spec())["id"]
     run = api.wait_status(run_id, "failed", "finished")
     assert run["status"] == "failed" and run["error"] == "OSError: the uploaded file has gone"
@@ -220,7 +221,7 @@ def test_a_run_that_raises_is_failed_with_the_reason(api: Api, client: TestClien
         while not msgs or msgs[-1]["type"] != "end":
             msgs.append(ws.receive_json())
     assert msgs[-1]["status"] == "failed" and "gone" in msgs[-1]["error"]
-    client.app.state.manager.split_provider = None
+    manager.split_provider = provider
     assert client.get("/api/health").status_code == 200
     assert api.wait_status(api.create(spec())["id"], "finished")["error"] is None
 
