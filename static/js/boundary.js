@@ -40,10 +40,16 @@ export function createOutputView(canvas, { showValInput, caption, pointKey }) {
       message(ctx, w, h, "Loading the data…");
       return;
     }
-    pointKey.hidden = preview.kind === DATA_KIND.IMAGE;
+    pointKey.hidden = preview.kind === DATA_KIND.IMAGE || preview.kind === DATA_KIND.TABLE;
     if (preview.kind === DATA_KIND.IMAGE) {
       message(ctx, w, h, "Images have no 2-D boundary to draw. Watch the loss and accuracy charts, and the network's weights.");
       canvas.setAttribute("aria-label", "No output view for image data");
+      caption.textContent = "";
+      return;
+    }
+    if (preview.kind === DATA_KIND.TABLE) {
+      message(ctx, w, h, `A table of ${preview.input_shape[0]} features has no 2-D picture of what the network predicts. Watch the loss and accuracy charts.`);
+      canvas.setAttribute("aria-label", "No output view for a table of more than two features");
       caption.textContent = "";
       return;
     }

@@ -7,7 +7,7 @@ import uPlot from "uplot";
 import { clear, el, fmtNum, setText } from "./dom.js";
 import { COL } from "./protocol.js";
 
-export const RUN_COLORS = ["#1c7ed6", "#e8590c", "#2f9e44", "#9c36b5", "#0c8599", "#c2255c"];
+export const RUN_COLORS = ["#1c7ed6", "#e8590c", "#2f9e44", "#9c36b5", "#0c8599", "#c2255c", "#5c940d", "#495057"];
 const AXIS = { stroke: "#868e96", grid: { stroke: "#eef0f2", width: 1 }, ticks: { stroke: "#dee2e6", width: 1 } };
 const SYNC_KEY = "layerlab-epoch";
 

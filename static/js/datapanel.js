@@ -4,7 +4,7 @@
 import { el, fitCanvas, setText } from "./dom.js";
 import { field, markInvalid, numberInput, rangeInput, readControl, selectInput, writeControl } from "./forms.js";
 import { boundsOf, classColor, divergingRgb, drawAxes, drawDigits, drawPoints, makeFrame } from "./plot2d.js";
-import { DATA_KIND, TASK } from "./protocol.js";
+import { CSV_DATASET, DATA_KIND, TASK, UPLOAD_FIELDS } from "./protocol.js";
 
 const P = {
   dataset: "data.dataset",
@@ -16,13 +16,21 @@ const P = {
   task: "task",
 };
 
-/** root: the panel's body; onChange([[path, value], ...]) asks main.js to edit the spec. */
-export function createDataPanel(root, { catalog, onChange }) {
+const UPLOAD_PREFIX = `${CSV_DATASET}:`; // an upload's option in the dataset picker: "csv:<upload id>"
+const CSV_DESCRIPTION = "Your own table: the feature columns are the inputs, the target column is what to predict.";
+
+/**
+ * root: the panel's body; onChange([[path, value], ...]) asks main.js to edit the spec;
+ * onUseUpload(id) asks for a table uploaded to the session.
+ */
+export function createDataPanel(root, { catalog, onChange, onUseUpload }) {
   const datasets = new Map(catalog.datasets.map((d) => [d.name, d]));
   const groups = catalog.tasks.map((t) => [t.label, catalog.datasets.filter((d) => d.task === t.name)
     .map((d) => ({ value: d.name, label: d.label }))]);
 
   const dataset = selectInput(P.dataset, [], { groups });
+  const uploadGroup = el("optgroup", { attrs: { label: "Your data" } });
+  const csvSlot = el("div", { class: "csv-slot" });
   const description = el("p", { class: "hint dataset-desc" });
   const canvas = el("canvas", { class: "data-preview", attrs: { role: "img", "aria-label": "Preview of the data" } });
   const previewCaption = el("p", { class: "hint preview-caption" });
@@ -45,6 +53,7 @@ export function createDataPanel(root, { catalog, onChange }) {
   root.append(
     field("Dataset", dataset),
     description,
+    csvSlot,
     canvas,
     previewCaption,
     el("div", { class: "field-pair" }, samplesRow, field("Data seed", el("div", { class: "inline" }, seed, reseed))),
@@ -62,9 +71,33 @@ export function createDataPanel(root, { catalog, onChange }) {
     onChange([[path, readControl(e.target)]]);
   });
   dataset.addEventListener("change", () => {
-    // A new dataset starts from its own sample count and natural task.
-    onChange([[P.dataset, dataset.value], [P.samples, null], [P.task, undefined]]);
+    if (dataset.value.startsWith(UPLOAD_PREFIX)) {
+      onUseUpload(dataset.value.slice(UPLOAD_PREFIX.length));
+      return;
+    }
+    // A new dataset starts from its own sample count and natural task, without an upload's columns.
+    onChange([[P.dataset, dataset.value], [P.samples, null], [P.task, undefined],
+      ...UPLOAD_FIELDS.map((f) => [`data.${f}`, undefined])]);
   });
+
+  /** The session's uploads, as choices in the dataset picker. */
+  function setUploads(uploads) {
+    uploadGroup.replaceChildren(...uploads.map((u) => el("option", {
+      text: `${u.filename} (${u.target})`, props: { value: `${UPLOAD_PREFIX}${u.id}` },
+    })));
+    if (uploads.length) dataset.append(uploadGroup);
+    else uploadGroup.remove();
+  }
+
+  /** Select the option for `value`, adding one for an upload this page does not list. */
+  function selectDataset(value) {
+    if (typeof value !== "string") value = ""; // a link's spec may hold anything; validate names it
+    if (![...dataset.options].some((o) => o.value === value) && value.startsWith(UPLOAD_PREFIX)) {
+      uploadGroup.append(el("option", { text: "Uploaded table", props: { value } }));
+      dataset.append(uploadGroup);
+    }
+    writeControl(dataset, value);
+  }
 
   let preview = null;
   new ResizeObserver(() => drawPreview()).observe(canvas);
@@ -72,13 +105,14 @@ export function createDataPanel(root, { catalog, onChange }) {
   function render(spec) {
     const d = spec.data;
     const info = datasets.get(d.dataset);
-    writeControl(dataset, d.dataset);
-    setText(description, info ? info.description : "");
+    const isCsv = d.dataset === CSV_DATASET;
+    selectDataset(isCsv ? `${UPLOAD_PREFIX}${d.upload}` : d.dataset);
+    setText(description, info ? info.description : isCsv ? CSV_DESCRIPTION : "");
     writeControl(samples, d.n_samples);
-    samples.placeholder = info ? String(info.default_samples) : "";
+    samples.placeholder = info ? String(info.default_samples) : "all rows";
     if (info && info.max_samples) samples.max = String(info.max_samples);
-    samplesRow.hidden = info && !info.params.includes("n_samples");
-    noiseRow.hidden = info && !info.params.includes("noise");
+    samplesRow.hidden = info ? !info.params.includes("n_samples") : !isCsv;
+    noiseRow.hidden = info ? !info.params.includes("noise") : true;
     writeControl(noise, d.noise);
     writeControl(val, d.val_fraction);
     writeControl(trainFraction, d.train_fraction);
@@ -106,7 +140,8 @@ export function createDataPanel(root, { catalog, onChange }) {
     } else {
       const pts = preview.train.x.concat(preview.val.x);
       const ys = preview.train.y.concat(preview.val.y);
-      const xy = preview.kind === DATA_KIND.ONE_D ? pts.map((p, i) => [p[0], ys[i]]) : pts;
+      // A table with more than two features is drawn by its first two.
+      const xy = preview.kind === DATA_KIND.ONE_D ? pts.map((p, i) => [p[0], ys[i]]) : pts.map((p) => [p[0], p[1] ?? 0]);
       const frame = makeFrame(boundsOf(xy.map((p) => p[0])), boundsOf(xy.map((p) => p[1])), w - 4, h - 4, 2, 2);
       drawAxes(ctx, frame);
       const isClass = preview.task === TASK.CLASSIFICATION;
@@ -117,7 +152,10 @@ export function createDataPanel(root, { catalog, onChange }) {
         : (i) => `rgb(${divergingRgb((ys[i] - lo) / (hi - lo || 1)).join(",")})`;
       drawPoints(ctx, frame, xy, fill, { radius: 2.2 });
     }
-    setText(previewCaption, `${preview.n_train} training · ${preview.n_val} validation ${preview.kind === DATA_KIND.IMAGE ? "images" : "points"}`);
+    const what = preview.kind === DATA_KIND.IMAGE ? "images" : preview.kind === DATA_KIND.TABLE ? "rows" : "points";
+    const axes = preview.kind === DATA_KIND.TABLE && preview.input_shape[0] > 2
+      ? ` (drawn by the first two of ${preview.input_shape[0]} features)` : "";
+    setText(previewCaption, `${preview.n_train} training · ${preview.n_val} validation ${what}${axes}`);
   }
 
   /** Show a validation error on the control bound to `path`; returns false if none is here. */
@@ -132,5 +170,5 @@ export function createDataPanel(root, { catalog, onChange }) {
     root.querySelectorAll("[data-path]").forEach((n) => markInvalid(n, null));
   }
 
-  return { render, setPreview, showError, clearErrors };
+  return { render, setPreview, setUploads, showError, clearErrors, csvSlot };
 }

@@ -1,28 +1,28 @@
-// The page: main.js alone owns its state (the spec being edited, the runs on the charts) and
-// wires the views to it. Views draw what they are given and report what the user asked for.
+// The page: main.js alone owns its state (the spec being edited, the runs on the charts, the open
+// session) and wires the views to it. Views draw what they are given and report what the user
+// asked for; the sessions' requests are in session.js, which holds no state of its own.
 
 import { api } from "./api.js";
-import { createBuilder } from "./builder.js";
-import { createCharts, RUN_COLORS } from "./charts.js";
-import { createDataPanel } from "./datapanel.js";
-import { createDiagnosisCard } from "./diagnosis.js";
-import { $, el, setText } from "./dom.js";
-import { createNetworkView } from "./network.js";
-import { createOutputView } from "./boundary.js";
-import { ACTION, API, MSG, SNAP, STATUS, TASK } from "./protocol.js";
-import { applyMessage, isActive, lastEpoch, makeRun, resetHistory, setStatus } from "./runs.js";
+import { RUN_COLORS } from "./charts.js";
+import { $, el } from "./dom.js";
+import { ACTION, API, CSV_DATASET, MSG, SNAP, STATUS, TASK } from "./protocol.js";
+import { applyMessage, isActive, makeRun, resetHistory, savedRun, setStatus } from "./runs.js";
+import { createSessionFlow } from "./session.js";
 import { openStream } from "./socket.js";
 import { applyFix, clone, defaultLayer, dropoutRate, mergePatch, moveItem, normalize, presetSpec, sameSpec,
          setIn, withDropout } from "./spec.js";
-import { createTrainPanel } from "./trainpanel.js";
+import { createToolbar } from "./toolbar.js";
 import { readSpec, writeSpec } from "./urlstate.js";
+import { createViews } from "./views.js";
 
-const MAX_RUNS = 4; // runs overlaid on the charts; the oldest goes first
+const MAX_RUNS = 4; // live runs overlaid on the charts; the oldest goes first
+const MAX_SAVED_SHOWN = RUN_COLORS.length; // a session's runs drawn when it opens (Compare reaches the rest)
 const VALIDATE_DELAY_MS = 180;
 // Errors under these paths mean the data cannot be previewed (so no request that would 422).
 const DATA_PATH = /^(data|task)\b/;
 const state = {
   readOnly: document.body.dataset.readOnly === "true",
+  shareToken: document.body.dataset.shareToken || null, // the share link this page was opened from
   catalog: null,
   health: null,
   spec: null, // the experiment being edited (normalised: every field present)
@@ -34,15 +34,23 @@ const state = {
   validateSeq: 0,
   previewSeq: 0,
   previewStale: true, // the data changed since the preview was drawn
+  session: null, // the open session of this browser: {id, token, shareToken, shareUrl}
+  uploads: [], // the open (or shared) session's uploaded tables
+  usedUploads: new Set(), // uploads some run trained on (never deleted when the columns change)
+  csvFile: null, // {file, uploads: Set}: the CSV chosen on this page, to check other column choices
 };
-const views = {};
+let views = {};
+let toolbar = null;
 const ui = {};
+let flow = null; // session.js: the requests of saving, sharing, forking and uploading
 
 // -- runs ----------------------------------------------------------------------------------------
 const current = () => state.runs[state.runs.length - 1] || null;
+const editToken = () => (state.session ? state.session.token : null);
 
 function connect(run) {
-  run.stream = openStream(API.stream(run.id), {
+  if (run.stream) run.stream.close();
+  run.stream = openStream(API.stream(run.id, editToken()), {
     onOpen: () => resetHistory(run), // the server replays the whole run on every connect
     onMessage: (msg) => onMessage(run, msg),
     onGiveUp() {
@@ -69,10 +77,11 @@ function onMessage(run, msg) {
       if (isCurrent) showSnapshot(run, msg);
       break;
     case MSG.ERROR:
-      notify(msg.message, "bad");
+      if (!state.readOnly) notify(msg.message, "bad"); // a share link watches; its controls are off
       break;
     case MSG.END:
       run.stream.close();
+      run.hasWeights = undefined; // known once asked (the Export menu asks)
       if (isCurrent) views.diagnosis.showEnd(msg);
       refreshRuns();
       break;
@@ -102,10 +111,16 @@ function refreshRuns() {
   updateControls();
 }
 
-/** Start a run of `spec`; `parent` and `label` name a fork. Returns the run or null. */
+/** Start a run of `spec` (in the open session, if any); `parent` and `label` name a fork. */
 async function startRun(spec, { label = null, parent = null } = {}) {
+  const upload = spec.data.upload;
+  if (spec.data.dataset === CSV_DATASET && !state.uploads.some((u) => u.id === upload)) {
+    views.diagnosis.showProblem("Cannot train yet", "This network trains on an uploaded table that is not in this "
+      + "session. Upload the CSV file again (Data, Upload CSV…).");
+    return null;
+  }
   setBusy(true);
-  const res = await api.createRun(spec, { label, parent: parent ? parent.id : null });
+  const res = await api.createRun(spec, { label, parent: parent ? parent.id : null, session: state.session });
   setBusy(false);
   if (!res.ok) {
     if (res.status === 422 && sameSpec(spec, state.spec)) showErrors(res.errors);
@@ -115,11 +130,14 @@ async function startRun(spec, { label = null, parent = null } = {}) {
     return null;
   }
   state.runNumber += 1;
+  if (upload) state.usedUploads.add(upload);
   const run = makeRun(res.data, spec, {
     label: label || `Run ${state.runNumber}`,
     parentLabel: parent ? parent.label : null,
+    parentId: parent ? parent.id : null,
     color: RUN_COLORS[state.colorIndex++ % RUN_COLORS.length],
   });
+  run.inSession = Boolean(state.session);
   state.runs.push(run);
   while (state.runs.length > MAX_RUNS) retire(state.runs.shift());
   connect(run);
@@ -133,22 +151,49 @@ async function startRun(spec, { label = null, parent = null } = {}) {
   return run;
 }
 
-/** Stop a run if it is still going and stop listening to it. */
+/** Stop a run if it is still going (unless only watching) and stop listening to it. */
 function retire(run) {
-  if (isActive(run)) control(run, ACTION.STOP);
+  if (isActive(run) && !state.readOnly) control(run, ACTION.STOP);
   if (run.stream) run.stream.close();
 }
 
 function control(run, action, extra = {}) {
   const frame = { action, ...extra };
   if (run.stream && run.stream.send(frame)) return;
-  api.control(run.id, frame).then((res) => {
+  api.control(run.id, frame, editToken()).then((res) => {
     if (!res.ok && res.status !== 409) notify(res.errors.map((e) => e.message).join(" "), "bad");
   });
 }
 
+/** Put saved runs (a session's, oldest first) on the charts; live ones are followed. */
+function showSavedRuns(saved) {
+  for (const r of state.runs) retire(r);
+  const labels = new Map(saved.map((r, i) => [r.id, r.label || `Run ${i + 1}`]));
+  const shown = saved.slice(-MAX_SAVED_SHOWN);
+  state.runs = shown.map((out, i) => savedRun({ ...out, spec: normalize(state.catalog, out.spec) }, {
+    label: labels.get(out.id),
+    parentLabel: out.parent ? labels.get(out.parent) || null : null,
+    color: RUN_COLORS[i % RUN_COLORS.length],
+  }));
+  state.runs.forEach((r) => { r.inSession = true; });
+  state.colorIndex = shown.length;
+  state.runNumber = saved.length;
+  for (const out of saved) if (out.spec.data && out.spec.data.upload) state.usedUploads.add(out.spec.data.upload);
+  const run = current();
+  if (run) {
+    if (run.diagnosis) views.diagnosis.show(run.diagnosis, { enabled: !state.readOnly });
+    if (run.end) views.diagnosis.showEnd(run.end);
+    views.network.setSummary(run.summary);
+    if (run.snapshots[SNAP.WEIGHTS]) showSnapshot(run, run.snapshots[SNAP.WEIGHTS]);
+  }
+  for (const r of state.runs) if (isActive(r)) connect(r);
+  chartRuns();
+  updateControls();
+}
+
 // -- toolbar actions ----------------------------------------------------------------------------------
 async function train() {
+  if (state.readOnly) return;
   const run = current();
   if (isActive(run) && sameSpec(run.spec, state.spec)) {
     if (run.status === STATUS.PAUSED) control(run, ACTION.RESUME);
@@ -162,28 +207,18 @@ async function train() {
 
 function togglePause() {
   const run = current();
-  if (!isActive(run)) return;
+  if (!isActive(run) || state.readOnly) return;
   control(run, run.status === STATUS.PAUSED ? ACTION.RESUME : ACTION.PAUSE);
 }
 
 function step() {
   const run = current();
-  if (run && (run.status === STATUS.RUNNING || run.status === STATUS.PAUSED)) control(run, ACTION.STEP);
-}
-
-/** Download the current run as a standalone PyTorch script. */
-function exportRun() {
-  const run = current();
-  if (!run) return;
-  const link = el("a", { attrs: { href: API.exportScript(run.id), download: "" } });
-  document.body.append(link);
-  link.click();
-  link.remove();
+  if (run && !state.readOnly && (run.status === STATUS.RUNNING || run.status === STATUS.PAUSED)) control(run, ACTION.STEP);
 }
 
 function stop() {
   const run = current();
-  if (isActive(run)) control(run, ACTION.STOP);
+  if (isActive(run) && !state.readOnly) control(run, ACTION.STOP);
 }
 
 function reset() {
@@ -200,23 +235,36 @@ function reset() {
   updateControls();
 }
 
-/** Space plays and pauses, except while typing in a field. */
+/** Space plays and pauses, except while typing in a field, in a menu or in a dialog. */
 function onKey(e) {
   if (e.code !== "Space" || e.repeat || e.ctrlKey || e.metaKey || e.altKey) return;
   const t = e.target;
-  if (t.closest && t.closest("input, select, textarea, [contenteditable], .palette-item")) return;
+  if (t.closest && t.closest("input, select, textarea, [contenteditable], .palette-item, [role=menu], dialog")) return;
   e.preventDefault(); // a focused button would otherwise be pressed as well
   if (isActive(current())) togglePause();
-  else if (!ui.train.disabled) train();
+  else if (toolbar.canTrain()) train();
 }
 
 /** A remedy forks the current run: its spec with the remedy's merge patch, overlaid on the charts. */
 async function fork(remedy) {
   const parent = current();
-  if (!parent) return;
+  if (!parent || state.readOnly) return;
   const spec = normalize(state.catalog, mergePatch(parent.spec, remedy.patch));
   editSpec(spec, { structural: true, live: false });
   await startRun(clone(spec), { label: remedy.label, parent });
+}
+
+/** The Export menu opens: its links follow the current run; weights once the run has them. */
+async function onExportOpen() {
+  const run = current();
+  if (!run) return;
+  if (isActive(run)) run.hasWeights = false;
+  views.exportMenu.setRun(run, { weights: run.hasWeights ?? null });
+  if (run.hasWeights === undefined || run.hasWeights === null) {
+    const res = await api.getRun(run.id);
+    run.hasWeights = res.ok ? Boolean(res.data.has_weights) : false;
+    if (run === current()) views.exportMenu.setRun(run, { weights: run.hasWeights });
+  }
 }
 
 // -- editing the spec -------------------------------------------------------------------------------------
@@ -226,7 +274,7 @@ function editSpec(next, { structural = false, live = true } = {}) {
   state.spec = next;
   writeSpec(next);
   if (structural) views.builder.render(next.model.layers);
-  views.dataPanel.render(next);
+  renderData();
   views.trainPanel.render(next, dropoutRate(next.model.layers));
   scheduleValidate();
   if (!sameSpec(prev.data, next.data) || prev.task !== next.task) state.previewStale = true;
@@ -242,10 +290,17 @@ function editLayers(layers, opts = { structural: true }) {
   editSpec(setIn(state.spec, "model.layers", layers), opts);
 }
 
+function renderData() {
+  views.dataPanel.render(state.spec);
+  const d = state.spec.data;
+  const upload = d.dataset === CSV_DATASET ? state.uploads.find((u) => u.id === d.upload) || null : null;
+  views.csv.render(upload, { canChoose: Boolean(upload && state.csvFile && state.csvFile.uploads.has(upload.id)) });
+}
+
 /** Learning rate and L2 change live in a running run when nothing else differs from its spec. */
 function setLive(prev, next) {
   const run = current();
-  if (!isActive(run)) return;
+  if (!isActive(run) || state.readOnly) return;
   const t = next.training;
   const changed = {};
   if (t.lr !== prev.training.lr && typeof t.lr === "number" && t.lr > 0) changed.lr = t.lr;
@@ -288,6 +343,7 @@ async function validate() {
     if (!current()) views.network.setSummary(null);
   }
   updateControls();
+  flow.specChecked(spec, !state.errors.length);
   // The preview follows validation: data that validate refused is not sent to be previewed.
   if (state.previewStale && !state.errors.some((e) => DATA_PATH.test(e.path || "") || e.path === "$")) {
     state.previewStale = false;
@@ -308,7 +364,12 @@ function showErrors(errors) {
 
 async function loadPreview() {
   const seq = ++state.previewSeq;
-  const res = await api.preview(state.spec.data, state.spec.task);
+  const d = state.spec.data;
+  // An uploaded table is read through its session (or the share link); elsewhere it has no rows.
+  const where = state.session ? { session: state.session.id, token: state.session.token }
+    : state.shareToken ? { share: state.shareToken } : {};
+  if (d.dataset === CSV_DATASET && !state.uploads.some((u) => u.id === d.upload)) return;
+  const res = await api.preview(d, state.spec.task, d.dataset === CSV_DATASET ? where : {});
   if (seq !== state.previewSeq || !res.ok) return; // a bad data field is named by validate
   views.dataPanel.setPreview(res.data);
   views.output.setData(res.data);
@@ -337,34 +398,16 @@ function taskOf(spec) {
 }
 
 function showEpoch() {
-  const run = current();
-  setText(ui.epoch, String(lastEpoch(run)));
-  const total = run ? run.spec.training.epochs : state.spec.training.epochs;
-  setText(ui.epochTotal, `/ ${total}`);
+  toolbar.showEpoch(current(), state.spec.training.epochs);
 }
 
 function updateControls() {
   const run = current();
-  const active = isActive(run);
-  const sameAsRun = run && sameSpec(run.spec, state.spec);
-  const invalid = state.errors.length > 0;
-  ui.train.disabled = ui.busy || invalid || (active && sameAsRun && run.status !== STATUS.PAUSED);
-  ui.train.title = invalid ? "Fix the problems shown in red first"
-    : active && sameAsRun ? (run.status === STATUS.PAUSED ? "Resume training (space)" : "Training…")
-      : active ? "Start again with the changed settings" : "Train the network (space)";
-  ui.pause.disabled = !active;
-  ui.pause.setAttribute("aria-pressed", String(Boolean(run) && run.status === STATUS.PAUSED));
-  ui.pause.title = run && run.status === STATUS.PAUSED ? "Resume (space)" : "Pause (space)";
-  ui.step.disabled = !(run && (run.status === STATUS.RUNNING || run.status === STATUS.PAUSED));
-  ui.stop.disabled = !active;
-  ui.reset.disabled = !state.runs.length;
-  ui.export.disabled = !run;
-  ui.export.title = run ? `Download ${run.label} as a standalone PyTorch script`
-    : "Train first: Export downloads a run as a PyTorch script";
-  const status = run ? run.status : "idle";
-  ui.status.dataset.status = status;
-  setText(ui.status, run ? run.statusText : invalid ? "Needs a fix" : "Ready");
-  showEpoch();
+  toolbar.draw({
+    run, runs: state.runs, specEpochs: state.spec.training.epochs, sameAsRun: run && sameSpec(run.spec, state.spec),
+    invalid: state.errors.length > 0, busy: ui.busy, readOnly: state.readOnly,
+  });
+  views.exportMenu.setRun(run, { weights: run ? run.hasWeights ?? null : null });
 }
 
 function setBusy(busy) {
@@ -372,30 +415,58 @@ function setBusy(busy) {
   updateControls();
 }
 
-let toastTimer = null;
-function notify(text, tone = "info") {
-  ui.toast.dataset.tone = tone;
-  ui.toast.textContent = text;
-  ui.toast.hidden = false;
-  clearTimeout(toastTimer);
-  toastTimer = setTimeout(() => { ui.toast.hidden = true; }, 4000);
-}
+const notify = (text, tone) => toolbar.notify(text, tone);
+
+// -- what session.js may read and change ----------------------------------------------------------------------
+/** The page as session.js sees it: reads of the state, and the few changes it may ask for. */
+const page = {
+  get state() { return state; },
+  get views() { return views; },
+  notify,
+  current,
+  /** A session of this browser is open (or closed, with null): runs now train in it. */
+  setSession(session) {
+    state.session = session;
+    if (!session) return;
+    for (const r of state.runs) {
+      r.inSession = true;
+      if (isActive(r)) connect(r); // again, with the token that now steers it
+    }
+  },
+  setUploads(uploads) {
+    state.uploads = uploads;
+    views.dataPanel.setUploads(uploads);
+    renderData();
+  },
+  setCsvFile(file) {
+    state.csvFile = file;
+    renderData();
+  },
+  /** The data of an uploaded table, keeping the split settings of the current spec. */
+  useUpload(upload) {
+    const d = state.spec.data;
+    const data = { noise: d.noise, val_fraction: d.val_fraction, train_fraction: d.train_fraction, seed: d.seed,
+                   ...upload.data };
+    editSpec(normalize(state.catalog, { ...state.spec, data, task: upload.task }), { live: false });
+  },
+  /** A whole spec from elsewhere (a session, an imported file), checked like any other. */
+  loadSpec(spec) {
+    editSpec(normalize(state.catalog, spec), { structural: true, live: false });
+  },
+  showSavedRuns,
+  setReadOnly,
+  clearRuns: reset,
+};
 
 // -- start-up -----------------------------------------------------------------------------------------------------
 function bindToolbar() {
-  Object.assign(ui, {
-    train: $("#btn-train"), pause: $("#btn-pause"), step: $("#btn-step"), stop: $("#btn-stop"), reset: $("#btn-reset"),
-    epoch: $("#epoch"), epochTotal: $("#epoch-total"), status: $("#run-status"), toast: $("#toast"),
-    export: $("#btn-export"), problems: $("#stack-problems"), examples: $("#example-select"), busy: false,
-  });
-  ui.train.addEventListener("click", train);
-  ui.pause.addEventListener("click", togglePause);
-  ui.step.addEventListener("click", step);
-  ui.stop.addEventListener("click", stop);
-  ui.reset.addEventListener("click", reset);
-  ui.export.addEventListener("click", exportRun);
+  toolbar = createToolbar({ on: { train, pause: togglePause, step, stop, reset } });
+  Object.assign(ui, { problems: $("#stack-problems"), examples: $("#example-select"), busy: false });
   document.addEventListener("keydown", onKey);
-  window.addEventListener("pagehide", () => state.runs.forEach((r) => r.stream && r.stream.close()));
+  window.addEventListener("pagehide", () => {
+    if (flow) flow.leaving();
+    state.runs.forEach((r) => r.stream && r.stream.close());
+  });
 }
 
 function bindExamples() {
@@ -407,12 +478,9 @@ function bindExamples() {
   });
 }
 
-function createViews(catalog) {
-  views.builder = createBuilder({
-    palette: $("#palette"), stack: $("#stack"), input: $("#stack-input"), head: $("#stack-head"), total: $("#param-total"),
-  }, {
-    catalog,
-    on: {
+function buildViews(catalog) {
+  views = createViews(catalog, {
+    builder: {
       add: (type, index) => {
         const layers = clone(state.spec.model.layers);
         layers.splice(index === null ? layers.length : index, 0, defaultLayer(catalog, type));
@@ -427,38 +495,32 @@ function createViews(catalog) {
       },
       fix: (fix) => editLayers(applyFix(catalog, state.spec.model.layers, fix)),
     },
+    data: editPaths,
+    useUpload: (id) => flow.useUpload(id),
+    csvFile: (file) => flow.uploadCsv(file),
+    csvColumns: (choice) => flow.chooseColumns(choice),
+    training: editPaths,
+    dropout: (p) => editLayers(withDropout(catalog, state.spec.model.layers, p)),
+    remedy: fork,
+    exportOpen: onExportOpen,
   });
-  views.dataPanel = createDataPanel($("#data-panel"), { catalog, onChange: editPaths });
-  views.trainPanel = createTrainPanel($("#train-panel"), {
-    catalog,
-    onChange: editPaths,
-    onDropout: (p) => editLayers(withDropout(catalog, state.spec.model.layers, p)),
-  });
-  views.charts = createCharts({
-    loss: $("#loss-chart"), acc: $("#acc-chart"), lr: $("#lr-chart"), accPanel: $("#acc-panel"),
-    legend: $("#run-legend"), readout: $("#readout"), logToggle: $("#log-scale"),
-  });
-  views.output = createOutputView($("#output-canvas"), {
-    showValInput: $("#show-val"), caption: $("#output-caption"), pointKey: $("#point-key"),
-  });
-  const labels = Object.fromEntries(catalog.layers.map((l) => [l.type, l.label]));
-  views.network = createNetworkView($("#network-canvas"), { caption: $("#network-caption"), labels });
-  views.diagnosis = createDiagnosisCard($("#diagnosis"), { onRemedy: fork });
 }
 
-function applyReadOnly() {
-  if (!state.readOnly) return;
-  views.builder.setReadOnly(true);
-  for (const id of ["#data-panel", "#train-panel"]) $(id).disabled = true;
-  ui.examples.disabled = true;
-  $("#read-only-note").hidden = false;
+/** A share link is read-only until it is forked: builder, forms and training are off. */
+function setReadOnly(readOnly) {
+  state.readOnly = readOnly;
+  views.builder.setReadOnly(readOnly);
+  for (const id of ["#data-panel", "#train-panel"]) $(id).disabled = readOnly;
+  ui.examples.disabled = readOnly;
+  document.body.dataset.readOnly = String(readOnly);
+  updateControls();
 }
 
 async function main() {
   bindToolbar();
   const [cat, health] = await Promise.all([api.catalog(), api.health()]);
   if (!cat.ok) {
-    setText(ui.status, "Server unreachable");
+    toolbar.setStatusText("Server unreachable");
     notify("Could not load the layer catalog from the server. Reload the page once it is running.", "bad");
     return;
   }
@@ -466,16 +528,18 @@ async function main() {
   state.health = health.ok ? health.data : null;
   const fromUrl = readSpec();
   state.spec = fromUrl ? normalize(state.catalog, fromUrl) : presetSpec(state.catalog, state.catalog.presets[0].name);
-  createViews(state.catalog);
+  buildViews(state.catalog);
   views.trainPanel.setHealth(state.health);
   bindExamples();
   views.builder.render(state.spec.model.layers);
-  views.dataPanel.render(state.spec);
+  renderData();
   views.trainPanel.render(state.spec, dropoutRate(state.spec.model.layers));
-  applyReadOnly();
+  flow = createSessionFlow(page);
+  setReadOnly(state.readOnly);
   writeSpec(state.spec);
   chartRuns();
   updateControls();
+  await flow.start({ specInUrl: Boolean(fromUrl) });
   document.body.dataset.ready = "true";
   await validate();
 }

@@ -9,9 +9,28 @@ export const API = Object.freeze({
   runs: "/api/runs",
   run: (id) => `/api/runs/${encodeURIComponent(id)}`,
   control: (id) => `/api/runs/${encodeURIComponent(id)}/control`,
-  stream: (id) => `/api/runs/${encodeURIComponent(id)}/stream`,
+  // A session's run is steered only by a socket opened with its session's edit token.
+  stream: (id, token) => `/api/runs/${encodeURIComponent(id)}/stream${token ? `?token=${encodeURIComponent(token)}` : ""}`,
   exportScript: (id) => `/api/runs/${encodeURIComponent(id)}/export.py`,
+  weights: (id) => `/api/runs/${encodeURIComponent(id)}/weights.safetensors`,
+  specJson: (id) => `/api/runs/${encodeURIComponent(id)}/spec.json`,
+  // Sessions: an edit token (Authorization: Bearer) edits one; a share token only reads and forks.
+  sessions: "/api/sessions",
+  lookup: "/api/sessions/lookup",
+  session: (id) => `/api/sessions/${encodeURIComponent(id)}`,
+  sessionRuns: (id) => `/api/sessions/${encodeURIComponent(id)}/runs`,
+  uploads: (id) => `/api/sessions/${encodeURIComponent(id)}/uploads`,
+  upload: (id, upload) => `/api/sessions/${encodeURIComponent(id)}/uploads/${encodeURIComponent(upload)}`,
+  sessionPreview: (id) => `/api/sessions/${encodeURIComponent(id)}/data/preview`,
+  shared: (token) => `/api/shared/${encodeURIComponent(token)}`,
+  sharedPreview: (token) => `/api/shared/${encodeURIComponent(token)}/data/preview`,
+  fork: (token) => `/api/shared/${encodeURIComponent(token)}/fork`,
+  sharePage: (token) => `/s/${encodeURIComponent(token)}`,
 });
+
+// The dataset name of an uploaded table, and the spec's data fields that only it takes.
+export const CSV_DATASET = "csv";
+export const UPLOAD_FIELDS = Object.freeze(["upload", "features", "target", "n_classes"]);
 
 // Server-to-client websocket messages, keyed on `type`.
 export const MSG = Object.freeze({
@@ -77,6 +96,6 @@ export const VERDICT = Object.freeze({
 export const FIX_OP = Object.freeze({ INSERT: "insert", REMOVE: "remove" });
 
 // Dataset kinds from the catalog: they decide which preview and which output view fit.
-export const DATA_KIND = Object.freeze({ TWO_D: "2d", ONE_D: "1d", IMAGE: "image" });
+export const DATA_KIND = Object.freeze({ TWO_D: "2d", ONE_D: "1d", IMAGE: "image", TABLE: "table" });
 
 export const TASK = Object.freeze({ CLASSIFICATION: "classification", REGRESSION: "regression" });

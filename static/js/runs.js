@@ -17,11 +17,12 @@ export const lastEpoch = (run) => {
 };
 
 /** A run record from POST /api/runs' answer and the spec it was started with. */
-export function makeRun(created, spec, { label, parentLabel = null, color }) {
+export function makeRun(created, spec, { label, parentLabel = null, parentId = null, color }) {
   return {
     id: created.id,
     label,
     parentLabel,
+    parentId,
     spec,
     summary: created.summary,
     status: created.status,
@@ -90,4 +91,26 @@ export function applyMessage(run, msg) {
     default:
       break; // errors are the page's to show; a newer server's messages are ignored
   }
+}
+
+/** A run record from a saved run (RunOut, as a session lists it): its whole history at once. */
+export function savedRun(out, { label, parentLabel = null, color }) {
+  const run = makeRun(out, out.spec, { label, parentLabel, parentId: out.parent, color });
+  run.history = { ...emptyHistory(), ...Object.fromEntries(COLUMNS.map((c) => [c, [...((out.history || {})[c] || [])]])) };
+  const vals = run.history[COL.VAL_LOSS];
+  vals.forEach((v, i) => {
+    if (v !== null && v < run.bestVal) run.bestVal = v;
+  });
+  run.bestEpoch = out.best_epoch || null;
+  run.diagnosis = out.diagnosis ? { type: MSG.DIAGNOSIS, ...out.diagnosis } : null;
+  run.snapshots = Object.fromEntries(Object.entries(out.snapshots || {}).map(([k, v]) => [k, { type: MSG.SNAPSHOT, kind: k, ...v }]));
+  run.hasWeights = Boolean(out.has_weights);
+  if (!ACTIVE_STATUSES.has(out.status)) {
+    const epochs = run.history[COL.EPOCH].length;
+    run.end = { type: MSG.END, status: out.status, epochs, best_epoch: out.best_epoch, stopped_early: out.stopped_early,
+                advice: out.advice, error: out.error, verdict: out.diagnosis ? out.diagnosis.verdict : null };
+    if (out.stopped_early) run.stoppedEarlyAt = epochs;
+    setStatus(run, out.status, out.stopped_early ? "Stopped early" : null);
+  }
+  return run;
 }

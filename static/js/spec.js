@@ -130,4 +130,13 @@ export function layerParamOf(path) {
   return m ? m[1] : null;
 }
 
-export const sameSpec = (a, b) => JSON.stringify(a) === JSON.stringify(b);
+/** A value with object keys sorted and null members left out: null means "not set" in a spec. */
+function canonical(x) {
+  if (Array.isArray(x)) return x.map(canonical);
+  if (!isObject(x)) return x;
+  return Object.fromEntries(Object.keys(x).sort().filter((k) => x[k] !== null && x[k] !== undefined)
+    .map((k) => [k, canonical(x[k])]));
+}
+
+/** Whether two specs (or parts) say the same, whatever their key order (the server's or the page's). */
+export const sameSpec = (a, b) => JSON.stringify(canonical(a)) === JSON.stringify(canonical(b));

@@ -102,3 +102,40 @@ def wait_epoch_stable(page: Page, quiet_s: float = 0.6, timeout_s: float = 10) -
         elif time.monotonic() - since >= quiet_s:
             return now
     raise AssertionError(f"the epoch counter kept moving (last {last})")
+
+
+# -- sessions ------------------------------------------------------------------------------------------
+def train_to_the_end(page: Page, epochs: int, timeout_s: float = 60) -> None:
+    """Set the epochs, train, and wait until the run has finished."""
+    set_field(page, "Epochs", str(epochs))
+    wait_valid(page)
+    button(page, "Train").click()
+    expect(status(page)).to_have_text("Finished", timeout=timeout_s * 1000)
+
+
+def save_state(page: Page) -> Locator:
+    return page.locator("#save-state")
+
+
+def kept_sessions(page: Page) -> list[dict]:
+    """The {id, token} pairs this browser keeps (localStorage)."""
+    return page.evaluate("() => JSON.parse(localStorage.getItem('layerlab.sessions.v1') || '[]')")
+
+
+def share_link(page: Page) -> str:
+    """Open the Share dialog, read the link, close the dialog."""
+    button(page, "Share").click()
+    dialog = page.get_by_role("dialog", name="Share this experiment")
+    expect(dialog).to_be_visible()
+    url = dialog.get_by_label("Share link").input_value()
+    dialog.get_by_role("button", name="Close").click()
+    expect(dialog).to_be_hidden()
+    return url
+
+
+def assert_fits(page: Page, width: int, selectors: tuple[str, ...] = ()) -> None:
+    """Nothing scrolls sideways, and each element named lies inside the viewport's width."""
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
+    for selector in selectors:
+        box = page.locator(selector).bounding_box()
+        assert box and box["x"] >= 0 and box["x"] + box["width"] <= width + 1, selector

@@ -111,6 +111,28 @@ def page(browser: Browser, server: str) -> Iterator[Page]:
 
 
 @pytest.fixture
+def fresh_page(browser: Browser, server: str) -> Iterator:
+    """fresh_page(path) -> a page in a new browser context (no cookies, no localStorage: another
+    person's browser), loaded and ready; each fails the test on console errors as `page` does."""
+    opened: list[tuple] = []
+
+    def open_page(path: str) -> Page:
+        context = browser.new_context(viewport=VIEWPORT, base_url=server)
+        p = context.new_page()
+        p.set_default_timeout(15_000)
+        opened.append((context, Console(p)))
+        p.goto(path)
+        p.wait_for_selector("body[data-ready='true']")
+        return p
+
+    yield open_page
+    errors = [e for _, console in opened for e in console.errors]
+    for context, _ in opened:
+        context.close()
+    assert not errors, "errors in the browser console:\n" + "\n".join(errors)
+
+
+@pytest.fixture
 def shot():
     """shot(page, name): save a screenshot under test-output/screenshots/."""
     SHOTS.mkdir(parents=True, exist_ok=True)

@@ -21,10 +21,13 @@ PALETTE = ["Dense", "Conv2D", "MaxPool2D", "AvgPool2D", "Flatten", "Dropout", "B
 def test_controls_have_their_names(page: Page) -> None:
     for name in TOOLBAR:
         expect(button(page, name)).to_have_count(1)
-    for name in ["Save", "Share", "Fork"]:
-        expect(button(page, name)).to_be_disabled()
-        expect(button(page, name)).to_have_attribute("title", "coming with sessions")
+    for name in ["Save", "Share"]:
+        expect(button(page, name)).to_be_enabled()
+    expect(button(page, "Fork")).to_be_disabled()  # until there is a saved session to copy
     expect(button(page, "Export")).to_be_disabled()  # until there is a run to export
+    for name in ["Compare runs", "Import spec…", "My sessions"]:
+        expect(button(page, name)).to_have_count(1)
+    expect(page.get_by_label("Session title")).to_be_editable()
     for name in PALETTE:
         expect(palette_item(page, name)).to_have_count(1)
     expect(page.get_by_label("Epoch", exact=True)).to_have_text("0")
@@ -86,7 +89,9 @@ def test_reorder_by_dragging_within_the_stack(page: Page) -> None:
 
 
 def test_a_shared_link_is_read_only(page: Page) -> None:
-    page.goto("/s/abcdefgh12345678")
+    res = page.request.post("/api/sessions", data={"title": "Shared", "spec": None})
+    assert res.ok
+    page.goto(f"/s/{res.json()['share_token']}")
     page.wait_for_selector("body[data-ready='true']")
     expect(page.get_by_text("Read-only: a shared experiment")).to_be_visible()
     expect(layers(page).nth(0).get_by_label("Units")).to_be_disabled()

@@ -34,8 +34,9 @@ def test_drag_dense_into_the_stack_and_train_until_both_curves_show(page: Page, 
     assert page.locator("#loss-chart canvas").count() >= 1
     shot(page, "training-1280")
 
+    button(page, "Export").click()
     with page.expect_download() as download:
-        button(page, "Export").click()
+        page.get_by_role("menuitem", name=re.compile("^PyTorch script")).click()
     script = download.value
     assert script.suggested_filename.endswith(".py")
     assert "import torch" in open(script.path()).read()

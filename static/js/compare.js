@@ -1,0 +1,160 @@
+// Compare runs: pick any runs, overlay one metric with TensorBoard's smoothing (the raw values
+// faint beneath), and list the spec fields that differ between them ("Diff only").
+
+import uPlot from "uplot";
+import { createDialog } from "./dialog.js";
+import { $, clear, el, fmtNum, setText } from "./dom.js";
+import { COL } from "./protocol.js";
+import { ema } from "./smooth.js";
+import { compareSpecs, showValue } from "./specdiff.js";
+
+const METRICS = [
+  { col: COL.VAL_LOSS, label: "Validation loss" },
+  { col: COL.TRAIN_LOSS, label: "Training loss" },
+  { col: COL.VAL_ACC, label: "Validation accuracy", acc: true },
+  { col: COL.TRAIN_ACC, label: "Training accuracy", acc: true },
+];
+const AXIS = { stroke: "#868e96", grid: { stroke: "#eef0f2", width: 1 }, ticks: { stroke: "#dee2e6", width: 1 } };
+const DEFAULT_PICKED = 4;
+
+function rgba(hex, a) {
+  const n = parseInt(hex.slice(1), 16);
+  return `rgba(${(n >> 16) & 255},${(n >> 8) & 255},${n & 255},${a})`;
+}
+
+const hasValues = (col) => Array.isArray(col) && col.some((v) => v !== null && v !== undefined);
+
+export function createCompareDialog(root) {
+  const dialog = createDialog(root, { onClose: () => destroyPlot() });
+  const list = $("#compare-list", root);
+  const metric = $("#compare-metric", root);
+  const smoothing = $("#compare-smoothing", root);
+  const smoothingOut = $("#compare-smoothing-value", root);
+  const logScale = $("#compare-log", root);
+  const chartEl = $("#compare-chart", root);
+  const table = $("#compare-diff", root);
+  const empty = $("#compare-diff-empty", root);
+  const diffOnly = $("#compare-diff-only", root);
+  let runs = [];
+  let picked = new Set();
+  let plot = null;
+
+  for (const input of [metric, logScale, diffOnly]) input.addEventListener("change", draw);
+  smoothing.addEventListener("input", draw);
+  new ResizeObserver(() => {
+    if (plot) plot.setSize(sizeOf());
+  }).observe(chartEl);
+
+  const sizeOf = () => ({ width: Math.max(240, chartEl.clientWidth), height: Math.max(160, chartEl.clientHeight) });
+  const chosen = () => runs.filter((r) => picked.has(r.id));
+
+  function destroyPlot() {
+    if (plot) plot.destroy();
+    plot = null;
+  }
+
+  function renderList() {
+    clear(list);
+    for (const run of runs) {
+      const box = el("input", { attrs: { type: "checkbox" }, props: { checked: picked.has(run.id) } });
+      box.addEventListener("change", () => {
+        if (box.checked) picked.add(run.id);
+        else picked.delete(run.id);
+        draw();
+      });
+      const epochs = run.history[COL.EPOCH].length;
+      list.append(el("li", { class: "compare-run" }, el("label", { class: "check" }, box,
+        el("span", { class: "swatch", attrs: { "aria-hidden": "true" }, props: { style: `background:${run.color}` } }),
+        el("span", { class: "legend-label", text: run.label })),
+      el("span", { class: "compare-meta", text: `${run.statusText || run.status} · ${epochs} epoch${epochs === 1 ? "" : "s"}` })));
+    }
+  }
+
+  function renderMetrics() {
+    const withAcc = runs.some((r) => hasValues(r.history[COL.VAL_ACC]));
+    const keep = metric.value;
+    metric.replaceChildren(...METRICS.filter((m) => withAcc || !m.acc)
+      .map((m) => el("option", { text: m.label, props: { value: m.col } })));
+    if ([...metric.options].some((o) => o.value === keep)) metric.value = keep;
+  }
+
+  function drawChart(sel) {
+    const beta = Number(smoothing.value);
+    setText(smoothingOut, beta.toFixed(2));
+    const col = metric.value;
+    const isAcc = col === COL.VAL_ACC || col === COL.TRAIN_ACC;
+    const n = sel.reduce((m, r) => Math.max(m, r.history[COL.EPOCH].length), 0);
+    const pad = (values) => {
+      const out = values.slice(0, n).map((v) => (v === undefined ? null : v));
+      while (out.length < n) out.push(null);
+      return out;
+    };
+    const data = [Array.from({ length: n }, (_, i) => i + 1)];
+    const series = [{ label: "epoch" }];
+    const fmt = isAcc ? (u, v) => (v === null ? "–" : `${(100 * v).toFixed(1)}%`) : (u, v) => fmtNum(v);
+    for (const run of sel) {
+      const raw = pad(run.history[col] || []);
+      data.push(raw, ema(raw, beta));
+      series.push({ label: `${run.label} (raw)`, stroke: rgba(run.color, beta > 0 ? 0.3 : 0), width: 1, value: fmt,
+                    points: { show: false } });
+      series.push({ label: run.label, stroke: run.color, width: 2, value: fmt });
+    }
+    destroyPlot();
+    clear(chartEl);
+    const log = logScale.checked && !isAcc;
+    plot = new uPlot({
+      ...sizeOf(),
+      legend: { show: false },
+      cursor: { drag: { x: false, y: false }, points: { size: 5 } },
+      scales: { x: { time: false }, y: log ? { distr: 3 } : {} },
+      axes: [{ ...AXIS, size: 28 },
+             { ...AXIS, size: 52, values: (u, splits) => splits.map((v) => (isAcc ? `${Math.round(v * 100)}%` : fmtNum(v, 2))) }],
+      series,
+    }, data, chartEl);
+    chartEl.dataset.runs = String(sel.length);
+    chartEl.dataset.smoothing = String(beta);
+    chartEl.dataset.metric = col;
+    chartEl.setAttribute("aria-label", `${metric.selectedOptions[0] ? metric.selectedOptions[0].text : col} of ${sel.map((r) => r.label).join(", ") || "no runs"}, smoothing ${beta.toFixed(2)}`);
+  }
+
+  function drawDiff(sel) {
+    clear(table);
+    const rows = compareSpecs(sel.map((r) => r.spec));
+    const shown = diffOnly.checked ? rows.filter((r) => r.differs) : rows;
+    const message = sel.length < 2 && diffOnly.checked ? "Pick two or more runs to see which settings differ."
+      : !shown.length ? "The selected runs have exactly the same settings." : "";
+    setText(empty, message);
+    empty.hidden = !message;
+    table.hidden = !shown.length;
+    if (!shown.length) return;
+    table.append(el("thead", {}, el("tr", {},
+      el("th", { text: "Setting", attrs: { scope: "col" } }),
+      sel.map((r) => el("th", { attrs: { scope: "col" } },
+        el("span", { class: "swatch", attrs: { "aria-hidden": "true" }, props: { style: `background:${r.color}` } }), r.label)))));
+    table.append(el("tbody", {}, shown.map((row) => el("tr", { class: row.differs ? "differs" : "", dataset: { path: row.path } },
+      el("th", { class: "diff-path", text: row.path, attrs: { scope: "row" } }),
+      row.values.map((v) => el("td", { text: showValue(v) }))))));
+  }
+
+  function draw() {
+    const sel = chosen();
+    drawChart(sel);
+    drawDiff(sel);
+  }
+
+  return {
+    /** runs: records as main.js keeps them ({id, label, color, status, history, spec}), oldest first. */
+    open(next, invoker) {
+      runs = next;
+      const ids = runs.map((r) => r.id);
+      const still = ids.filter((id) => picked.has(id));
+      picked = new Set(still.length ? still : ids.slice(-DEFAULT_PICKED));
+      dialog.open(invoker);
+      renderMetrics();
+      renderList();
+      draw();
+      const first = list.querySelector("input");
+      if (first) first.focus();
+    },
+  };
+}

@@ -1,0 +1,63 @@
+// The toolbar's run controls, epoch counter and status, and the toast: drawn from what main.js
+// tells them. It reports clicks; main.js decides what they do.
+
+import { $, setText } from "./dom.js";
+import { STATUS } from "./protocol.js";
+import { isActive, lastEpoch } from "./runs.js";
+
+const TOAST_MS = 4000;
+
+/** on: {train, pause, step, stop, reset}: what each button asks for. */
+export function createToolbar({ on }) {
+  const ui = {
+    train: $("#btn-train"), pause: $("#btn-pause"), step: $("#btn-step"), stop: $("#btn-stop"), reset: $("#btn-reset"),
+    epoch: $("#epoch"), epochTotal: $("#epoch-total"), status: $("#run-status"), toast: $("#toast"),
+  };
+  for (const name of ["train", "pause", "step", "stop", "reset"]) ui[name].addEventListener("click", on[name]);
+  let toastTimer = null;
+
+  /** The epoch of `run` (or 0) out of its epochs (or the spec's, with no run). */
+  function showEpoch(run, specEpochs) {
+    setText(ui.epoch, String(lastEpoch(run)));
+    setText(ui.epochTotal, `/ ${run ? run.spec.training.epochs : specEpochs}`);
+  }
+
+  /**
+   * The buttons for the current run. page: {run, runs, specEpochs, sameAsRun, invalid, busy, readOnly}.
+   */
+  function draw({ run, runs, specEpochs, sameAsRun, invalid, busy, readOnly }) {
+    const active = isActive(run);
+    const steer = active && !readOnly;
+    const paused = Boolean(run) && run.status === STATUS.PAUSED;
+    ui.train.disabled = readOnly || busy || invalid || (active && sameAsRun && !paused);
+    ui.train.title = readOnly ? "Fork this experiment to train it"
+      : invalid ? "Fix the problems shown in red first"
+        : active && sameAsRun ? (paused ? "Resume training (space)" : "Training…")
+          : active ? "Start again with the changed settings" : "Train the network (space)";
+    ui.pause.disabled = !steer;
+    ui.pause.setAttribute("aria-pressed", String(paused));
+    ui.pause.title = paused ? "Resume (space)" : "Pause (space)";
+    ui.step.disabled = !steer;
+    ui.stop.disabled = !steer;
+    ui.reset.disabled = !runs.length || readOnly;
+    ui.status.dataset.status = run ? run.status : "idle";
+    setText(ui.status, run ? run.statusText : invalid ? "Needs a fix" : "Ready");
+    showEpoch(run, specEpochs);
+  }
+
+  function notify(text, tone = "info") {
+    ui.toast.dataset.tone = tone;
+    ui.toast.textContent = text;
+    ui.toast.hidden = false;
+    clearTimeout(toastTimer);
+    toastTimer = setTimeout(() => { ui.toast.hidden = true; }, TOAST_MS);
+  }
+
+  return {
+    draw,
+    showEpoch,
+    notify,
+    canTrain: () => !ui.train.disabled,
+    setStatusText: (text) => setText(ui.status, text),
+  };
+}

@@ -1,0 +1,43 @@
+// Every view of the page, built on the page shell's elements. `on` carries main.js's handlers;
+// the views report to them and hold no page state.
+
+import { createBuilder } from "./builder.js";
+import { createCharts } from "./charts.js";
+import { createCompareDialog } from "./compare.js";
+import { createCsvPanel } from "./csvpanel.js";
+import { createDataPanel } from "./datapanel.js";
+import { createDiagnosisCard } from "./diagnosis.js";
+import { $ } from "./dom.js";
+import { createExportMenu } from "./exportmenu.js";
+import { createNetworkView } from "./network.js";
+import { createOutputView } from "./boundary.js";
+import { createTrainPanel } from "./trainpanel.js";
+
+/**
+ * on: {builder: {add, move, remove, param, fix}, data(edits), useUpload(id), csvFile(file),
+ *      csvColumns(choice), training(edits), dropout(p), remedy(remedy), exportOpen()}.
+ */
+export function createViews(catalog, on) {
+  const views = {};
+  views.builder = createBuilder({
+    palette: $("#palette"), stack: $("#stack"), input: $("#stack-input"), head: $("#stack-head"), total: $("#param-total"),
+  }, { catalog, on: on.builder });
+  views.dataPanel = createDataPanel($("#data-panel"), { catalog, onChange: on.data, onUseUpload: on.useUpload });
+  views.csv = createCsvPanel(views.dataPanel.csvSlot, {
+    tasks: catalog.tasks, on: { file: on.csvFile, choose: on.csvColumns },
+  });
+  views.trainPanel = createTrainPanel($("#train-panel"), { catalog, onChange: on.training, onDropout: on.dropout });
+  views.charts = createCharts({
+    loss: $("#loss-chart"), acc: $("#acc-chart"), lr: $("#lr-chart"), accPanel: $("#acc-panel"),
+    legend: $("#run-legend"), readout: $("#readout"), logToggle: $("#log-scale"),
+  });
+  views.output = createOutputView($("#output-canvas"), {
+    showValInput: $("#show-val"), caption: $("#output-caption"), pointKey: $("#point-key"),
+  });
+  const labels = Object.fromEntries(catalog.layers.map((l) => [l.type, l.label]));
+  views.network = createNetworkView($("#network-canvas"), { caption: $("#network-caption"), labels });
+  views.diagnosis = createDiagnosisCard($("#diagnosis"), { onRemedy: on.remedy });
+  views.exportMenu = createExportMenu($("#btn-export"), $("#export-menu"), { onOpen: on.exportOpen });
+  views.compare = createCompareDialog($("#compare-dialog"));
+  return views;
+}
