@@ -55,6 +55,7 @@ export function createCompareDialog(root) {
 
   function renderList() {
     clear(list);
+    if (!runs.length) list.append(el("li", { class: "hint", text: "No runs yet: press Train, then compare." }));
     for (const run of runs) {
       const box = el("input", { attrs: { type: "checkbox" }, props: { checked: picked.has(run.id) } });
       box.addEventListener("change", () => {

@@ -30,7 +30,7 @@ export function createCsvPanel(root, { tasks, on }) {
     on.choose({ features: upload.features, target: upload.target, task: upload.task, ...changes });
   }
 
-  function render(next, { canChoose }) {
+  function render(next, { canChoose, readOnly = false }) {
     upload = next;
     clear(chooser);
     chooser.hidden = !upload;
@@ -59,7 +59,7 @@ export function createCsvPanel(root, { tasks, on }) {
       el("label", { class: "field" }, el("span", { class: "field-label", text: "Target column" }), target),
       el("label", { class: "field" }, el("span", { class: "field-label", text: "Task" }), task),
       el("fieldset", { class: "csv-features" }, el("legend", { class: "field-label", text: "Features" }), boxes),
-      canChoose ? null : el("p", { class: "hint", text: "To choose other columns, upload the file again." }));
+      canChoose || readOnly ? null : el("p", { class: "hint", text: "To choose other columns, upload the file again." }));
     for (const control of chooser.querySelectorAll("select, input")) control.disabled = !canChoose;
   }
 

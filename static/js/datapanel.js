@@ -83,7 +83,8 @@ export function createDataPanel(root, { catalog, onChange, onUseUpload }) {
   /** The session's uploads, as choices in the dataset picker. */
   function setUploads(uploads) {
     uploadGroup.replaceChildren(...uploads.map((u) => el("option", {
-      text: `${u.filename} (${u.target})`, props: { value: `${UPLOAD_PREFIX}${u.id}` },
+      text: `${u.filename}: ${u.target} from ${u.features.length} column${u.features.length === 1 ? "" : "s"}`,
+      props: { value: `${UPLOAD_PREFIX}${u.id}` },
     })));
     if (uploads.length) dataset.append(uploadGroup);
     else uploadGroup.remove();

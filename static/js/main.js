@@ -6,7 +6,7 @@ import { api } from "./api.js";
 import { RUN_COLORS } from "./charts.js";
 import { $, el } from "./dom.js";
 import { ACTION, API, CSV_DATASET, MSG, SNAP, STATUS, TASK } from "./protocol.js";
-import { applyMessage, isActive, makeRun, resetHistory, savedRun, setStatus } from "./runs.js";
+import { applyMessage, isActive, makeRun, resetHistory, savedRuns, setStatus } from "./runs.js";
 import { createSessionFlow } from "./session.js";
 import { openStream } from "./socket.js";
 import { applyFix, clone, defaultLayer, dropoutRate, mergePatch, moveItem, normalize, presetSpec, sameSpec,
@@ -168,15 +168,9 @@ function control(run, action, extra = {}) {
 /** Put saved runs (a session's, oldest first) on the charts; live ones are followed. */
 function showSavedRuns(saved) {
   for (const r of state.runs) retire(r);
-  const labels = new Map(saved.map((r, i) => [r.id, r.label || `Run ${i + 1}`]));
-  const shown = saved.slice(-MAX_SAVED_SHOWN);
-  state.runs = shown.map((out, i) => savedRun({ ...out, spec: normalize(state.catalog, out.spec) }, {
-    label: labels.get(out.id),
-    parentLabel: out.parent ? labels.get(out.parent) || null : null,
-    color: RUN_COLORS[i % RUN_COLORS.length],
-  }));
-  state.runs.forEach((r) => { r.inSession = true; });
-  state.colorIndex = shown.length;
+  state.runs = savedRuns(saved, { normalizeSpec: (s) => normalize(state.catalog, s), colors: RUN_COLORS })
+    .slice(-MAX_SAVED_SHOWN);
+  state.colorIndex = saved.length;
   state.runNumber = saved.length;
   for (const out of saved) if (out.spec.data && out.spec.data.upload) state.usedUploads.add(out.spec.data.upload);
   const run = current();
@@ -294,7 +288,9 @@ function renderData() {
   views.dataPanel.render(state.spec);
   const d = state.spec.data;
   const upload = d.dataset === CSV_DATASET ? state.uploads.find((u) => u.id === d.upload) || null : null;
-  views.csv.render(upload, { canChoose: Boolean(upload && state.csvFile && state.csvFile.uploads.has(upload.id)) });
+  views.csv.render(upload, {
+    canChoose: Boolean(upload && state.csvFile && state.csvFile.uploads.has(upload.id)), readOnly: state.readOnly,
+  });
 }
 
 /** Learning rate and L2 change live in a running run when nothing else differs from its spec. */

@@ -114,3 +114,17 @@ export function savedRun(out, { label, parentLabel = null, color }) {
   }
   return run;
 }
+
+/** Records of a session's saved runs (oldest first), labelled, with parents named and colours in turn. */
+export function savedRuns(saved, { normalizeSpec, colors }) {
+  const labels = new Map(saved.map((r, i) => [r.id, r.label || `Run ${i + 1}`]));
+  return saved.map((out, i) => {
+    const run = savedRun({ ...out, spec: normalizeSpec(out.spec) }, {
+      label: labels.get(out.id),
+      parentLabel: out.parent ? labels.get(out.parent) || null : null,
+      color: colors[i % colors.length],
+    });
+    run.inSession = true;
+    return run;
+  });
+}

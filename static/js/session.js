@@ -9,7 +9,7 @@ import { RUN_COLORS } from "./charts.js";
 import { $ } from "./dom.js";
 import { createSessionsDialog } from "./mysessions.js";
 import { API, CSV_DATASET } from "./protocol.js";
-import { savedRun } from "./runs.js";
+import { savedRuns } from "./runs.js";
 import { createSessionBar, SAVE_STATE } from "./sessionbar.js";
 import { createShareDialog } from "./sharedialog.js";
 import { clone, normalize, sameSpec } from "./spec.js";
@@ -228,7 +228,8 @@ export function createSessionFlow(page) {
     if (!source) return;
     if (state.session) await autosave.flush();
     setBusy(true);
-    const res = await api.fork(source);
+    // A copy of one's own session is told apart by its title; a share link's keeps the original's.
+    const res = await api.fork(source, state.session ? `${bar.title().trim() || DEFAULT_TITLE} (copy)` : null);
     setBusy(false);
     if (!res.ok) {
       page.notify(`Could not fork: ${messages(res)}`, "bad");
@@ -295,9 +296,8 @@ export function createSessionFlow(page) {
       }
       saved = res.data.runs;
     }
-    const runs = saved ? saved.map((out, i) => savedRun({ ...out, spec: normalize(state.catalog, out.spec) }, {
-      label: out.label || `Run ${i + 1}`, color: RUN_COLORS[i % RUN_COLORS.length],
-    })) : state.runs;
+    const runs = saved ? savedRuns(saved, { normalizeSpec: (s) => normalize(state.catalog, s), colors: RUN_COLORS })
+      : state.runs;
     views.compare.open(runs, invoker);
   }
 
@@ -344,7 +344,7 @@ export function createSessionFlow(page) {
     const up = res.data;
     const d = state.spec.data;
     const previous = d.dataset === CSV_DATASET ? d.upload : null;
-    const mine = choice && state.csvFile && state.csvFile.file === file ? state.csvFile.uploads : new Set();
+    const mine = new Set(choice && state.csvFile && state.csvFile.file === file ? state.csvFile.uploads : []);
     mine.add(up.id);
     let uploads = [...state.uploads, up];
     // A column choice replaces the table it was made on, unless a run trained on that one.

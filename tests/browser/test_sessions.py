@@ -203,7 +203,7 @@ def _csv(rows: int = 60) -> str:
     return "\n".join(lines) + "\n"
 
 
-def test_a_csv_becomes_the_dataset_and_trains(page: Page, shot) -> None:
+def test_a_csv_becomes_the_dataset_and_trains(page: Page, fresh_page, shot) -> None:
     page.locator(".csv-slot input[type=file]").set_input_files(
         files=[{"name": "points.csv", "mimeType": "text/csv", "buffer": _csv().encode()}])
     chooser = page.locator(".csv-chooser")
@@ -221,6 +221,13 @@ def test_a_csv_becomes_the_dataset_and_trains(page: Page, shot) -> None:
     wait_for_chart(page, min_points=10)
     expect(page.locator("#output-caption")).to_have_text("Decision boundary at epoch 10")
     shot(page, "csv-trained")
+
+    # A share link shows the uploaded data and what the network made of it.
+    other = fresh_page(share_link(page))
+    wait_for_chart(other, min_points=10)
+    expect(other.locator(".csv-chooser")).to_contain_text("points.csv · 60 rows")
+    expect(other.locator(".preview-caption")).to_contain_text("42 training · 18 validation points")
+    expect(other.locator("#output-caption")).to_have_text("Decision boundary at epoch 10")
 
     # Another choice of columns is checked against the file as it is made.
     chooser.get_by_role("checkbox", name="x2").uncheck()
@@ -245,3 +252,29 @@ def test_a_bad_csv_names_the_row_and_the_column(page: Page, shot) -> None:
         files=[{"name": "ragged.csv", "mimeType": "text/csv", "buffer": b"a,b,y\n1,2,0\n3,4\n"}])
     expect(errors.locator(".csv-where")).to_have_text("Row 3 · Column y")
     expect(errors).to_contain_text("row 3 has 2 values but the header has 3 columns")
+
+
+def test_the_keyboard_reaches_the_menus_and_dialogs(page: Page) -> None:
+    train_to_the_end(page, epochs=3)
+    export = button(page, "Export")
+    export.focus()
+    page.keyboard.press("Enter")
+    menu = page.get_by_role("menu", name="Export")
+    expect(menu.get_by_role("menuitem", name=re.compile("^PyTorch script"))).to_be_focused()
+    page.keyboard.press("ArrowDown")
+    expect(menu.get_by_role("menuitem", name=re.compile("^Weights"))).to_be_focused()
+    page.keyboard.press("Escape")
+    expect(menu).to_be_hidden()
+    expect(export).to_be_focused()
+    expect(export).to_have_attribute("aria-expanded", "false")
+
+    share = button(page, "Share")
+    share.focus()
+    page.keyboard.press("Enter")  # saves first, then shows the link
+    dialog = page.get_by_role("dialog", name="Share this experiment")
+    expect(dialog.get_by_label("Share link")).to_be_focused()
+    page.keyboard.press("Escape")
+    expect(dialog).to_be_hidden()
+    expect(share).to_be_focused()
+    expect(save_state(page)).to_have_text("Saved")
+    assert epoch(page) == 3  # no key above started or paused a run
