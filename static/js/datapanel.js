@@ -20,10 +20,18 @@ const UPLOAD_PREFIX = `${CSV_DATASET}:`; // an upload's option in the dataset pi
 const CSV_DESCRIPTION = "Your own table: the feature columns are the inputs, the target column is what to predict.";
 
 /**
- * root: the panel's body; onChange([[path, value], ...]) asks main.js to edit the spec;
- * onUseUpload(id) asks for a table uploaded to the session.
+ * root: the panel's body; examples: the "Load an example" picker in its head. onChange([[path,
+ * value], ...]) asks main.js to edit the spec; onExample(name) for a preset; onUseUpload(id) for a
+ * table uploaded to the session.
  */
-export function createDataPanel(root, { catalog, onChange, onUseUpload }) {
+export function createDataPanel(root, { catalog, examples, onChange, onExample, onUseUpload }) {
+  examples.append(el("option", { text: "Load an example…", props: { value: "" } }),
+    ...catalog.presets.map((p) => el("option", { text: p.label, title: p.description, props: { value: p.name } })));
+  examples.addEventListener("change", () => {
+    if (examples.value) onExample(examples.value);
+    examples.value = "";
+  });
+
   const datasets = new Map(catalog.datasets.map((d) => [d.name, d]));
   const groups = catalog.tasks.map((t) => [t.label, catalog.datasets.filter((d) => d.task === t.name)
     .map((d) => ({ value: d.name, label: d.label }))]);
@@ -171,5 +179,11 @@ export function createDataPanel(root, { catalog, onChange, onUseUpload }) {
     root.querySelectorAll("[data-path]").forEach((n) => markInvalid(n, null));
   }
 
-  return { render, setPreview, setUploads, showError, clearErrors, csvSlot };
+  /** A share link's data is read-only: the fields (a disabled fieldset) and the example picker. */
+  function setReadOnly(readOnly) {
+    root.disabled = readOnly;
+    examples.disabled = readOnly;
+  }
+
+  return { render, setPreview, setUploads, setReadOnly, showError, clearErrors, csvSlot };
 }

@@ -54,7 +54,8 @@ export function createDiagnosisCard(root, { onRemedy }) {
       const why = el("p", { class: "remedy-why", text: d.remedies[0].why });
       const explain = (remedy) => () => { why.textContent = remedy.why; };
       remediesEl.append(
-        el("p", { class: "remedies-title", text: "Try a remedy: it trains a new run, overlaid on this one." }),
+        el("p", { class: "remedies-title", text: enabled ? "Try a remedy: it trains a new run, overlaid on this one."
+          : "Remedies: fork this experiment to try them." }),
         el("div", { class: "remedy-list" }, d.remedies.map((remedy) => el("button", {
           class: "btn btn-remedy",
           text: remedy.label,

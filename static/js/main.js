@@ -81,8 +81,12 @@ function onMessage(run, msg) {
       break;
     case MSG.END:
       run.stream.close();
-      run.hasWeights = undefined; // known once asked (the Export menu asks)
-      if (isCurrent) views.diagnosis.showEnd(msg);
+      if (isCurrent) {
+        views.diagnosis.showEnd(msg);
+        checkWeights(run); // before anyone opens the Export menu
+      } else {
+        run.hasWeights = undefined; // asked when the Export menu opens on it
+      }
       refreshRuns();
       break;
     default:
@@ -249,16 +253,20 @@ async function fork(remedy) {
 }
 
 /** The Export menu opens: its links follow the current run; weights once the run has them. */
-async function onExportOpen() {
+function onExportOpen() {
   const run = current();
   if (!run) return;
   if (isActive(run)) run.hasWeights = false;
   views.exportMenu.setRun(run, { weights: run.hasWeights ?? null });
-  if (run.hasWeights === undefined || run.hasWeights === null) {
-    const res = await api.getRun(run.id);
-    run.hasWeights = res.ok ? Boolean(res.data.has_weights) : false;
-    if (run === current()) views.exportMenu.setRun(run, { weights: run.hasWeights });
-  }
+  if (run.hasWeights === undefined) checkWeights(run);
+}
+
+/** Ask the server whether an ended run has weights to download (the Export menu offers them). */
+async function checkWeights(run) {
+  run.hasWeights = null; // being asked
+  const res = await api.getRun(run.id);
+  run.hasWeights = res.ok ? Boolean(res.data.has_weights) : false;
+  if (run === current()) views.exportMenu.setRun(run, { weights: run.hasWeights });
 }
 
 // -- editing the spec -------------------------------------------------------------------------------------
@@ -419,7 +427,6 @@ const page = {
   get state() { return state; },
   get views() { return views; },
   notify,
-  current,
   /** A session of this browser is open (or closed, with null): runs now train in it. */
   setSession(session) {
     state.session = session;
@@ -450,27 +457,17 @@ const page = {
     editSpec(normalize(state.catalog, spec), { structural: true, live: false });
   },
   showSavedRuns,
-  setReadOnly,
   clearRuns: reset,
 };
 
 // -- start-up -----------------------------------------------------------------------------------------------------
 function bindToolbar() {
   toolbar = createToolbar({ on: { train, pause: togglePause, step, stop, reset } });
-  Object.assign(ui, { problems: $("#stack-problems"), examples: $("#example-select"), busy: false });
+  Object.assign(ui, { problems: $("#stack-problems"), busy: false });
   document.addEventListener("keydown", onKey);
   window.addEventListener("pagehide", () => {
     if (flow) flow.leaving();
     state.runs.forEach((r) => r.stream && r.stream.close());
-  });
-}
-
-function bindExamples() {
-  ui.examples.append(el("option", { text: "Load an example…", props: { value: "" } }),
-    ...state.catalog.presets.map((p) => el("option", { text: p.label, title: p.description, props: { value: p.name } })));
-  ui.examples.addEventListener("change", () => {
-    if (ui.examples.value) loadExample(ui.examples.value);
-    ui.examples.value = "";
   });
 }
 
@@ -492,6 +489,7 @@ function buildViews(catalog) {
       fix: (fix) => editLayers(applyFix(catalog, state.spec.model.layers, fix)),
     },
     data: editPaths,
+    example: loadExample,
     useUpload: (id) => flow.useUpload(id),
     csvFile: (file) => flow.uploadCsv(file),
     csvColumns: (choice) => flow.chooseColumns(choice),
@@ -506,8 +504,9 @@ function buildViews(catalog) {
 function setReadOnly(readOnly) {
   state.readOnly = readOnly;
   views.builder.setReadOnly(readOnly);
-  for (const id of ["#data-panel", "#train-panel"]) $(id).disabled = readOnly;
-  ui.examples.disabled = readOnly;
+  $("#train-panel").disabled = readOnly;
+  views.dataPanel.setReadOnly(readOnly);
+  renderData();
   document.body.dataset.readOnly = String(readOnly);
   updateControls();
 }
@@ -526,7 +525,6 @@ async function main() {
   state.spec = fromUrl ? normalize(state.catalog, fromUrl) : presetSpec(state.catalog, state.catalog.presets[0].name);
   buildViews(state.catalog);
   views.trainPanel.setHealth(state.health);
-  bindExamples();
   views.builder.render(state.spec.model.layers);
   renderData();
   views.trainPanel.render(state.spec, dropoutRate(state.spec.model.layers));

@@ -33,8 +33,8 @@ function go(href) {
 }
 
 /**
- * page: what main.js lets this module see and do: state (read only), views, notify, current,
- * setSession, setUploads, setCsvFile, useUpload, loadSpec, showSavedRuns, setReadOnly, clearRuns.
+ * page: what main.js lets this module see and do: state (read only), views, notify, setSession,
+ * setUploads, setCsvFile, useUpload, loadSpec, showSavedRuns, clearRuns.
  */
 export function createSessionFlow(page) {
   const { state, views } = page;

@@ -14,7 +14,7 @@ import { createOutputView } from "./boundary.js";
 import { createTrainPanel } from "./trainpanel.js";
 
 /**
- * on: {builder: {add, move, remove, param, fix}, data(edits), useUpload(id), csvFile(file),
+ * on: {builder: {add, move, remove, param, fix}, data(edits), example(name), useUpload(id), csvFile(file),
  *      csvColumns(choice), training(edits), dropout(p), remedy(remedy), exportOpen()}.
  */
 export function createViews(catalog, on) {
@@ -22,7 +22,9 @@ export function createViews(catalog, on) {
   views.builder = createBuilder({
     palette: $("#palette"), stack: $("#stack"), input: $("#stack-input"), head: $("#stack-head"), total: $("#param-total"),
   }, { catalog, on: on.builder });
-  views.dataPanel = createDataPanel($("#data-panel"), { catalog, onChange: on.data, onUseUpload: on.useUpload });
+  views.dataPanel = createDataPanel($("#data-panel"), {
+    catalog, examples: $("#example-select"), onChange: on.data, onExample: on.example, onUseUpload: on.useUpload,
+  });
   views.csv = createCsvPanel(views.dataPanel.csvSlot, {
     tasks: catalog.tasks, on: { file: on.csvFile, choose: on.csvColumns },
   });

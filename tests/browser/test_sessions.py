@@ -261,6 +261,7 @@ def test_the_keyboard_reaches_the_menus_and_dialogs(page: Page) -> None:
     page.keyboard.press("Enter")
     menu = page.get_by_role("menu", name="Export")
     expect(menu.get_by_role("menuitem", name=re.compile("^PyTorch script"))).to_be_focused()
+    expect(menu.get_by_role("menuitem", name=re.compile("^Weights"))).not_to_have_attribute("aria-disabled", "true")
     page.keyboard.press("ArrowDown")
     expect(menu.get_by_role("menuitem", name=re.compile("^Weights"))).to_be_focused()
     page.keyboard.press("Escape")
