@@ -203,15 +203,20 @@ async def upload_csv(session: EditableDep, request: Request, manager: ManagerDep
     """Upload a CSV (the raw file as the body). Unchosen columns default to: the last column as the
     target, every other numeric column as a feature, and the task from the target's values.
 
-    `?report=true` answers a bad file or choice with 200 `{"errors": [...]}` instead of 422, as
-    /api/validate does: the page checks a file as it is chosen, and a browser logs each 4xx as an error.
+    `?report=true` answers a bad file or choice (or one over the cap) with 200 `{"errors": [...]}`
+    instead of 422 (413), as /api/validate does: the page checks a file as it is chosen, and a
+    browser logs each 4xx as an error.
     """
-    raw = await read_capped(request, settings.max_upload_bytes)
     try:
+        raw = await read_capped(request, settings.max_upload_bytes)
         table, info = await asyncio.to_thread(uploads.parse, raw, features, target, task)
     except CsvError as e:
         if report:
             return JSONResponse({"errors": [e.to_dict()]})
+        raise
+    except HTTPException as e:
+        if report and e.status_code == 413:
+            return JSONResponse({"errors": [{"path": "file", "message": e.detail, "row": None, "column": None}]})
         raise
     row = await manager.db(uploads.insert, session.id, filename, len(raw), table, info)
     await manager.db(sessions.touch, session.id)

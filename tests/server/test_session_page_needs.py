@@ -37,7 +37,7 @@ def test_saving_keeps_the_runs_trained_before_and_they_are_steered_by_the_token(
     assert [e["path"] for e in r.json()["errors"]] == ["runs[0]", "runs[1]"]
 
 
-def test_an_upload_with_report_answers_a_bad_file_with_200_errors(sapi, client):
+def test_an_upload_with_report_answers_a_bad_file_with_200_errors(sapi, client, make_client):
     s = sapi.create()
     url = f"/api/sessions/{s['id']}/uploads"
     headers = {**bearer(s["edit_token"]), "content-type": "text/csv"}
@@ -49,3 +49,9 @@ def test_an_upload_with_report_answers_a_bad_file_with_200_errors(sapi, client):
     r = client.post(url, params={"report": "true"}, content=b"a,b,y\n1,2,0\n3,4,1\n5,6,0\n7,8,1\n", headers=headers)
     assert r.status_code == 201 and r.json()["n_classes"] == 2
     assert client.post(url, content=b"", headers=headers).status_code == 422  # without report, as before
+
+    small = make_client(max_upload_bytes=20)
+    s = SessionsApi(small).create()
+    headers = {**bearer(s["edit_token"]), "content-type": "text/csv"}
+    r = small.post(f"/api/sessions/{s['id']}/uploads", params={"report": "true"}, content=b"a,b,y\n" * 10, headers=headers)
+    assert r.status_code == 200 and "the cap is 20 bytes" in r.json()["errors"][0]["message"]
