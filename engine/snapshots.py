@@ -56,7 +56,7 @@ def take_snapshot(model: nn.Module, kind: str, x_all: torch.Tensor, epoch: int) 
             prob = out.softmax(dim=1)  # (G*G, K)
             conf, pred = prob.max(dim=1)
             return {**base, "classes": int(out.shape[1]), "pred": pred.tolist(),
-                    "conf": _rounded(conf, 3)}
+                    "conf": _rounded(conf, 2)}  # colour intensity: 1% steps suffice
         vals = _rounded(out[:, 0], 4)
         return {**base, "value": vals, "vmin": min(vals), "vmax": max(vals)}
     finally:

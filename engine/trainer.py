@@ -36,7 +36,7 @@ _INIT_LOCK = threading.Lock()
 EVAL_CHUNK = 8192  # rows per forward pass when evaluating
 DIAGNOSIS_INTERVAL_S = 0.25
 DIAGNOSIS_REFRESH_S = 1.0
-SNAPSHOT_MIN_INTERVAL_S = 0.1
+SNAPSHOT_MIN_INTERVAL_S = 0.2  # views refresh at most 5 times a second
 SNAPSHOT_BUDGET = 0.03  # a snapshot may cost at most this share of wall time
 EXPLODE_FACTOR = 1e3  # a train loss this many times the constant predictor's is diverged
 

@@ -301,7 +301,7 @@ def test_boundary_snapshot_for_two_d_classification(make_spec):
             probs = trainer.model(pt).softmax(1)[0]
         if abs(float(probs[0] - probs[1])) > 1e-3:
             assert d["pred"][r * 64 + c] == int(probs.argmax()), (r, c)
-            assert d["conf"][r * 64 + c] == pytest.approx(float(probs.max()), abs=1e-3)
+            assert d["conf"][r * 64 + c] == pytest.approx(float(probs.max()), abs=5e-3)  # sent to 2 decimals
 
 
 def test_curve_snapshot_for_one_d_regression(make_spec):
