@@ -115,7 +115,9 @@ export function createCompareDialog(root) {
     chartEl.dataset.runs = String(sel.length);
     chartEl.dataset.smoothing = String(beta);
     chartEl.dataset.metric = col;
-    chartEl.setAttribute("aria-label", `${metric.selectedOptions[0] ? metric.selectedOptions[0].text : col} of ${sel.map((r) => r.label).join(", ") || "no runs"}, smoothing ${beta.toFixed(2)}`);
+    const what = metric.selectedOptions[0] ? metric.selectedOptions[0].text : col;
+    const who = sel.map((r) => r.label).join(", ") || "no runs";
+    chartEl.setAttribute("aria-label", `${what} of ${who}, smoothing ${beta.toFixed(2)}`);
   }
 
   function drawDiff(sel) {

@@ -6,7 +6,10 @@ import { append, clear, el, setText } from "./dom.js";
 
 /** root: an element inside the data panel; on: {file(file), choose({features, target, task})}. */
 export function createCsvPanel(root, { tasks, on }) {
-  const input = el("input", { class: "visually-hidden", attrs: { type: "file", accept: ".csv,.tsv,.txt,text/csv", tabindex: "-1", "aria-hidden": "true" } });
+  const input = el("input", {
+    class: "visually-hidden",
+    attrs: { type: "file", accept: ".csv,.tsv,.txt,text/csv", tabindex: "-1", "aria-hidden": "true" },
+  });
   const pick = el("button", {
     class: "btn btn-small", text: "Upload CSV…", attrs: { type: "button" },
     title: "Train on your own table: numeric feature columns and a target column",

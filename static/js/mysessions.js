@@ -103,7 +103,10 @@ export function createSessionsDialog(root, { on }) {
     };
     const runs = s.n_runs ? ` and its ${s.n_runs} run${s.n_runs === 1 ? "" : "s"}` : "";
     item.replaceChildren(
-      el("p", { class: "session-confirm", attrs: { role: "alert" }, text: `Delete “${s.title || "Untitled"}”${runs}? This cannot be undone; its share link stops working.` }),
+      el("p", {
+        class: "session-confirm", attrs: { role: "alert" },
+        text: `Delete “${s.title || "Untitled"}”${runs}? This cannot be undone; its share link stops working.`,
+      }),
       el("div", { class: "session-buttons" },
         el("button", { class: "btn btn-small btn-danger", text: "Delete for good", attrs: { type: "button" }, on: { click: confirm } }),
         el("button", { class: "btn btn-small", text: "Keep it", attrs: { type: "button" }, on: { click: cancel } })));

@@ -68,14 +68,31 @@ def test_save_then_share_read_only_then_fork_and_train(page: Page, fresh_page, s
     shot(other, "fork-training")
 
 
-def test_my_sessions_lists_renames_and_deletes(page: Page, shot) -> None:
+def test_my_sessions_opens_renames_and_deletes(page: Page, shot) -> None:
     page.get_by_label("Session title").fill("First idea")
+    layers(page).nth(0).get_by_label("Units").fill("12")
+    wait_valid(page)
     button(page, "Save").click()
     expect(save_state(page)).to_have_text("Saved")
+    # A new, unsaved page in the same browser: My sessions opens the saved one.
+    page.goto("/#")
+    page.reload()
+    page.wait_for_selector("body[data-ready='true']")
+    expect(save_state(page)).to_have_text("Not saved")
+    expect(layers(page).nth(0).get_by_label("Units")).to_have_value("16")
     button(page, "My sessions").click()
     dialog = page.get_by_role("dialog", name="My sessions")
     row = dialog.get_by_role("listitem", name="First idea")
     expect(row).to_contain_text("0 runs")
+    expect(row).not_to_contain_text("open now")
+    row.get_by_role("button", name="Open").click()
+    page.wait_for_selector("body[data-ready='true']")
+    expect(page.get_by_label("Session title")).to_have_value("First idea")
+    expect(layers(page).nth(0).get_by_label("Units")).to_have_value("12")
+    expect(save_state(page)).to_have_text("Saved")
+
+    button(page, "My sessions").click()
+    row = dialog.get_by_role("listitem", name="First idea")
     expect(row).to_contain_text("open now")
     shot(page, "my-sessions")
 
