@@ -216,9 +216,14 @@ export function createSessionFlow(page) {
 
   async function share(invoker) {
     let url;
-    if (state.session) url = state.session.shareUrl;
-    else if (state.shareToken) url = `${location.origin}${API.sharePage(state.shareToken)}`;
-    else if (await save()) url = state.session.shareUrl;
+    if (state.session) {
+      url = state.session.shareUrl;
+      await autosave.flush(); // the link shows what is on the page now
+    } else if (state.shareToken) {
+      url = `${location.origin}${API.sharePage(state.shareToken)}`;
+    } else if (await save()) {
+      url = state.session.shareUrl;
+    }
     if (url) shareDialog.open(url, invoker);
   }
 
