@@ -156,8 +156,8 @@ async function startRun(spec, { label = null, parent = null } = {}) {
 }
 
 /** Stop a run if it is still going (unless only watching) and stop listening to it. */
-function retire(run) {
-  if (isActive(run) && !state.readOnly) control(run, ACTION.STOP);
+function retire(run, { stop = true } = {}) {
+  if (stop && isActive(run) && !state.readOnly) control(run, ACTION.STOP);
   if (run.stream) run.stream.close();
 }
 
@@ -219,8 +219,9 @@ function stop() {
   if (isActive(run) && !state.readOnly) control(run, ACTION.STOP);
 }
 
-function reset() {
-  for (const r of state.runs) retire(r);
+/** Clear the runs and charts; `stop` stops the runs still going (Reset does; a deleted session's are gone). */
+function clearRuns({ stop = true } = {}) {
+  for (const r of state.runs) retire(r, { stop });
   state.runs = [];
   state.colorIndex = 0;
   state.runNumber = 0;
@@ -457,12 +458,12 @@ const page = {
     editSpec(normalize(state.catalog, spec), { structural: true, live: false });
   },
   showSavedRuns,
-  clearRuns: reset,
+  clearRuns,
 };
 
 // -- start-up -----------------------------------------------------------------------------------------------------
 function bindToolbar() {
-  toolbar = createToolbar({ on: { train, pause: togglePause, step, stop, reset } });
+  toolbar = createToolbar({ on: { train, pause: togglePause, step, stop, reset: () => clearRuns() } });
   Object.assign(ui, { problems: $("#stack-problems"), busy: false });
   document.addEventListener("keydown", onKey);
   window.addEventListener("pagehide", () => {

@@ -43,6 +43,7 @@ export function createSessionFlow(page) {
   let specBlocked = false; // the spec has problems, so the autosave leaves it out
   let saveState = SAVE_STATE.UNSAVED;
   let busy = false;
+  let sharedGone = false; // the share link opened nothing: nothing to fork
 
   const bar = createSessionBar({
     title: $("#session-title"), state: $("#save-state"), readOnlyNote: $("#read-only-note"),
@@ -90,7 +91,7 @@ export function createSessionFlow(page) {
     shareBtn.disabled = busy;
     shareBtn.title = state.session || state.shareToken ? "Show the read-only link to this experiment"
       : "Save, then get a read-only link to this experiment";
-    const source = state.session ? state.session.shareToken : state.shareToken;
+    const source = state.session ? state.session.shareToken : !sharedGone && state.shareToken;
     forkBtn.disabled = !source || busy;
     forkBtn.title = state.readOnly ? "Make an editable copy of your own, with every run, and train it"
       : state.session ? "Make a copy of this session to try something else" : "Save first: Fork copies a saved session";
@@ -143,6 +144,7 @@ export function createSessionFlow(page) {
   async function openShared() {
     const res = await api.getShared(state.shareToken);
     if (!res.ok) {
+      sharedGone = res.status === 404;
       bar.show({ title: "Shared experiment", readOnly: true });
       views.diagnosis.showProblem("Nothing is shared under this link",
         res.status === 404 ? "It may have been deleted by its owner. The page shows a starting network instead."
@@ -280,7 +282,7 @@ export function createSessionFlow(page) {
     if (isOpen) {
       // Its runs went with it; the network stays on the page, unsaved.
       writeSession(null);
-      page.clearRuns();
+      page.clearRuns({ stop: false }); // the server stopped them with the session
       page.setSession(null);
       page.setUploads([]);
       serverSpec = null;

@@ -55,10 +55,10 @@ export function createSessionBar(els, { on }) {
   }
 
   return {
-    /** The session's title and notes (a share link's are read-only). */
-    show({ title = "", notes = "", readOnly = false }) {
-      if (document.activeElement !== els.title) els.title.value = title;
-      if (document.activeElement !== els.notes) els.notes.value = notes;
+    /** The session's title and notes (a share link's are read-only); what is left out stays. */
+    show({ title, notes, readOnly = els.title.readOnly }) {
+      if (title !== undefined && document.activeElement !== els.title) els.title.value = title;
+      if (notes !== undefined && document.activeElement !== els.notes) els.notes.value = notes;
       els.title.readOnly = readOnly;
       els.notes.readOnly = readOnly;
       els.readOnlyNote.hidden = !readOnly;
@@ -67,7 +67,7 @@ export function createSessionBar(els, { on }) {
       els.importButton.title = readOnly ? "Fork first: a shared experiment cannot be changed"
         : "Load a spec file (.json) exported from Layerlab";
       setNotesLabel();
-      if (readOnly && notes.trim()) showNotes(true);
+      if (readOnly && els.notes.value.trim()) showNotes(true);
     },
     setSaveState(state, detail = "") {
       els.state.dataset.state = state;

@@ -91,6 +91,8 @@ def test_my_sessions_opens_renames_and_deletes(page: Page, shot) -> None:
     expect(layers(page).nth(0).get_by_label("Units")).to_have_value("12")
     expect(save_state(page)).to_have_text("Saved")
 
+    button(page, "Notes").click()
+    page.get_by_label("Notes").fill("keep me")
     button(page, "My sessions").click()
     row = dialog.get_by_role("listitem", name="First idea")
     expect(row).to_contain_text("open now")
@@ -101,6 +103,7 @@ def test_my_sessions_opens_renames_and_deletes(page: Page, shot) -> None:
     dialog.get_by_role("button", name="Save title").click()
     expect(dialog.get_by_role("listitem", name="Better idea")).to_be_visible()
     expect(page.get_by_label("Session title")).to_have_value("Better idea")
+    expect(page.get_by_label("Notes")).to_have_value("keep me")
 
     dialog.get_by_role("listitem", name="Better idea").get_by_role("button", name="Delete").click()
     dialog.get_by_role("button", name="Delete for good").click()
