@@ -108,7 +108,7 @@ export function createCompareDialog(root) {
       legend: { show: false },
       cursor: { drag: { x: false, y: false }, points: { size: 5 } },
       scales: { x: { time: false }, y: log ? { distr: 3 } : {} },
-      axes: [{ ...AXIS, size: 28 },
+      axes: [{ ...AXIS, size: 28, values: (u, splits) => splits.map((v) => (Number.isInteger(v) ? String(v) : "")) },
              { ...AXIS, size: 52, values: (u, splits) => splits.map((v) => (isAcc ? `${Math.round(v * 100)}%` : fmtNum(v, 2))) }],
       series,
     }, data, chartEl);

@@ -156,15 +156,19 @@ def test_compare_overlays_smooths_and_lists_what_differs(page: Page, shot) -> No
     expect(rows).to_have_count(1)
     expect(rows.first).to_have_attribute("data-path", "training.lr")
     expect(rows.first.get_by_role("cell")).to_have_text(["0.01", "0.03"])
-    dialog.get_by_label("Diff only").uncheck()
-    assert rows.count() > 10
-    expect(dialog.locator("#compare-diff tbody tr.differs")).to_have_count(1)
-
     slider = dialog.get_by_role("slider", name="Smoothing")
     slider.fill("0.9")
     expect(chart).to_have_attribute("data-smoothing", "0.9")
     expect(dialog.locator("#compare-smoothing-value")).to_have_text("0.90")
     shot(page, "compare")
+    page.set_viewport_size({"width": 1024, "height": 800})
+    assert_fits(page, 1024, ("#compare-dialog", "#compare-chart", "#compare-diff"))
+    shot(page, "compare-1024")
+    page.set_viewport_size({"width": 1280, "height": 800})
+
+    dialog.get_by_label("Diff only").uncheck()
+    assert rows.count() > 10
+    expect(dialog.locator("#compare-diff tbody tr.differs")).to_have_count(1)
     dialog.get_by_label("Diff only").check()
     runs.get_by_role("checkbox").first.uncheck()
     expect(chart).to_have_attribute("data-runs", "1")
