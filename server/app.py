@@ -16,6 +16,7 @@ from engine.spec import parse_spec
 from engine.trainer import Trainer
 
 from . import errors, logs, pages, routes, session_routes
+from .bodylimit import JsonBodyLimit
 from .manager import RunManager
 from .sessions import Sessions
 from .settings import Settings
@@ -61,6 +62,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                   description="Build, train and diagnose PyTorch models from the browser. See docs/protocol.md.")
     app.state.settings = settings
     errors.install(app)
+    app.add_middleware(JsonBodyLimit, limit=settings.max_body_bytes)
     app.include_router(routes.router)
     app.include_router(session_routes.router)
     app.include_router(pages.router)

@@ -23,6 +23,7 @@ from safetensors.torch import save as save_safetensors
 
 from engine.errors import SpecError
 from engine.events import DiagnosisEvent, EndEvent, EpochEvent, SnapshotEvent
+from engine.device import resolve_device
 from engine.shapes import infer
 from engine.spec import ExperimentSpec
 from engine.trainer import Trainer
@@ -140,8 +141,10 @@ class RunManager:
 
     # -- creating and finding runs -----------------------------------------------------------------
     def validate(self, spec: ExperimentSpec) -> dict[str, Any]:
-        """Shape inference under the server's caps; raises SpecError."""
-        return infer(spec, self.limits).to_dict()
+        """Shape inference under the server's caps, and a device this server has; raises SpecError."""
+        summary = infer(spec, self.limits).to_dict()
+        resolve_device(spec.training.device)
+        return summary
 
     async def create(self, spec: ExperimentSpec, *, label: str | None = None, parent: str | None = None,
                      session_id: str | None = None) -> Run:

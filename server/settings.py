@@ -35,6 +35,8 @@ class Settings:
     max_activation_mib: int = 512
     # Uploaded CSV files.
     max_upload_bytes: int = 10 * 1024 * 1024
+    # Any other request body (specs, sessions, controls).
+    max_body_bytes: int = 256 * 1024
     # Websocket coalescing window and the largest client frame accepted.
     coalesce_ms: int = 50
     max_frame_bytes: int = 4096

@@ -3,6 +3,7 @@ errors with JSON paths, runs from creation to their end, failures, divergence, q
 
 from __future__ import annotations
 
+import json
 from typing import Any, Callable
 
 import pytest
@@ -193,19 +194,17 @@ def _unavailable_device() -> str:
     pytest.skip("every device is available here")
 
 
-def test_a_run_that_fails_at_build_time_is_failed_and_the_server_carries_on(api: Api, client: TestClient) -> None:
-    """The spec validates (the device field is a known name) but the trainer cannot build it here."""
+def test_a_device_this_server_lacks_is_refused_up_front(client: TestClient) -> None:
+    """Not a 201 and a failed run later: the spec is checked against this server's devices."""
     device = _unavailable_device()
-    run_id = api.create(spec({"training": {"device": device}}))["id"]
-    run = api.wait_status(run_id, "failed", "finished")
-    assert run["status"] == "failed"
-    assert device in run["error"] and "not available" in run["error"]
-    assert run["advice"]
-    wait_for(lambda: client.get("/api/health").json()["runs"] == {"active": 0, "queued": 0}, what="the slot back")
-    assert api.wait_status(api.create(spec())["id"], "finished")["history"]["epoch"] == [1, 2, 3, 4, 5]
+    for url in ("/api/validate", "/api/runs"):
+        res = client.post(url, json=spec({"training": {"device": device}}))
+        assert res.status_code == 422
+        [err] = res.json()["errors"]
+        assert err["path"] == "training.device" and device in err["message"] and "cpu" in err["message"]
 
 
-def test_a_run_that_raises_is_failed_with_the_reason(api: Api, client: TestClient) -> None:
+def test_a_run_that_raises_is_failed_with_the_reason_and_the_server_carries_on(api: Api, client: TestClient) -> None:
     """`split_provider` is the manager's public hook for data (uploaded CSVs); here it raises."""
 
     def broken(_spec: Any) -> Any:
@@ -299,3 +298,21 @@ def test_the_wall_time_cap_stops_a_run_with_a_message(make_client: Callable[...,
     assert run["status"] == "stopped"
     assert "wall-time cap" in run["error"] and "0.5 s" in run["error"]
     assert 0 < len(run["history"]["epoch"]) < 5000
+
+
+# -- request size -------------------------------------------------------------------------------------------
+def test_a_json_body_over_the_cap_gets_413(make_client: Callable[..., TestClient]) -> None:
+    client = make_client(max_body_bytes=2048)
+    big = spec({"model": {"layers": [{"type": "dense", "units": 4, "activation": "relu"}] * 60}})
+    assert len(json.dumps(big, separators=(",", ":"))) > 2048
+    res = client.post("/api/runs", json=big)
+    assert res.status_code == 413 and "2048" in res.json()["detail"]
+
+    def chunks():  # no Content-Length: counted while it streams in
+        data = json.dumps(big).encode()
+        for i in range(0, len(data), 500):
+            yield data[i:i + 500]
+
+    res = client.post("/api/validate", content=chunks(), headers={"content-type": "application/json"})
+    assert res.status_code == 413
+    assert client.post("/api/validate", json=spec()).status_code == 200  # a normal spec still passes
