@@ -2,7 +2,7 @@
 // surface (regression on 2-D data) or the fitted curve (regression on 1-D data), drawn under the
 // training points, with the validation points on a toggle. Redraws at most once a frame.
 
-import { fitCanvas } from "./dom.js";
+import { fitCanvas, frameScheduler } from "./dom.js";
 import { DATA_KIND, SNAP, TASK } from "./protocol.js";
 import { boundsOf, classColor, divergingRgb, drawAxes, drawPoints, hexToRgb, makeFrame } from "./plot2d.js";
 
@@ -11,16 +11,8 @@ const MARGIN = 6;
 export function createOutputView(canvas, { showValInput, caption, pointKey }) {
   let preview = null;
   let snapshot = null;
-  let queued = false;
+  const schedule = frameScheduler(draw);
 
-  function schedule() {
-    if (queued) return;
-    queued = true;
-    requestAnimationFrame(() => {
-      queued = false;
-      draw();
-    });
-  }
 
   showValInput.addEventListener("change", schedule);
   new ResizeObserver(schedule).observe(canvas);

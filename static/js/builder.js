@@ -225,7 +225,7 @@ export function createBuilder(els, { catalog, on }) {
       }
       item.classList.add("invalid");
       const param = layerParamOf(err.path);
-      const control = param && item.querySelector(`[data-param="${param}"]`);
+      const control = param && item.querySelector(`[data-param="${CSS.escape(param)}"]`);
       if (control) control.setAttribute("aria-invalid", "true");
       const box = item.querySelector(".layer-error");
       box.hidden = false;

@@ -4,7 +4,7 @@
 // rebuilt and handed to setData once per animation frame, however fast the epochs arrive.
 
 import uPlot from "uplot";
-import { clear, el, fmtNum, setText } from "./dom.js";
+import { clear, el, fmtNum, frameScheduler, setText } from "./dom.js";
 import { COL } from "./protocol.js";
 
 export const RUN_COLORS = ["#1c7ed6", "#e8590c", "#2f9e44", "#9c36b5", "#0c8599", "#c2255c", "#5c940d", "#495057"];
@@ -35,7 +35,7 @@ export function createCharts(els) {
   let hasAcc = true;
   let plots = null;
   let builtFor = "";
-  let queued = false;
+  const schedule = frameScheduler(draw);
 
   els.logToggle.addEventListener("change", () => {
     builtFor = "";
@@ -246,14 +246,6 @@ export function createCharts(els) {
     }
   }
 
-  function schedule() {
-    if (queued) return;
-    queued = true;
-    requestAnimationFrame(() => {
-      queued = false;
-      draw();
-    });
-  }
 
   return {
     /** The runs to draw (first = oldest), and whether the task reports accuracy. */

@@ -2,7 +2,7 @@
 // samples, noise, validation split, how much of the training split to use, and the data seed.
 
 import { el, fitCanvas, setText } from "./dom.js";
-import { field, markInvalid, numberInput, rangeInput, readControl, selectInput, writeControl } from "./forms.js";
+import { field, fieldErrors, numberInput, rangeInput, readControl, selectInput, writeControl } from "./forms.js";
 import { boundsOf, classColor, divergingRgb, drawAxes, drawDigits, drawPoints, makeFrame } from "./plot2d.js";
 import { CSV_DATASET, DATA_KIND, TASK, UPLOAD_FIELDS } from "./protocol.js";
 
@@ -167,23 +167,11 @@ export function createDataPanel(root, { catalog, examples, onChange, onExample, 
     setText(previewCaption, `${preview.n_train} training · ${preview.n_val} validation ${what}${axes}`);
   }
 
-  /** Show a validation error on the control bound to `path`; returns false if none is here. */
-  function showError(path, message) {
-    const input = root.querySelector(`[data-path="${path}"]`);
-    if (!input) return false;
-    markInvalid(input, message);
-    return true;
-  }
-
-  function clearErrors() {
-    root.querySelectorAll("[data-path]").forEach((n) => markInvalid(n, null));
-  }
-
   /** A share link's data is read-only: the fields (a disabled fieldset) and the example picker. */
   function setReadOnly(readOnly) {
     root.disabled = readOnly;
     examples.disabled = readOnly;
   }
 
-  return { render, setPreview, setUploads, setReadOnly, showError, clearErrors, csvSlot };
+  return { render, setPreview, setUploads, setReadOnly, ...fieldErrors(root), csvSlot };
 }

@@ -46,6 +46,19 @@ export function setText(node, text) {
   if (node.textContent !== s) node.textContent = s;
 }
 
+/** A function that calls `draw` on the next animation frame, at most once a frame however often it is called. */
+export function frameScheduler(draw) {
+  let queued = false;
+  return function schedule() {
+    if (queued) return;
+    queued = true;
+    requestAnimationFrame(() => {
+      queued = false;
+      draw();
+    });
+  };
+}
+
 /** A canvas sized to its CSS box at the device's pixel ratio; returns the 2-D context scaled to CSS px. */
 export function fitCanvas(canvas) {
   const dpr = window.devicePixelRatio || 1;

@@ -7,7 +7,7 @@ import { API } from "./protocol.js";
 
 /** onOpen() runs as the menu opens (main.js then says whether the weights are ready). */
 export function createExportMenu(button, menu, { onOpen }) {
-  const item = (kind) => menu.querySelector(`[data-export="${kind}"]`);
+  const item = (kind) => menu.querySelector(`[data-export="${CSS.escape(kind)}"]`);
   const note = menu.querySelector("[data-export-note]");
   createMenu(button, menu, { onOpen });
 

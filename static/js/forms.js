@@ -89,3 +89,21 @@ export function markInvalid(input, message) {
   }
   note.textContent = message;
 }
+
+/**
+ * The validation errors of the controls under `root`: showError(path, message) marks the control
+ * bound to `path` (false if none is here); clearErrors() unmarks them all.
+ */
+export function fieldErrors(root) {
+  return {
+    showError(path, message) {
+      const input = root.querySelector(`[data-path="${CSS.escape(path)}"]`);
+      if (!input) return false;
+      markInvalid(input, message);
+      return true;
+    },
+    clearErrors() {
+      root.querySelectorAll("[data-path]").forEach((n) => markInvalid(n, null));
+    },
+  };
+}

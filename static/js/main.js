@@ -1,25 +1,24 @@
 // The page: main.js alone owns its state (the spec being edited, the runs on the charts, the open
 // session) and wires the views to it. Views draw what they are given and report what the user
-// asked for; the sessions' requests are in session.js, which holds no state of its own.
+// asked for. The sessions' requests are in session.js, the checking of the spec as it is edited in
+// speccheck.js, the runs' streams and controls in runlinks.js: none of them holds page state.
 
 import { api } from "./api.js";
 import { RUN_COLORS } from "./charts.js";
-import { $, el } from "./dom.js";
-import { ACTION, API, CSV_DATASET, MSG, SNAP, STATUS, TASK } from "./protocol.js";
+import { $ } from "./dom.js";
+import { ACTION, CSV_DATASET, MSG, SNAP, STATUS, TASK } from "./protocol.js";
+import { createRunLinks } from "./runlinks.js";
 import { applyMessage, isActive, makeRun, resetHistory, savedRuns, setStatus } from "./runs.js";
 import { createSessionFlow } from "./session.js";
-import { openStream } from "./socket.js";
-import { applyFix, clone, defaultLayer, dropoutRate, mergePatch, moveItem, normalize, presetSpec, sameSpec,
-         setIn, withDropout } from "./spec.js";
+import { createSpecCheck } from "./speccheck.js";
+import { applyFix, clone, dropoutRate, insertLayer, liveEdit, mergePatch, moveItem, normalize, presetSpec, sameSpec,
+         setIn, setParam, taskOf, withDropout, withUpload } from "./spec.js";
 import { createToolbar } from "./toolbar.js";
 import { readSpec, writeSpec } from "./urlstate.js";
 import { createViews } from "./views.js";
 
 const MAX_RUNS = 4; // live runs overlaid on the charts; the oldest goes first
 const MAX_SAVED_SHOWN = RUN_COLORS.length; // a session's runs drawn when it opens (Compare reaches the rest)
-const VALIDATE_DELAY_MS = 180;
-// Errors under these paths mean the data cannot be previewed (so no request that would 422).
-const DATA_PATH = /^(data|task)\b/;
 const state = {
   readOnly: document.body.dataset.readOnly === "true",
   shareToken: document.body.dataset.shareToken || null, // the share link this page was opened from
@@ -31,9 +30,6 @@ const state = {
   runs: [], // oldest first; the last is the current run
   runNumber: 0,
   colorIndex: 0,
-  validateSeq: 0,
-  previewSeq: 0,
-  previewStale: true, // the data changed since the preview was drawn
   session: null, // the open session of this browser: {id, token, shareToken, shareUrl}
   uploads: [], // the open (or shared) session's uploaded tables
   usedUploads: new Set(), // uploads some run trained on (never deleted when the columns change)
@@ -41,23 +37,27 @@ const state = {
 };
 let views = {};
 let toolbar = null;
-const ui = {};
+const ui = { busy: false }; // a request the buttons wait for is on its way
 let flow = null; // session.js: the requests of saving, sharing, forking and uploading
+let check = null; // speccheck.js: validating the spec as it is edited, and the data preview
 
 // -- runs ----------------------------------------------------------------------------------------
 const current = () => state.runs[state.runs.length - 1] || null;
 const editToken = () => (state.session ? state.session.token : null);
 
-function connect(run) {
-  if (run.stream) run.stream.close();
-  run.stream = openStream(API.stream(run.id, editToken()), {
-    onOpen: () => resetHistory(run), // the server replays the whole run on every connect
-    onMessage: (msg) => onMessage(run, msg),
-    onGiveUp() {
-      if (isActive(run)) setRunStatus(run, run.status, "connection lost");
+const links = createRunLinks({ // runlinks.js: each run's stream, and the controls sent to it
+  editToken,
+  on: {
+    open: resetHistory, // the server replays the whole run on every connect
+    message: onMessage,
+    giveUp(run) {
+      if (!isActive(run)) return;
+      setStatus(run, run.status, "connection lost");
+      refreshRuns();
     },
-  });
-}
+    refused: (text) => notify(text, "bad"),
+  },
+});
 
 function onMessage(run, msg) {
   applyMessage(run, msg);
@@ -80,7 +80,7 @@ function onMessage(run, msg) {
       if (!state.readOnly) notify(msg.message, "bad"); // a share link watches; its controls are off
       break;
     case MSG.END:
-      run.stream.close();
+      links.close(run);
       if (isCurrent) {
         views.diagnosis.showEnd(msg);
         checkWeights(run); // before anyone opens the Export menu
@@ -104,11 +104,6 @@ function showSnapshot(run, snap) {
   }
 }
 
-function setRunStatus(run, status, text = null) {
-  setStatus(run, status, text);
-  refreshRuns();
-}
-
 /** A run's status changed: the legend and the buttons follow. */
 function refreshRuns() {
   views.charts.update();
@@ -127,7 +122,7 @@ async function startRun(spec, { label = null, parent = null } = {}) {
   const res = await api.createRun(spec, { label, parent: parent ? parent.id : null, session: state.session });
   setBusy(false);
   if (!res.ok) {
-    if (res.status === 422 && sameSpec(spec, state.spec)) showErrors(res.errors);
+    if (res.status === 422 && sameSpec(spec, state.spec)) check.showErrors(res.errors);
     views.diagnosis.showProblem("Cannot train yet", res.errors.map((e) => e.message).join(" "));
     chartRuns();
     updateControls();
@@ -144,29 +139,15 @@ async function startRun(spec, { label = null, parent = null } = {}) {
   run.inSession = Boolean(state.session);
   state.runs.push(run);
   while (state.runs.length > MAX_RUNS) retire(state.runs.shift());
-  connect(run);
-  views.diagnosis.idle("Training… the diagnosis appears after a few epochs.");
-  views.output.setSnapshot(null);
-  views.network.setSummary(run.summary || state.summary);
-  views.network.setWeights(null);
-  chartRuns();
-  showEpoch();
-  updateControls();
+  links.connect(run);
+  showNoResults(run.summary || state.summary, "Training… the diagnosis appears after a few epochs.");
   return run;
 }
 
 /** Stop a run if it is still going (unless only watching) and stop listening to it. */
 function retire(run, { stop = true } = {}) {
-  if (stop && isActive(run) && !state.readOnly) control(run, ACTION.STOP);
-  if (run.stream) run.stream.close();
-}
-
-function control(run, action, extra = {}) {
-  const frame = { action, ...extra };
-  if (run.stream && run.stream.send(frame)) return;
-  api.control(run.id, frame, editToken()).then((res) => {
-    if (!res.ok && res.status !== 409) notify(res.errors.map((e) => e.message).join(" "), "bad");
-  });
+  if (stop && isActive(run) && !state.readOnly) links.control(run, ACTION.STOP);
+  links.close(run);
 }
 
 /** Put saved runs (a session's, oldest first) on the charts; live ones are followed. */
@@ -184,7 +165,7 @@ function showSavedRuns(saved) {
     views.network.setSummary(run.summary);
     if (run.snapshots[SNAP.WEIGHTS]) showSnapshot(run, run.snapshots[SNAP.WEIGHTS]);
   }
-  for (const r of state.runs) if (isActive(r)) connect(r);
+  for (const r of state.runs) if (isActive(r)) links.connect(r);
   chartRuns();
   updateControls();
 }
@@ -194,7 +175,7 @@ async function train() {
   if (state.readOnly) return;
   const run = current();
   if (isActive(run) && sameSpec(run.spec, state.spec)) {
-    if (run.status === STATUS.PAUSED) control(run, ACTION.RESUME);
+    if (run.status === STATUS.PAUSED) links.control(run, ACTION.RESUME);
     return;
   }
   for (const r of state.runs) retire(r);
@@ -206,17 +187,24 @@ async function train() {
 function togglePause() {
   const run = current();
   if (!isActive(run) || state.readOnly) return;
-  control(run, run.status === STATUS.PAUSED ? ACTION.RESUME : ACTION.PAUSE);
+  links.control(run, run.status === STATUS.PAUSED ? ACTION.RESUME : ACTION.PAUSE);
 }
 
 function step() {
   const run = current();
-  if (run && !state.readOnly && (run.status === STATUS.RUNNING || run.status === STATUS.PAUSED)) control(run, ACTION.STEP);
+  if (!run || state.readOnly) return;
+  if (run.status === STATUS.RUNNING || run.status === STATUS.PAUSED) links.control(run, ACTION.STEP);
 }
 
 function stop() {
   const run = current();
-  if (isActive(run) && !state.readOnly) control(run, ACTION.STOP);
+  if (isActive(run) && !state.readOnly) links.control(run, ACTION.STOP);
+}
+
+/** Space pauses or resumes a run that is going, or trains when Train could be pressed. */
+function onSpace() {
+  if (isActive(current())) togglePause();
+  else if (toolbar.canTrain()) train();
 }
 
 /** Clear the runs and charts; `stop` stops the runs still going (Reset does; a deleted session's are gone). */
@@ -225,23 +213,18 @@ function clearRuns({ stop = true } = {}) {
   state.runs = [];
   state.colorIndex = 0;
   state.runNumber = 0;
-  chartRuns();
-  views.output.setSnapshot(null);
-  views.network.setSummary(state.summary);
-  views.network.setWeights(null);
-  views.diagnosis.idle();
-  showEpoch();
-  updateControls();
+  showNoResults(state.summary);
 }
 
-/** Space plays and pauses, except while typing in a field, in a menu or in a dialog. */
-function onKey(e) {
-  if (e.code !== "Space" || e.repeat || e.ctrlKey || e.metaKey || e.altKey) return;
-  const t = e.target;
-  if (t.closest && t.closest("input, select, textarea, [contenteditable], .palette-item, [role=menu], dialog")) return;
-  e.preventDefault(); // a focused button would otherwise be pressed as well
-  if (isActive(current())) togglePause();
-  else if (toolbar.canTrain()) train();
+/** The charts follow the runs; the rest shows no results yet: the network of `summary`, no weights. */
+function showNoResults(summary, diagnosisText) {
+  chartRuns();
+  views.output.setSnapshot(null);
+  views.network.setSummary(summary);
+  views.network.setWeights(null);
+  views.diagnosis.idle(diagnosisText);
+  showEpoch();
+  updateControls();
 }
 
 /** A remedy forks the current run: its spec with the remedy's merge patch, overlaid on the charts. */
@@ -279,8 +262,7 @@ function editSpec(next, { structural = false, live = true } = {}) {
   if (structural) views.builder.render(next.model.layers);
   renderData();
   views.trainPanel.render(next, dropoutRate(next.model.layers));
-  scheduleValidate();
-  if (!sameSpec(prev.data, next.data) || prev.task !== next.task) state.previewStale = true;
+  check.edited(prev, next);
   if (live) setLive(prev, next);
   updateControls();
 }
@@ -305,84 +287,20 @@ function renderData() {
 /** Learning rate and L2 change live in a running run when nothing else differs from its spec. */
 function setLive(prev, next) {
   const run = current();
-  if (!isActive(run) || state.readOnly) return;
-  const t = next.training;
-  const changed = {};
-  if (t.lr !== prev.training.lr && typeof t.lr === "number" && t.lr > 0) changed.lr = t.lr;
-  if (t.l2 !== prev.training.l2 && typeof t.l2 === "number" && t.l2 >= 0) changed.l2 = t.l2;
-  if (!Object.keys(changed).length) return;
-  const candidate = mergePatch(run.spec, { training: changed });
-  if (!sameSpec(candidate, next)) return;
-  control(run, ACTION.SET, changed);
-  run.spec = candidate;
-  notify(Object.entries(changed).map(([k, v]) => `${k === "lr" ? "Learning rate" : "L2"} → ${v}`).join(", ")
+  const edit = isActive(run) && !state.readOnly ? liveEdit(run.spec, prev, next) : null;
+  if (!edit) return;
+  links.control(run, ACTION.SET, edit.changed);
+  run.spec = edit.spec;
+  notify(Object.entries(edit.changed).map(([k, v]) => `${k === "lr" ? "Learning rate" : "L2"} → ${v}`).join(", ")
     + " from the next epoch.");
 }
 
-let validateTimer = null;
-function scheduleValidate() {
-  clearTimeout(validateTimer);
-  validateTimer = setTimeout(validate, VALIDATE_DELAY_MS);
-}
-
-async function validate() {
-  const seq = ++state.validateSeq;
-  const spec = state.spec;
-  const res = await api.validate(spec);
-  if (seq !== state.validateSeq) return; // a newer edit is on its way
-  if (res.ok) {
-    state.summary = res.data;
-    state.errors = [];
-    views.builder.showSummary(res.data);
-    showErrors([]);
-    const run = current();
-    if (!run || !sameSpec(run.spec.model, spec.model)) {
-      views.network.setSummary(res.data);
-      views.network.setWeights(null);
-    }
-  } else {
-    state.summary = null;
-    state.errors = res.errors;
-    views.builder.showSummary(null);
-    showErrors(res.errors);
-    if (!current()) views.network.setSummary(null);
-  }
+/** /api/validate answered for `spec`: the buttons and the autosave follow. */
+function onChecked(spec, summary, errors) {
+  state.summary = summary;
+  state.errors = errors;
   updateControls();
-  flow.specChecked(spec, !state.errors.length);
-  // The preview follows validation: data that validate refused is not sent to be previewed.
-  if (state.previewStale && !state.errors.some((e) => DATA_PATH.test(e.path || "") || e.path === "$")) {
-    state.previewStale = false;
-    loadPreview();
-  }
-}
-
-/** Put each error where it belongs: on its layer, on its form field, or under the stack. */
-function showErrors(errors) {
-  views.dataPanel.clearErrors();
-  views.trainPanel.clearErrors();
-  const rest = views.builder.showErrors(errors).filter((e) =>
-    !views.dataPanel.showError(e.path, e.message) && !views.trainPanel.showError(e.path, e.message));
-  ui.problems.replaceChildren(...rest.map((e) =>
-    el("p", { text: e.path && e.path !== "$" ? `${e.path}: ${e.message}` : e.message })));
-  ui.problems.hidden = !rest.length;
-}
-
-async function loadPreview() {
-  const seq = ++state.previewSeq;
-  const d = state.spec.data;
-  // An uploaded table is read through its session (or the share link); elsewhere it has no rows.
-  const where = state.session ? { session: state.session.id, token: state.session.token }
-    : state.shareToken ? { share: state.shareToken } : {};
-  if (d.dataset === CSV_DATASET && !state.uploads.some((u) => u.id === d.upload)) return;
-  const res = await api.preview(d, state.spec.task, d.dataset === CSV_DATASET ? where : {});
-  if (seq !== state.previewSeq || !res.ok) return; // a bad data field is named by validate
-  views.dataPanel.setPreview(res.data);
-  views.output.setData(res.data);
-  const run = current();
-  if (run && sameSpec(run.spec.data, state.spec.data)) {
-    const snap = Object.values(run.snapshots).find((s) => s.kind !== SNAP.WEIGHTS);
-    if (snap) views.output.setSnapshot(snap);
-  }
+  flow.specChecked(spec, !errors.length);
 }
 
 function loadExample(name) {
@@ -392,14 +310,8 @@ function loadExample(name) {
 // -- drawing the toolbar ------------------------------------------------------------------------------------
 function chartRuns() {
   const run = current();
-  const task = run && run.summary ? run.summary.task : taskOf(state.spec);
+  const task = run && run.summary ? run.summary.task : taskOf(state.catalog, state.spec);
   views.charts.setRuns(state.runs, { accuracy: task === TASK.CLASSIFICATION });
-}
-
-function taskOf(spec) {
-  if (spec.task) return spec.task;
-  const d = state.catalog.datasets.find((x) => x.name === spec.data.dataset);
-  return d ? d.task : TASK.CLASSIFICATION;
 }
 
 function showEpoch() {
@@ -434,7 +346,7 @@ const page = {
     if (!session) return;
     for (const r of state.runs) {
       r.inSession = true;
-      if (isActive(r)) connect(r); // again, with the token that now steers it
+      if (isActive(r)) links.connect(r); // again, with the token that now steers it
     }
   },
   setUploads(uploads) {
@@ -448,10 +360,7 @@ const page = {
   },
   /** The data of an uploaded table, keeping the split settings of the current spec. */
   useUpload(upload) {
-    const d = state.spec.data;
-    const data = { noise: d.noise, val_fraction: d.val_fraction, train_fraction: d.train_fraction, seed: d.seed,
-                   ...upload.data };
-    editSpec(normalize(state.catalog, { ...state.spec, data, task: upload.task }), { live: false });
+    editSpec(normalize(state.catalog, withUpload(state.spec, upload)), { live: false });
   },
   /** A whole spec from elsewhere (a session, an imported file), checked like any other. */
   loadSpec(spec) {
@@ -463,30 +372,21 @@ const page = {
 
 // -- start-up -----------------------------------------------------------------------------------------------------
 function bindToolbar() {
-  toolbar = createToolbar({ on: { train, pause: togglePause, step, stop, reset: () => clearRuns() } });
-  Object.assign(ui, { problems: $("#stack-problems"), busy: false });
-  document.addEventListener("keydown", onKey);
+  toolbar = createToolbar({ on: { train, pause: togglePause, step, stop, reset: () => clearRuns(), space: onSpace } });
   window.addEventListener("pagehide", () => {
     if (flow) flow.leaving();
-    state.runs.forEach((r) => r.stream && r.stream.close());
+    state.runs.forEach((r) => links.close(r));
   });
 }
 
 function buildViews(catalog) {
   views = createViews(catalog, {
     builder: {
-      add: (type, index) => {
-        const layers = clone(state.spec.model.layers);
-        layers.splice(index === null ? layers.length : index, 0, defaultLayer(catalog, type));
-        editLayers(layers);
-      },
+      add: (type, index) => editLayers(insertLayer(catalog, state.spec.model.layers, type, index)),
       move: (from, to) => editLayers(moveItem(state.spec.model.layers, from, to)),
       remove: (index) => editLayers(state.spec.model.layers.filter((_, i) => i !== index)),
-      param: (index, name, value) => {
-        const layers = clone(state.spec.model.layers);
-        layers[index] = { ...layers[index], [name]: value };
-        editLayers(layers, { structural: false });
-      },
+      param: (index, name, value) => editLayers(setParam(state.spec.model.layers, index, name, value),
+        { structural: false }),
       fix: (fix) => editLayers(applyFix(catalog, state.spec.model.layers, fix)),
     },
     data: editPaths,
@@ -529,6 +429,7 @@ async function main() {
   views.builder.render(state.spec.model.layers);
   renderData();
   views.trainPanel.render(state.spec, dropoutRate(state.spec.model.layers));
+  check = createSpecCheck({ state, views, current, onChecked }, { problems: $("#stack-problems") });
   flow = createSessionFlow(page);
   setReadOnly(state.readOnly);
   writeSpec(state.spec);
@@ -536,7 +437,7 @@ async function main() {
   updateControls();
   await flow.start({ specInUrl: Boolean(fromUrl) });
   document.body.dataset.ready = "true";
-  await validate();
+  await check.validate();
 }
 
 main();

@@ -2,7 +2,7 @@
 // edges whose thickness is |w| and whose colour is the sign (blue positive, orange negative).
 // Layers whose matrix is too large to send are drawn as a band shaded by their mean |w|.
 
-import { fitCanvas, fmtNum, fmtShape } from "./dom.js";
+import { fitCanvas, fmtNum, fmtShape, frameScheduler } from "./dom.js";
 
 const MAX_NODES = 12;
 const POS = [28, 126, 214];
@@ -13,16 +13,8 @@ const BOTTOM = 34;
 export function createNetworkView(canvas, { caption, labels }) {
   let summary = null;
   let weights = null;
-  let queued = false;
+  const schedule = frameScheduler(draw);
 
-  function schedule() {
-    if (queued) return;
-    queued = true;
-    requestAnimationFrame(() => {
-      queued = false;
-      draw();
-    });
-  }
   new ResizeObserver(schedule).observe(canvas);
 
   function columns() {

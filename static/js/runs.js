@@ -35,7 +35,6 @@ export function makeRun(created, spec, { label, parentLabel = null, parentId = n
     snapshots: {},
     end: null,
     color,
-    stream: null,
   };
 }
 

@@ -1,7 +1,7 @@
 // Pure functions on experiment specs (docs/spec.md): defaults from the catalog, JSON merge
 // patches, edits at a path, and the structural edits the builder and the remedies make.
 
-import { FIX_OP } from "./protocol.js";
+import { FIX_OP, TASK } from "./protocol.js";
 
 export const clone = (x) => (x === undefined ? undefined : JSON.parse(JSON.stringify(x)));
 
@@ -69,6 +69,14 @@ export function normalize(catalog, spec) {
   return out;
 }
 
+/** `spec` trained on an uploaded table (upload.data, upload.task), keeping its noise, split and seed. */
+export function withUpload(spec, upload) {
+  const d = spec.data;
+  const data = { noise: d.noise, val_fraction: d.val_fraction, train_fraction: d.train_fraction, seed: d.seed,
+                 ...upload.data };
+  return { ...spec, data, task: upload.task };
+}
+
 export function presetSpec(catalog, name) {
   const preset = catalog.presets.find((p) => p.name === name) || catalog.presets[0];
   return normalize(catalog, preset.spec);
@@ -82,6 +90,20 @@ export function applyFix(catalog, layers, fix) {
   } else if (fix.op === FIX_OP.REMOVE) {
     out.splice(fix.index, 1);
   }
+  return out;
+}
+
+/** A copy of `layers` with a default layer of `type` inserted at `index` (null: at the end). */
+export function insertLayer(catalog, layers, type, index) {
+  const out = clone(layers);
+  out.splice(index === null ? out.length : index, 0, defaultLayer(catalog, type));
+  return out;
+}
+
+/** A copy of `layers` with parameter `name` of layer `index` set to `value`. */
+export function setParam(layers, index, name, value) {
+  const out = clone(layers);
+  out[index] = { ...out[index], [name]: value };
   return out;
 }
 
@@ -116,6 +138,27 @@ export function withDropout(catalog, layers, p) {
     }
   });
   return out;
+}
+
+/** The task a spec trains for: its own, or its dataset's natural one. */
+export function taskOf(catalog, spec) {
+  if (spec.task) return spec.task;
+  const d = catalog.datasets.find((x) => x.name === spec.data.dataset);
+  return d ? d.task : TASK.CLASSIFICATION;
+}
+
+/**
+ * The edit a running run (of `runSpec`) can take live as the spec goes from `prev` to `next`: a new
+ * learning rate or L2 with nothing else different. Returns {changed: {lr?, l2?}, spec} or null.
+ */
+export function liveEdit(runSpec, prev, next) {
+  const t = next.training;
+  const changed = {};
+  if (t.lr !== prev.training.lr && typeof t.lr === "number" && t.lr > 0) changed.lr = t.lr;
+  if (t.l2 !== prev.training.l2 && typeof t.l2 === "number" && t.l2 >= 0) changed.l2 = t.l2;
+  if (!Object.keys(changed).length) return null;
+  const spec = mergePatch(runSpec, { training: changed });
+  return sameSpec(spec, next) ? { changed, spec } : null;
 }
 
 /** Index of the layer a validation error path names ("model.layers[2].units" -> 2), or null. */

@@ -7,7 +7,18 @@ import { isActive, lastEpoch } from "./runs.js";
 
 const TOAST_MS = 4000;
 
-/** on: {train, pause, step, stop, reset}: what each button asks for. */
+/** Space plays and pauses (`action`), except while typing in a field, in a menu or in a dialog. */
+function spaceKey(action) {
+  return (e) => {
+    if (e.code !== "Space" || e.repeat || e.ctrlKey || e.metaKey || e.altKey) return;
+    const t = e.target;
+    if (t.closest && t.closest("input, select, textarea, [contenteditable], .palette-item, [role=menu], dialog")) return;
+    e.preventDefault(); // a focused button would otherwise be pressed as well
+    action();
+  };
+}
+
+/** on: {train, pause, step, stop, reset}: what each button asks for; on.space(): what Space asks for. */
 export function createToolbar({ on }) {
   const ui = {
     train: $("#btn-train"), pause: $("#btn-pause"), step: $("#btn-step"), stop: $("#btn-stop"), reset: $("#btn-reset"),
@@ -15,6 +26,7 @@ export function createToolbar({ on }) {
   };
   for (const name of ["train", "pause", "step", "stop", "reset"]) ui[name].addEventListener("click", on[name]);
   let toastTimer = null;
+  document.addEventListener("keydown", spaceKey(on.space));
 
   /** The epoch of `run` (or 0) out of its epochs (or the spec's, with no run). */
   function showEpoch(run, specEpochs) {

@@ -2,7 +2,7 @@
 // stack, early stopping, the learning-rate schedule, the seed and the device.
 
 import { el, setText } from "./dom.js";
-import { checkbox, field, markInvalid, numberInput, rangeInput, readControl, selectInput, writeControl } from "./forms.js";
+import { checkbox, field, fieldErrors, numberInput, rangeInput, readControl, selectInput, writeControl } from "./forms.js";
 
 const T = "training";
 const P = {
@@ -136,16 +136,5 @@ export function createTrainPanel(root, { catalog, onChange, onDropout }) {
     setText(deviceHint, `This server can train on: ${have.map((d) => d.toUpperCase()).join(", ")}.`);
   }
 
-  function showError(path, message) {
-    const input = root.querySelector(`[data-path="${path}"]`);
-    if (!input) return false;
-    markInvalid(input, message);
-    return true;
-  }
-
-  function clearErrors() {
-    root.querySelectorAll("[data-path]").forEach((n) => markInvalid(n, null));
-  }
-
-  return { render, setHealth, showError, clearErrors };
+  return { render, setHealth, ...fieldErrors(root) };
 }
