@@ -22,7 +22,9 @@ class EpochMetrics:
     step_time: float  # mean seconds per optimisation step in this epoch
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        # Built by hand: dataclasses.asdict deep-copies, and this runs once per epoch on the server's loop.
+        return {"epoch": self.epoch, "train_loss": self.train_loss, "val_loss": self.val_loss,
+                "train_acc": self.train_acc, "val_acc": self.val_acc, "lr": self.lr, "step_time": self.step_time}
 
 
 @dataclass
