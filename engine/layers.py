@@ -59,9 +59,7 @@ class WeightedLayer(LayerSpec):
     @field_validator("activation")
     @classmethod
     def _known_activation(cls, v: str) -> str:
-        if v not in ACTIVATIONS:
-            raise ValueError(f"unknown activation {v!r}; valid: {', '.join(ACTIVATIONS.names())}")
-        return v
+        return ACTIVATIONS.check(v)
 
     def build(self, shape: Shape) -> nn.Module:
         return nn.Sequential(self.core(shape), make_activation(self.activation))

@@ -37,8 +37,16 @@ class Registry(Generic[T]):
         try:
             return self._items[name]
         except KeyError:
-            raise UnknownNameError(
-                f"unknown {self.kind} {name!r}; valid: {', '.join(self.names())}") from None
+            raise UnknownNameError(self._unknown(name)) from None
+
+    def check(self, name: str) -> str:
+        """`name` if registered, else ValueError listing the valid names (for pydantic validators)."""
+        if name not in self._items:
+            raise ValueError(self._unknown(name))
+        return name
+
+    def _unknown(self, name: str) -> str:
+        return f"unknown {self.kind} {name!r}; valid: {', '.join(self.names())}"
 
     def __contains__(self, name: object) -> bool:
         return name in self._items

@@ -135,9 +135,7 @@ class TrainingSpec(_Strict):
     @field_validator("optimizer")
     @classmethod
     def _known(cls, v: str) -> str:
-        if v not in OPTIMIZERS:
-            raise ValueError(f"unknown optimizer {v!r}; valid: {', '.join(OPTIMIZERS.names())}")
-        return v
+        return OPTIMIZERS.check(v)
 
 
 class ExperimentSpec(_Strict):

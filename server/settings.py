@@ -9,6 +9,9 @@ from typing import Any
 from engine.spec import Limits
 
 
+_ENGINE = Limits()
+
+
 def _cores() -> int:
     return os.cpu_count() or 1
 
@@ -26,13 +29,13 @@ class Settings:
     max_concurrent_runs: int = field(default_factory=_cores)
     # Runs waiting at once; beyond it POST /api/runs answers 429.
     max_queued_runs: int = 64
-    # Per-run caps.
-    max_epochs: int = 5_000
+    # Per-run caps; the defaults are the engine's own (engine.spec.Limits).
+    max_epochs: int = _ENGINE.max_epochs
     max_run_seconds: float = 1_800.0
-    max_params: int = 5_000_000
-    max_samples: int = 20_000
+    max_params: int = _ENGINE.max_params
+    max_samples: int = _ENGINE.max_samples
     # Estimated activation memory of one batch (forward and backward), in MiB.
-    max_activation_mib: int = 512
+    max_activation_mib: int = _ENGINE.max_activation_mib
     # Uploaded CSV files.
     max_upload_bytes: int = 10 * 1024 * 1024
     # Any other request body (specs, sessions, controls).
