@@ -7,7 +7,7 @@ from typing import Any, Optional
 
 from sqlalchemy import select, update
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import sessionmaker
 
 from .db import RunRow, make_engine, migrate
 
@@ -55,6 +55,3 @@ class Store:
         col = RunRow.weights_best if which == "best" else RunRow.weights_final
         with self.session() as s:
             return s.scalar(select(col).where(RunRow.id == run_id))
-
-    def db_session(self) -> Session:
-        return self.session()
