@@ -318,9 +318,8 @@ class RunManager:
             run.control.resume()
             run.transition(RunStatus.RUNNING)
         elif action == "step":
+            # Paused: one more epoch, then paused again. Running: paused after the next epoch (_apply).
             run.control.step()
-            if run.status == RunStatus.PAUSED:
-                pass  # one epoch, then paused again
         return run.status
 
     def discard(self, session_id: str) -> None:
@@ -385,8 +384,6 @@ def run_row_state(run: Run) -> dict[str, Any]:
 
 def run_from_row(row: Any) -> Run:
     """A finished run read back from the database (its weights stay there)."""
-    from engine.spec import ExperimentSpec
-
     spec = ExperimentSpec.model_validate(row.spec)
     run = Run(spec, row.summary or {}, run_id=row.id, label=row.label, parent=row.parent_id,
               session_id=row.session_id, status=RunStatus(row.status), created_at=row.created_at)
@@ -398,8 +395,5 @@ def run_from_row(row: Any) -> Run:
     run.dirty = False
     run.has_weights = bool(row.has_weights)
     if run.terminal:
-        run.end = {"type": "end", "status": row.status, "epochs": len(run.history.get("epoch", [])),
-                   "best_epoch": row.best_epoch, "val_loss": (run.history.get("val_loss") or [None])[-1],
-                   "verdict": (row.diagnosis or {}).get("verdict"), "stopped_early": row.stopped_early,
-                   "advice": row.advice, "error": row.error}
+        run.end = run.end_message((run.history.get("val_loss") or [None])[-1], (row.diagnosis or {}).get("verdict"))
     return run

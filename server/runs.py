@@ -172,11 +172,15 @@ class Run:
     def finish(self, status: RunStatus, end: dict[str, Any]) -> None:
         """Enter a terminal status and tell every subscriber how it ended."""
         self.transition(status)
-        self.end = {"type": "end", **end, "status": status.value, "error": self.error,
-                    "advice": self.advice, "best_epoch": self.best_epoch,
-                    "stopped_early": self.stopped_early, "epochs": len(self.history["epoch"])}
+        self.end = self.end_message(**end)
         self.dirty = True
         self.publish(self.end)
+
+    def end_message(self, val_loss: Optional[float] = None, verdict: Optional[str] = None) -> dict[str, Any]:
+        """The `end` message of a run that has ended, from its own state."""
+        return {"type": "end", "status": self._status.value, "epochs": len(self.history["epoch"]),
+                "best_epoch": self.best_epoch, "val_loss": val_loss, "verdict": verdict,
+                "stopped_early": self.stopped_early, "advice": self.advice, "error": self.error}
 
     def publish(self, msg: dict[str, Any]) -> None:
         for s in self.subscribers:
