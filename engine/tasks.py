@@ -30,9 +30,13 @@ class Task:
     accepts: Callable[[str], bool]
     description: str = ""
 
+    def predict(self, logits: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
+        """The predicted class of each row (into `out` when given). Only for tasks with accuracy."""
+        return torch.argmax(logits, dim=1, out=out)
+
     def correct(self, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """How many predictions in the batch are right, as a 0-d tensor (no sync)."""
-        return (logits.argmax(dim=1) == y).sum()
+        return (self.predict(logits) == y).sum()
 
     def baseline_loss(self, y_train: torch.Tensor) -> float:
         """The loss of the best constant prediction: what 'learned nothing' scores."""
