@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 from pathlib import Path
 from typing import Any
 
 from .errors import SpecError
 from .events import DiagnosisEvent, EndEvent, EpochEvent, Event
-from .spec import ExperimentSpec, parse_spec
+from .spec import ExperimentSpec, apply_patch, parse_spec
 
 EXIT_OK, EXIT_ERROR, EXIT_SPEC = 0, 1, 2
 
@@ -30,9 +29,14 @@ def _read_spec(path: str) -> ExperimentSpec | int:
     try:
         return parse_spec(text)
     except SpecError as e:
-        for item in e.errors:
-            print(f"{item.path}: {item.message}", file=sys.stderr)
-        return EXIT_SPEC
+        return _spec_errors(e)
+
+
+def _spec_errors(e: SpecError) -> int:
+    """Print each error with its JSON path; the exit code for a bad spec."""
+    for item in e.errors:
+        print(f"{item.path}: {item.message}", file=sys.stderr)
+    return EXIT_SPEC
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
@@ -44,15 +48,9 @@ def cmd_validate(args: argparse.Namespace) -> int:
     try:
         summary = infer(spec)
     except SpecError as e:
-        for item in e.errors:
-            print(f"{item.path}: {item.message}", file=sys.stderr)
-        return EXIT_SPEC
+        return _spec_errors(e)
     print(summary.table())
     return EXIT_OK
-
-
-def _clean(v: Any) -> Any:
-    return None if isinstance(v, float) and not math.isfinite(v) else v
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -68,12 +66,10 @@ def cmd_train(args: argparse.Namespace) -> int:
         patch["device"] = args.device
     try:
         if patch:
-            spec = parse_spec({**spec.to_json(), "training": {**spec.to_json()["training"], **patch}})
+            spec = apply_patch(spec, {"training": patch})
         trainer = Trainer(spec)
     except SpecError as e:
-        for item in e.errors:
-            print(f"{item.path}: {item.message}", file=sys.stderr)
-        return EXIT_SPEC
+        return _spec_errors(e)
     total = spec.training.epochs
     last: dict[str, Any] = {}
     bar = None
@@ -89,7 +85,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         if isinstance(event, EpochEvent):
             m = event.metrics
             if args.jsonl:
-                out({"type": "epoch", **{k: _clean(v) for k, v in m.to_dict().items() if k != "step_time"}})
+                out({"type": "epoch", **{k: v for k, v in m.to_dict().items() if k != "step_time"}})
             elif bar is not None:
                 bar.update(1)
                 post = {"loss": f"{m.train_loss:.4g}" if m.train_loss is not None else "nan",
@@ -110,7 +106,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         out({"type": "diagnosis", "verdict": d.verdict, "reason": d.reason,
              "remedies": [r.__dict__ for r in d.remedies]})
         out({"type": "end", "status": end.status, "epochs": end.epochs, "best_epoch": end.best_epoch,
-             "val_loss": _clean(end.val_loss), "verdict": d.verdict})
+             "val_loss": end.val_loss, "verdict": d.verdict})
     else:
         print(f"status: {end.status} after {end.epochs} epochs"
               + (" (early stopping)" if end.stopped_early else ""))

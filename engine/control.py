@@ -25,11 +25,6 @@ class Control:
         with self._cond:
             return self._paused
 
-    @property
-    def stopping(self) -> bool:
-        with self._cond:
-            return self._stop
-
     def pause(self) -> None:
         with self._cond:
             self._paused = True

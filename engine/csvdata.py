@@ -188,7 +188,7 @@ def suggest(table: Table, features: Optional[list[str]] = None, target: Optional
     elif target not in table.columns:
         raise CsvError(f"there is no column {target!r}; the columns are {_names(table)}", column=target, field="target")
     if features is None:
-        features = [c for c, info in zip(table.columns, describe(table)) if c != target and info["numeric"]]
+        features = [c for c, values in zip(table.columns, table.cells) if c != target and _is_numeric(values)]
         if not features:
             raise CsvError(f"no column besides the target {target!r} holds numbers to use as features",
                            field="features")

@@ -64,6 +64,12 @@ class Dataset:
         """Return X of shape (n, *input_shape) float and y of shape (n,)."""
         raise NotImplementedError
 
+    def sample_count(self, data) -> int:
+        """How many samples `data` (a DataSpec naming this dataset) draws: its n_samples or the
+        default, at most max_samples."""
+        n = data.n_samples if data.n_samples is not None else self.default_samples
+        return n if self.max_samples is None else min(n, self.max_samples)
+
     def info(self, data) -> DataInfo:
         """The shape, classes, natural task and kind of `data` (a DataSpec naming this dataset)."""
         return DataInfo(tuple(self.input_shape), self.n_classes, self.task, self.kind)
@@ -107,7 +113,18 @@ def find(name: str) -> Dataset:
         return SOURCES.get(name)
     if name in DATASETS:
         return DATASETS.get(name)
-    raise UnknownNameError(f"unknown dataset {name!r}; valid: {', '.join(known_names())}")
+    raise UnknownNameError(_unknown(name))
+
+
+def check(name: str) -> str:
+    """`name` if it is a dataset or data source, else ValueError listing them (for pydantic validators)."""
+    if name not in known_names():
+        raise ValueError(_unknown(name))
+    return name
+
+
+def _unknown(name: str) -> str:
+    return f"unknown dataset {name!r}; valid: {', '.join(known_names())}"
 
 
 def known_names() -> list[str]:
@@ -285,9 +302,7 @@ def split_indices(n: int, val_fraction: float, train_fraction: float, seed: int)
 def build_split(data, task: str) -> Split:
     """Generate `data` (a DataSpec) and split it into tensors for `task`."""
     ds = find(data.dataset)
-    n = data.n_samples if data.n_samples is not None else ds.default_samples
-    if ds.max_samples is not None:
-        n = min(n, ds.max_samples)
+    n = ds.sample_count(data)
     x, y = ds.generate(n, data.noise, np.random.default_rng(data.seed))
     return split_arrays(x, y, data, task, tuple(ds.input_shape), ds.n_classes)
 

@@ -24,7 +24,7 @@ import math
 from typing import Any, Optional, Sequence
 
 from .events import Diagnosis, Remedy
-from .spec import ExperimentSpec
+from .spec import ExperimentSpec, Limits
 
 MIN_EPOCHS = 10
 GAP_MIN = 0.10
@@ -33,8 +33,9 @@ STALE_MIN = 10
 STALE_SHARE = 0.2
 RISE_MIN = 0.05
 UNDER_RATIO = 0.45
-MAX_EPOCHS_REMEDY = 5_000
-MAX_SAMPLES_REMEDY = 20_000
+# A remedy never asks for more than the default caps allow (a server may set them lower; `_keep` checks).
+MAX_EPOCHS_REMEDY = Limits().max_epochs
+MAX_SAMPLES_REMEDY = Limits().max_samples
 SIZED = {"dense": "units", "conv2d": "filters", "rnn": "units", "lstm": "units", "gru": "units"}
 
 
@@ -110,7 +111,7 @@ def more_data(spec: ExperimentSpec) -> Optional[Remedy]:
     if d.dataset not in DATASETS:
         return None  # supplied data (an upload): there is no more of it to generate
     ds = DATASETS.get(d.dataset)
-    n = d.n_samples or ds.default_samples
+    n = ds.sample_count(d)
     cap = min(ds.max_samples or MAX_SAMPLES_REMEDY, MAX_SAMPLES_REMEDY)
     if n >= cap:
         return None

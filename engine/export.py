@@ -20,7 +20,7 @@ from typing import Any, Callable, Optional
 from . import __version__
 from .datasets import find
 from .export_code import DATA_CODE, HELPERS, SCHEDULE_CODE, lit
-from .layers import LayerSpec
+from .layers import LayerSpec, fmt
 from .registry import Registry
 from .shapes import Shape, head_layer, infer
 from .spec import ExperimentSpec
@@ -49,19 +49,16 @@ LOSS_CODE.register("regression", "nn.MSELoss()")
 
 
 class LayerCode:
-    """How one layer type is written: its module expression for an input shape, and helper classes."""
+    """How one layer type is written: its module expression for an input shape, and the helper
+    classes that expression needs (a tuple, or a function of the input shape)."""
 
-    def __init__(self, core: Callable[[Any, Shape], str], helpers: tuple[str, ...] = ()) -> None:
-        self.core, self.helpers = core, helpers
+    def __init__(self, core: Callable[[Any, Shape], str],
+                 helpers: tuple[str, ...] | Callable[[Shape], tuple[str, ...]] = ()) -> None:
+        self.core = core
+        self.helpers = helpers if callable(helpers) else (lambda shape: helpers)
 
 
 LAYER_CODE: Registry[LayerCode] = Registry("layer type")
-
-
-def _pad(layer: Any) -> int:
-    if layer.padding == "same":
-        return layer.kernel_size // 2
-    return 0 if layer.padding == "valid" else int(layer.padding)
 
 
 def _batchnorm(layer: Any, shape: Shape) -> str:
@@ -79,7 +76,7 @@ def _recurrent(cell: str) -> Callable[[Any, Shape], str]:
 
 LAYER_CODE.register("dense", LayerCode(lambda layer, shape: f"nn.Linear({shape[0]}, {lit(layer.units)})"))
 LAYER_CODE.register("conv2d", LayerCode(lambda layer, shape: (
-    f"nn.Conv2d({shape[0]}, {lit(layer.filters)}, {lit(layer.kernel_size)}, {lit(layer.stride)}, {_pad(layer)})")))
+    f"nn.Conv2d({shape[0]}, {lit(layer.filters)}, {lit(layer.kernel_size)}, {lit(layer.stride)}, {layer.padding_px()})")))
 LAYER_CODE.register("maxpool2d", LayerCode(lambda layer, shape: (
     f"nn.MaxPool2d({lit(layer.kernel_size)}, {lit(layer.stride or layer.kernel_size)})")))
 LAYER_CODE.register("avgpool2d", LayerCode(lambda layer, shape: (
@@ -87,14 +84,10 @@ LAYER_CODE.register("avgpool2d", LayerCode(lambda layer, shape: (
 LAYER_CODE.register("flatten", LayerCode(lambda layer, shape: "nn.Flatten()"))
 LAYER_CODE.register("dropout", LayerCode(lambda layer, shape: f"SeededDropout({lit(float(layer.p))})",
                                          ("SeededDropout",)))
-LAYER_CODE.register("batchnorm", LayerCode(_batchnorm, ("SeqBatchNorm",)))
+LAYER_CODE.register("batchnorm", LayerCode(_batchnorm, lambda shape: ("SeqBatchNorm",) if len(shape) == 2 else ()))
 LAYER_CODE.register("rnn", LayerCode(_recurrent("RNN"), ("Recurrent",)))
 LAYER_CODE.register("lstm", LayerCode(_recurrent("LSTM"), ("Recurrent",)))
 LAYER_CODE.register("gru", LayerCode(_recurrent("GRU"), ("Recurrent",)))
-
-
-def _fmt(shape: Shape) -> str:
-    return "(" + ", ".join(str(d) for d in shape) + ("," if len(shape) == 1 else "") + ")"
 
 
 def _module(layer: LayerSpec, shape: Shape) -> str:
@@ -112,13 +105,13 @@ def model_code(spec: ExperimentSpec) -> tuple[str, list[str]]:
     lines, helpers = [], []
     for i, (layer, row) in enumerate(zip(spec.model.layers, summary.rows)):
         lines.append(f"        {_module(layer, row.input_shape)},  # model.layers[{i}]: {layer.type} "
-                     f"{_fmt(row.input_shape)} -> {_fmt(row.output_shape)}")
-        for h in LAYER_CODE.get(layer.type).helpers:
-            if h not in helpers and (h != "SeqBatchNorm" or len(row.input_shape) == 2):
+                     f"{fmt(row.input_shape)} -> {fmt(row.output_shape)}")
+        for h in LAYER_CODE.get(layer.type).helpers(row.input_shape):
+            if h not in helpers:
                 helpers.append(h)
     head = summary.rows[-1]
     units = head_layer(summary.task, summary.n_classes).units
-    lines.append(f"        nn.Linear({head.input_shape[0]}, {units}),  # the head {_fmt(head.input_shape)} -> ({units},)")
+    lines.append(f"        nn.Linear({head.input_shape[0]}, {units}),  # the head {fmt(head.input_shape)} -> ({units},)")
     return "\n".join(lines), helpers
 
 
@@ -135,9 +128,7 @@ def data_code(spec: ExperimentSpec, supplied: Optional[Any]) -> tuple[str, str]:
                   f"CLASSES = {lit(supplied.classes)}  # class index -> label in the upload\n"
                   f"_TABLE = json.loads({lit(table)})  # the chosen columns, as the server read them\n")
     else:
-        n = d.n_samples if d.n_samples is not None else ds.default_samples
-        if ds.max_samples is not None:
-            n = min(n, ds.max_samples)
+        n = ds.sample_count(d)
         consts = ""
     consts = (f"DATASET = {lit(d.dataset)}\nN_SAMPLES = {lit(n)}\nNOISE = {lit(float(d.noise))}\n"
               f"VAL_FRACTION = {lit(float(d.val_fraction))}\nTRAIN_FRACTION = {lit(float(d.train_fraction))}\n"

@@ -133,14 +133,15 @@ class Conv2D(WeightedLayer):
             raise ValueError("padding must be 'same', 'valid' or between 0 and 7")
         return v
 
-    def _pad(self) -> int:
+    def padding_px(self) -> int:
+        """Zero padding on each side, in pixels."""
         if self.padding == "same":
             return _same_padding(self.kernel_size)
         return 0 if self.padding == "valid" else int(self.padding)
 
     def infer(self, shape: Shape, index: int) -> tuple[Shape, int]:
         c, h, w = _need_image("conv2d", shape, index)
-        p = self._pad()
+        p = self.padding_px()
         oh = (h + 2 * p - self.kernel_size) // self.stride + 1
         ow = (w + 2 * p - self.kernel_size) // self.stride + 1
         if oh < 1 or ow < 1:
@@ -150,7 +151,7 @@ class Conv2D(WeightedLayer):
         return (self.filters, oh, ow), c * self.filters * self.kernel_size ** 2 + self.filters
 
     def core(self, shape: Shape) -> nn.Module:
-        return nn.Conv2d(shape[0], self.filters, self.kernel_size, self.stride, self._pad())
+        return nn.Conv2d(shape[0], self.filters, self.kernel_size, self.stride, self.padding_px())
 
 
 class _Pool(LayerSpec):

@@ -14,7 +14,8 @@ from typing import Annotated, Any, Literal, Optional, Union
 from pydantic import (BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, StringConstraints,
                       ValidationError, ValidationInfo, field_validator, model_serializer, model_validator)
 
-from .datasets import SOURCE_FIELDS, data_info, find, known_names
+from .datasets import SOURCE_FIELDS, data_info, find
+from .datasets import check as check_dataset
 from .errors import ErrorItem, SpecError
 from .layers import LAYERS, layer_union
 from .optimizers import OPTIMIZERS
@@ -47,9 +48,7 @@ class DataSpec(_Strict):
     @field_validator("dataset")
     @classmethod
     def _known(cls, v: str) -> str:
-        if v not in known_names():
-            raise ValueError(f"unknown dataset {v!r}; valid: {', '.join(known_names())}")
-        return v
+        return check_dataset(v)
 
     @field_validator(*SOURCE_FIELDS)
     @classmethod
@@ -151,8 +150,7 @@ class ExperimentSpec(_Strict):
         natural = data_info(self.data).task
         if self.task is None:
             self.task = natural
-        if self.task not in TASKS:
-            raise ValueError(f"unknown task {self.task!r}; valid: {', '.join(TASKS.names())}")
+        TASKS.check(self.task)
         if not TASKS.get(self.task).accepts(natural):
             raise ValueError(find(self.data.dataset).task_problem(self.data, self.task, natural))
         return self

@@ -172,7 +172,6 @@ class Trainer:
         loss_sum = torch.zeros((), device=self.device)
         preds = torch.empty(n, dtype=torch.long, device=self.device) if self.task.has_accuracy else None
         t0 = time.perf_counter()
-        steps = 0
         for i in range(0, n, bs):
             b = min(bs, n - i)
             xb, yb = xs[i:i + b], ys[i:i + b]
@@ -186,9 +185,8 @@ class Trainer:
             loss_sum.add_(loss.detach(), alpha=b)
             if preds is not None:
                 self.task.predict(out, out=preds[i:i + b])
-            steps += 1
         train_loss = loss_sum.item() / n
-        step_time = (time.perf_counter() - t0) / max(steps, 1)
+        step_time = (time.perf_counter() - t0) / math.ceil(n / bs)
         train_acc = (preds == ys).sum().item() / n if preds is not None else None
         val_loss, val_acc = self.evaluate(self.x_val, self.y_val)
         self.epoch += 1
@@ -217,8 +215,8 @@ class Trainer:
         if m.val_loss < self._es_best - es.min_delta:
             self._es_best = m.val_loss
             self._es_wait = 0
-            if es.restore_best:
-                self._es_state = self._copy_weights()
+            if es.restore_best:  # the same weights as the best epoch's when this epoch is also that
+                self._es_state = self._best_state if self.best_epoch == m.epoch else self._copy_weights()
         else:
             self._es_wait += 1
             if self._es_wait >= es.patience:
