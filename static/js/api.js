@@ -49,6 +49,9 @@ function reported(res) {
   return res;
 }
 
+/** A failed call's errors as one line of text. */
+export const errorText = (res) => res.errors.map((e) => e.message).join(" ");
+
 function withQuery(url, params) {
   const q = new URLSearchParams();
   for (const [k, v] of Object.entries(params)) {

@@ -1,6 +1,8 @@
 // Debounced autosave: edits are merged and sent once the page has been quiet for `delay` ms, one
 // request at a time and in order. A failed save keeps its changes for the next attempt.
 
+import { errorText } from "./api.js";
+
 export const SAVE = Object.freeze({ DIRTY: "dirty", SAVING: "saving", SAVED: "saved", FAILED: "failed" });
 
 /** send(changes, {keepalive}) -> {ok, errors}; onState(state, message) follows every step. */
@@ -29,7 +31,7 @@ export function createAutosave({ delay, send, onState }) {
     inflight = null;
     if (!res.ok) {
       pending = { ...changes, ...(pending || {}) };
-      onState(SAVE.FAILED, res.errors.map((e) => e.message).join(" "));
+      onState(SAVE.FAILED, errorText(res));
       return false;
     }
     onState(pending ? SAVE.DIRTY : SAVE.SAVED);

@@ -69,7 +69,7 @@ export function createOutputView(canvas, { showValInput, caption, pointKey }) {
       const fill = isClass
         ? (i) => classColor(part.y[i], preview.n_classes || 2)
         : (i) => `rgb(${divergingRgb((part.y[i] - vr[0]) / (vr[1] - vr[0] || 1)).join(",")})`;
-      drawPoints(ctx, frame, part.x, isClass ? fill : (i) => fill(i), { radius: hollow ? 3 : 3.2, hollow });
+      drawPoints(ctx, frame, part.x, fill, { radius: hollow ? 3 : 3.2, hollow });
       if (!isClass && !hollow) {
         // Regression points get a dark ring so that pale mid-range values stay visible.
         ctx.strokeStyle = "rgba(33,37,41,0.35)";

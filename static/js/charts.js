@@ -5,10 +5,11 @@
 
 import uPlot from "uplot";
 import { clear, el, fmtNum, frameScheduler, setText } from "./dom.js";
+import { hexToRgb } from "./plot2d.js";
 import { COL } from "./protocol.js";
 
 export const RUN_COLORS = ["#1c7ed6", "#e8590c", "#2f9e44", "#9c36b5", "#0c8599", "#c2255c", "#5c940d", "#495057"];
-const AXIS = { stroke: "#868e96", grid: { stroke: "#eef0f2", width: 1 }, ticks: { stroke: "#dee2e6", width: 1 } };
+export const AXIS = { stroke: "#868e96", grid: { stroke: "#eef0f2", width: 1 }, ticks: { stroke: "#dee2e6", width: 1 } };
 const SYNC_KEY = "layerlab-epoch";
 
 /** A y axis as wide as its longest label (a diverged run's losses run to 1e26). */
@@ -18,10 +19,10 @@ function axisWidth(u, values) {
   return Math.max(44, 20 + 7 * longest);
 }
 
-function rgba(hex, a) {
-  const n = parseInt(hex.slice(1), 16);
-  return `rgba(${(n >> 16) & 255},${(n >> 8) & 255},${n & 255},${a})`;
-}
+export const rgba = (hex, a) => `rgba(${hexToRgb(hex).join(",")},${a})`;
+
+/** x-axis ticks: whole epochs only. */
+export const epochTicks = (u, splits) => splits.map((v) => (Number.isInteger(v) ? String(v) : ""));
 
 /** Count the non-null values of a column: what a chart really draws. */
 const filled = (col) => (col ? col.reduce((n, v) => n + (v === null || v === undefined ? 0 : 1), 0) : 0);
@@ -37,10 +38,7 @@ export function createCharts(els) {
   let builtFor = "";
   const schedule = frameScheduler(draw);
 
-  els.logToggle.addEventListener("change", () => {
-    builtFor = "";
-    schedule();
-  });
+  els.logToggle.addEventListener("change", schedule);
 
   const sizeOf = (node) => ({ width: Math.max(200, node.clientWidth), height: Math.max(80, node.clientHeight) });
   const observer = new ResizeObserver(() => {
@@ -180,7 +178,7 @@ export function createCharts(els) {
         x: { time: false },
         y: log ? { distr: 3 } : kind === "acc" ? { range: (u, lo, hi) => [Math.min(0.5, lo ?? 0), 1] } : {},
       },
-      axes: [{ ...AXIS, size: 28, values: (u, splits) => splits.map((v) => (Number.isInteger(v) ? String(v) : "")) },
+      axes: [{ ...AXIS, size: 28, values: epochTicks },
              { ...AXIS, size: axisWidth, values: yValues }],
       series: seriesFor(kind),
       hooks: kind === "loss"

@@ -2,6 +2,7 @@
 // faint beneath), and list the spec fields that differ between them ("Diff only").
 
 import uPlot from "uplot";
+import { AXIS, epochTicks, rgba } from "./charts.js";
 import { createDialog } from "./dialog.js";
 import { $, clear, el, fmtNum, setText } from "./dom.js";
 import { COL } from "./protocol.js";
@@ -14,13 +15,7 @@ const METRICS = [
   { col: COL.VAL_ACC, label: "Validation accuracy", acc: true },
   { col: COL.TRAIN_ACC, label: "Training accuracy", acc: true },
 ];
-const AXIS = { stroke: "#868e96", grid: { stroke: "#eef0f2", width: 1 }, ticks: { stroke: "#dee2e6", width: 1 } };
 const DEFAULT_PICKED = 4;
-
-function rgba(hex, a) {
-  const n = parseInt(hex.slice(1), 16);
-  return `rgba(${(n >> 16) & 255},${(n >> 8) & 255},${n & 255},${a})`;
-}
 
 const hasValues = (col) => Array.isArray(col) && col.some((v) => v !== null && v !== undefined);
 
@@ -39,8 +34,11 @@ export function createCompareDialog(root) {
   let picked = new Set();
   let plot = null;
 
-  for (const input of [metric, logScale, diffOnly]) input.addEventListener("change", draw);
-  smoothing.addEventListener("input", draw);
+  const redrawChart = () => drawChart(chosen());
+  metric.addEventListener("change", redrawChart);
+  logScale.addEventListener("change", redrawChart);
+  smoothing.addEventListener("input", redrawChart);
+  diffOnly.addEventListener("change", () => drawDiff(chosen()));
   new ResizeObserver(() => {
     if (plot) plot.setSize(sizeOf());
   }).observe(chartEl);
@@ -108,7 +106,7 @@ export function createCompareDialog(root) {
       legend: { show: false },
       cursor: { drag: { x: false, y: false }, points: { size: 5 } },
       scales: { x: { time: false }, y: log ? { distr: 3 } : {} },
-      axes: [{ ...AXIS, size: 28, values: (u, splits) => splits.map((v) => (Number.isInteger(v) ? String(v) : "")) },
+      axes: [{ ...AXIS, size: 28, values: epochTicks },
              { ...AXIS, size: 52, values: (u, splits) => splits.map((v) => (isAcc ? `${Math.round(v * 100)}%` : fmtNum(v, 2))) }],
       series,
     }, data, chartEl);

@@ -1,7 +1,7 @@
 // Modal dialogs on the native <dialog>: focus moves in and is trapped by the browser, Escape and
 // the × button close, and focus goes back to whatever opened the dialog.
 
-/** dialog: a <dialog> holding a [data-close] button. Returns {open(invoker), close(), isOpen()}. */
+/** dialog: a <dialog> holding a [data-close] button. Returns {open(invoker), close()}. */
 export function createDialog(dialog, { onClose } = {}) {
   let invoker = null;
   dialog.querySelectorAll("[data-close]").forEach((b) => b.addEventListener("click", () => dialog.close()));
@@ -23,6 +23,5 @@ export function createDialog(dialog, { onClose } = {}) {
       if (!dialog.open) dialog.showModal();
     },
     close: () => dialog.close(),
-    isOpen: () => dialog.open,
   };
 }

@@ -23,8 +23,8 @@ export function numberInput(path, { min, max, step = "any", placeholder, nullabl
   });
 }
 
-export function selectInput(path, options, { numeric = false, groups = null } = {}) {
-  const select = el("select", { class: "input", dataset: { path, kind: numeric ? "number" : "text" } });
+export function selectInput(path, options, { groups = null } = {}) {
+  const select = el("select", { class: "input", dataset: { path, kind: "text" } });
   const opt = (o) => el("option", { text: o.label, props: { value: String(o.value) } });
   if (groups) {
     for (const [label, opts] of groups) select.append(el("optgroup", { attrs: { label } }, opts.map(opt)));

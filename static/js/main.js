@@ -3,7 +3,7 @@
 // asked for. The sessions' requests are in session.js, the checking of the spec as it is edited in
 // speccheck.js, the runs' streams and controls in runlinks.js: none of them holds page state.
 
-import { api } from "./api.js";
+import { api, errorText } from "./api.js";
 import { RUN_COLORS } from "./charts.js";
 import { $ } from "./dom.js";
 import { ACTION, CSV_DATASET, MSG, SNAP, STATUS, TASK } from "./protocol.js";
@@ -123,7 +123,7 @@ async function startRun(spec, { label = null, parent = null } = {}) {
   setBusy(false);
   if (!res.ok) {
     if (res.status === 422 && sameSpec(spec, state.spec)) check.showErrors(res.errors);
-    views.diagnosis.showProblem("Cannot train yet", res.errors.map((e) => e.message).join(" "));
+    views.diagnosis.showProblem("Cannot train yet", errorText(res));
     chartRuns();
     updateControls();
     return null;
@@ -223,7 +223,6 @@ function showNoResults(summary, diagnosisText) {
   views.network.setSummary(summary);
   views.network.setWeights(null);
   views.diagnosis.idle(diagnosisText);
-  showEpoch();
   updateControls();
 }
 

@@ -44,6 +44,13 @@ export function createSessionsDialog(root, { on }) {
     return item;
   }
 
+  /** Put `item` back as a plain row of `s` and focus its button number `focus` (Open, Rename, Delete). */
+  function restore(item, s, focus = 0) {
+    const fresh = row(s);
+    item.replaceWith(fresh);
+    fresh.querySelectorAll("button")[focus].focus();
+  }
+
   function renaming(item, s) {
     const input = el("input", {
       class: "input", props: { value: s.title || "" },
@@ -57,16 +64,10 @@ export function createSessionsDialog(root, { on }) {
         return;
       }
       s.title = title;
-      const fresh = row(s);
-      item.replaceWith(fresh);
-      fresh.querySelector("button").focus();
+      restore(item, s);
       setText(status, `Renamed to “${title}”.`);
     };
-    const cancel = () => {
-      const fresh = row(s);
-      item.replaceWith(fresh);
-      fresh.querySelector("button").focus();
-    };
+    const cancel = () => restore(item, s);
     input.addEventListener("keydown", (e) => {
       if (e.key === "Enter") done();
       if (e.key === "Escape") {
@@ -84,11 +85,7 @@ export function createSessionsDialog(root, { on }) {
   }
 
   function confirming(item, s) {
-    const cancel = () => {
-      const fresh = row(s);
-      item.replaceWith(fresh);
-      fresh.querySelectorAll("button")[2].focus();
-    };
+    const cancel = () => restore(item, s, 2);
     const confirm = async () => {
       const res = await on.remove(s.id);
       if (!res.ok) {

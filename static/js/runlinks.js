@@ -2,7 +2,7 @@
 // a live learning rate…) sent over it, or over REST while it is down. It keeps only the open
 // streams; the run records and what their messages change stay with main.js.
 
-import { api } from "./api.js";
+import { api, errorText } from "./api.js";
 import { API } from "./protocol.js";
 import { openStream } from "./socket.js";
 
@@ -36,7 +36,7 @@ export function createRunLinks({ editToken, on }) {
     const stream = streams.get(run);
     if (stream && stream.send(frame)) return;
     api.control(run.id, frame, editToken()).then((res) => {
-      if (!res.ok && res.status !== 409) on.refused(res.errors.map((e) => e.message).join(" "));
+      if (!res.ok && res.status !== 409) on.refused(errorText(res));
     });
   }
 

@@ -95,7 +95,7 @@ export function applyMessage(run, msg) {
 /** A run record from a saved run (RunOut, as a session lists it): its whole history at once. */
 export function savedRun(out, { label, parentLabel = null, color }) {
   const run = makeRun(out, out.spec, { label, parentLabel, parentId: out.parent, color });
-  run.history = { ...emptyHistory(), ...Object.fromEntries(COLUMNS.map((c) => [c, [...((out.history || {})[c] || [])]])) };
+  run.history = Object.fromEntries(COLUMNS.map((c) => [c, [...((out.history || {})[c] || [])]]));
   const vals = run.history[COL.VAL_LOSS];
   vals.forEach((v, i) => {
     if (v !== null && v < run.bestVal) run.bestVal = v;

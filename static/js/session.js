@@ -3,8 +3,8 @@
 // spec and uploading a CSV. This module makes the requests and asks main.js (through `page`) to
 // change the page's state; it keeps none of that state itself.
 
-import { api } from "./api.js";
-import { createAutosave, SAVE } from "./autosave.js";
+import { api, errorText } from "./api.js";
+import { createAutosave } from "./autosave.js";
 import { RUN_COLORS } from "./charts.js";
 import { $ } from "./dom.js";
 import { createSessionsDialog } from "./mysessions.js";
@@ -12,15 +12,12 @@ import { API, CSV_DATASET } from "./protocol.js";
 import { savedRuns } from "./runs.js";
 import { createSessionBar, SAVE_STATE } from "./sessionbar.js";
 import { createShareDialog } from "./sharedialog.js";
-import { clone, normalize, sameSpec } from "./spec.js";
+import { clone, isObject, normalize, sameSpec } from "./spec.js";
 import { forget, keep, keepOnly, kept, tokenFor } from "./tokens.js";
 import { readSession, sessionHref, writeSession } from "./urlstate.js";
 
 const AUTOSAVE_MS = 800;
 const DEFAULT_TITLE = "Untitled";
-
-const messages = (res) => res.errors.map((e) => e.message).join(" ");
-const isObject = (x) => x !== null && typeof x === "object" && !Array.isArray(x);
 
 /** Go to another page of this app; a change of the hash alone would not load it. */
 function go(href) {
@@ -77,7 +74,7 @@ export function createSessionFlow(page) {
     saveState = s;
     let shown = s;
     if (!state.session) shown = SAVE_STATE.UNSAVED;
-    else if (s === SAVE.SAVED && specBlocked) shown = SAVE_STATE.BLOCKED;
+    else if (s === SAVE_STATE.SAVED && specBlocked) shown = SAVE_STATE.BLOCKED;
     bar.setSaveState(shown, detail);
     drawButtons();
   }
@@ -120,12 +117,12 @@ export function createSessionFlow(page) {
       writeSession(null);
       if (token && found.ok) forget(id);
       page.notify(!token ? "This browser has no key to edit that session; its share link shows it read-only."
-        : found.ok ? "That session no longer exists: it was deleted." : messages(found), "bad");
+        : found.ok ? "That session no longer exists: it was deleted." : errorText(found), "bad");
       return undefined;
     }
     const res = await api.getSession(id, token);
     if (!res.ok) {
-      page.notify(`Could not open the session: ${messages(res)}`, "bad");
+      page.notify(`Could not open the session: ${errorText(res)}`, "bad");
       return undefined;
     }
     keep(id, token);
@@ -137,7 +134,7 @@ export function createSessionFlow(page) {
     if (s.spec && !specInUrl) page.loadSpec(s.spec);
     serverSpec = s.spec ? normalize(state.catalog, s.spec) : null;
     page.showSavedRuns(s.runs);
-    drawSaveState(SAVE.SAVED);
+    drawSaveState(SAVE_STATE.SAVED);
     return undefined;
   }
 
@@ -148,7 +145,7 @@ export function createSessionFlow(page) {
       bar.show({ title: "Shared experiment", readOnly: true });
       views.diagnosis.showProblem("Nothing is shared under this link",
         res.status === 404 ? "It may have been deleted by its owner. The page shows a starting network instead."
-          : messages(res));
+          : errorText(res));
       drawButtons();
       return;
     }
@@ -201,7 +198,7 @@ export function createSessionFlow(page) {
     const res = await api.createSession(body);
     setBusy(false);
     if (!res.ok) {
-      page.notify(`Could not save: ${messages(res)}`, "bad");
+      page.notify(`Could not save: ${errorText(res)}`, "bad");
       return false;
     }
     const s = res.data;
@@ -210,7 +207,7 @@ export function createSessionFlow(page) {
     serverSpec = body.spec ? clone(body.spec) : null;
     specBlocked = !body.spec;
     page.setSession({ id: s.id, token: s.edit_token, shareToken: s.share_token, shareUrl: s.share_url });
-    drawSaveState(SAVE.SAVED);
+    drawSaveState(SAVE_STATE.SAVED);
     page.notify(body.runs.length ? `Saved with ${body.runs.length} run${body.runs.length === 1 ? "" : "s"}. `
       + "Edits now save themselves." : "Saved. Runs now train in this session and edits save themselves.");
     return true;
@@ -239,7 +236,7 @@ export function createSessionFlow(page) {
     const res = await api.fork(source, state.session ? `${bar.title().trim() || DEFAULT_TITLE} (copy)` : null);
     setBusy(false);
     if (!res.ok) {
-      page.notify(`Could not fork: ${messages(res)}`, "bad");
+      page.notify(`Could not fork: ${errorText(res)}`, "bad");
       return;
     }
     keep(res.data.id, res.data.edit_token);
@@ -251,7 +248,7 @@ export function createSessionFlow(page) {
     const keys = kept();
     if (!keys.length) return { ok: true, sessions: [], current: null };
     const res = await api.lookupSessions(keys.map((k) => ({ id: k.id, edit_token: k.token })));
-    if (!res.ok) return { ok: false, message: messages(res) };
+    if (!res.ok) return { ok: false, message: errorText(res) };
     keepOnly(res.data.sessions.map((s) => s.id));
     return { ok: true, sessions: res.data.sessions, current: state.session ? state.session.id : null };
   }
@@ -265,7 +262,7 @@ export function createSessionFlow(page) {
     const isOpen = state.session && state.session.id === id;
     if (isOpen) await autosave.flush();
     const res = await api.patchSession(id, tokenFor(id), { title });
-    if (!res.ok) return { ok: false, message: `Could not rename: ${messages(res)}` };
+    if (!res.ok) return { ok: false, message: `Could not rename: ${errorText(res)}` };
     if (isOpen) {
       bar.show({ title });
       showTitle(title);
@@ -277,7 +274,7 @@ export function createSessionFlow(page) {
     const isOpen = state.session && state.session.id === id;
     if (isOpen) autosave.cancel();
     const res = await api.deleteSession(id, tokenFor(id));
-    if (!res.ok && res.status !== 404) return { ok: false, message: `Could not delete: ${messages(res)}` };
+    if (!res.ok && res.status !== 404) return { ok: false, message: `Could not delete: ${errorText(res)}` };
     forget(id);
     if (isOpen) {
       // Its runs went with it; the network stays on the page, unsaved.
@@ -298,7 +295,7 @@ export function createSessionFlow(page) {
       const res = state.session ? await api.getSession(state.session.id, state.session.token)
         : await api.getShared(state.shareToken);
       if (!res.ok) {
-        page.notify(`Could not load the runs: ${messages(res)}`, "bad");
+        page.notify(`Could not load the runs: ${errorText(res)}`, "bad");
         return;
       }
       saved = res.data.runs;
@@ -381,7 +378,6 @@ export function createSessionFlow(page) {
     useUpload,
     uploadCsv,
     chooseColumns,
-    drawButtons,
     /** The page is going away: what the autosave still holds goes now (keepalive). */
     leaving: () => autosave.flushNow(),
   };

@@ -2,15 +2,14 @@
 // ways in and out (compare runs, import a spec file, my sessions). It draws what main.js tells it
 // and reports edits; the saving itself is main.js's.
 
+import { SAVE } from "./autosave.js";
 import { setText } from "./dom.js";
 
+/** The autosave's states (dirty, saving, saved, failed) and the two only the bar shows. */
 export const SAVE_STATE = Object.freeze({
+  ...SAVE,
   UNSAVED: "unsaved", // no session yet
-  DIRTY: "dirty", // edits waiting for the autosave
-  SAVING: "saving",
-  SAVED: "saved",
   BLOCKED: "blocked", // the spec has problems, so only title and notes are saved
-  FAILED: "failed",
 });
 
 const TEXT = {

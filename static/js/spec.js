@@ -5,7 +5,7 @@ import { FIX_OP, TASK } from "./protocol.js";
 
 export const clone = (x) => (x === undefined ? undefined : JSON.parse(JSON.stringify(x)));
 
-const isObject = (x) => x !== null && typeof x === "object" && !Array.isArray(x);
+export const isObject = (x) => x !== null && typeof x === "object" && !Array.isArray(x);
 
 /** RFC 7386: objects merge, null deletes, anything else (lists included) replaces whole. */
 export function mergePatch(target, patch) {
@@ -31,15 +31,6 @@ export function setIn(obj, path, value) {
   if (value === undefined) delete node[last];
   else node[last] = clone(value);
   return out;
-}
-
-export function getIn(obj, path) {
-  let node = obj;
-  for (const k of path.split(".")) {
-    if (!isObject(node)) return undefined;
-    node = node[k];
-  }
-  return node;
 }
 
 /** A layer of `type` with the catalog's defaults. */

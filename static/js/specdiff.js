@@ -1,7 +1,8 @@
 // Which spec fields differ between runs: specs flattened to JSON paths ("training.lr",
 // "model.layers[1].units"), then compared path by path. A path that one spec lacks differs.
 
-const isObject = (x) => x !== null && typeof x === "object" && !Array.isArray(x);
+import { isObject } from "./spec.js";
+
 const isScalar = (x) => x === null || typeof x !== "object";
 
 /**
@@ -47,6 +48,3 @@ export function compareSpecs(specs) {
     return { path, values, differs: keys.some((k) => k !== keys[0]) };
   });
 }
-
-/** Exactly the paths whose values differ between the specs. */
-export const diffPaths = (specs) => compareSpecs(specs).filter((r) => r.differs).map((r) => r.path);
