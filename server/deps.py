@@ -10,6 +10,7 @@ from engine.spec import ExperimentSpec, parse_spec
 
 from .manager import RunManager
 from .runs import Run
+from .schemas import PreviewIn
 from .settings import Settings
 
 
@@ -45,3 +46,13 @@ def get_spec(manager: ManagerDep, body: Annotated[dict[str, Any], Body(
 
 
 SpecDep = Annotated[ExperimentSpec, Depends(get_spec)]
+
+
+def run_created(run: Run) -> dict[str, Any]:
+    """The answer to a new run (RunCreated)."""
+    return {"id": run.id, "status": run.status.value, "summary": run.summary}
+
+
+def preview_spec(body: PreviewIn, manager: RunManager) -> ExperimentSpec:
+    """A data preview's task and data as a spec with no layers, under the server's caps."""
+    return parse_spec({"task": body.task, "data": body.data, "model": {"layers": []}}, manager.limits)

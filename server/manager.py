@@ -29,7 +29,7 @@ from engine.spec import ExperimentSpec
 from engine.trainer import Trainer
 
 from .protocol import SetControl
-from .runs import IllegalTransition, Run, RunStatus, Subscriber
+from .runs import INTERRUPTED_ERROR, IllegalTransition, Run, RunStatus
 from .settings import Settings
 from .store import Store
 
@@ -144,7 +144,7 @@ class RunManager:
             self._flusher.cancel()
         for run in list(self.runs.values()):
             if not run.terminal:  # a worker that did not stop in time
-                run.error = "the server stopped while this run was going"
+                run.error = INTERRUPTED_ERROR
                 run.finish(RunStatus.INTERRUPTED, {})
         await self.flush_all()
         self._db.shutdown(wait=True)
@@ -210,7 +210,6 @@ class RunManager:
 
     def _work(self, run: Run, pipe: EventPipe, provider: Optional[Callable[[ExperimentSpec], Any]]) -> None:
         """The worker thread: train, then hand the weights and the end over to the loop."""
-        torch.set_num_threads(1)
         end: list[EndEvent] = []
         try:
             split = provider(run.spec) if provider else None
@@ -253,7 +252,7 @@ class RunManager:
             if status == RunStatus.STOPPED and self.shutting_down:
                 status = RunStatus.INTERRUPTED
             if run.error is None and status == RunStatus.INTERRUPTED:
-                run.error = "the server stopped while this run was going"
+                run.error = INTERRUPTED_ERROR
             run.finish(status, {"val_loss": item.val_loss, "verdict": item.verdict})
         elif isinstance(item, tuple):
             kind, payload = item
@@ -301,10 +300,7 @@ class RunManager:
             return run.status
         action = frame.action
         if action == "stop":
-            run.control.stop()
-            if run.status == RunStatus.QUEUED:
-                self.pending.remove(run)  # it no longer waits: health and the queue cap must not count it
-                run.finish(RunStatus.STOPPED, {})
+            self._stop(run)
             return run.status
         if run.status == RunStatus.QUEUED:
             if action in ("pause", "step"):
@@ -322,16 +318,19 @@ class RunManager:
             run.control.step()
         return run.status
 
+    def _stop(self, run: Run) -> None:
+        """Stop a live run: its worker ends a started one; a queued one ends at once."""
+        run.control.stop()
+        if run.status == RunStatus.QUEUED:
+            self.pending.remove(run)  # it no longer waits: health and the queue cap must not count it
+            run.finish(RunStatus.STOPPED, {})
+
     def discard(self, session_id: str) -> None:
         """Before a session is deleted: stop its live runs and never write any of them again."""
         for run in [r for r in self.runs.values() if r.session_id == session_id]:
             run.discarded = True
-            if run.status == RunStatus.QUEUED:
-                run.control.stop()
-                self.pending.remove(run)
-                run.finish(RunStatus.STOPPED, {})
-            elif not run.terminal:
-                run.control.stop()
+            if not run.terminal:
+                self._stop(run)
             del self.runs[run.id]
 
     async def save_session(self, session_id: str) -> None:

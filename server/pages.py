@@ -12,6 +12,8 @@ from fastapi.templating import Jinja2Templates
 
 from engine import __version__
 
+from .sessions import plausible_token
+
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATES = Jinja2Templates(directory=str(ROOT / "templates"))  # autoescapes user text
 VENDOR = {"uplot": ROOT / "node_modules" / "uplot", "sortablejs": ROOT / "node_modules" / "sortablejs"}
@@ -20,7 +22,7 @@ router = APIRouter(include_in_schema=False)
 
 
 def _page(request: Request, **context: Any) -> HTMLResponse:
-    base = {"version": __version__, "read_only": False, "share_token": None, "session_id": None}
+    base = {"version": __version__, "read_only": False, "share_token": None}
     return TEMPLATES.TemplateResponse(request, "index.html", {**base, **context})
 
 
@@ -31,7 +33,7 @@ async def index(request: Request) -> HTMLResponse:
 
 @router.get("/s/{share_token}", response_class=HTMLResponse)
 async def shared(request: Request, share_token: str) -> HTMLResponse:
-    if not (8 <= len(share_token) <= 64 and share_token.replace("-", "").replace("_", "").isalnum()):
+    if not plausible_token(share_token):
         raise HTTPException(404, "no such session")
     return _page(request, read_only=True, share_token=share_token)
 

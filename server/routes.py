@@ -14,7 +14,7 @@ from engine.device import available_devices
 from engine.errors import SpecError
 from engine.spec import json_schema, parse_spec
 
-from .deps import ManagerDep, RunDep, SpecDep
+from .deps import ManagerDep, RunDep, SpecDep, preview_spec, run_created
 from .protocol import ControlFrame
 from .schemas import ControlOut, ErrorsOut, Health, PreviewIn, RunCreated, RunOut
 from .sessions import STEER_FORBIDDEN, bearer_token, may_steer
@@ -64,7 +64,7 @@ async def validate(manager: ManagerDep, body: Annotated[dict[str, Any], Body(des
 @router.post("/data/preview", responses=SPEC_ERRORS)
 def data_preview(body: PreviewIn, manager: ManagerDep) -> dict[str, Any]:
     """The points (or sample images) of a dataset's train and validation splits."""
-    spec = parse_spec({"task": body.task, "data": body.data, "model": {"layers": []}}, manager.limits)
+    spec = preview_spec(body, manager)
     return preview(spec.data, spec.task or "classification")
 
 
@@ -74,7 +74,7 @@ async def create_run(spec: SpecDep, manager: ManagerDep,
                      parent: Annotated[Optional[str], Query(max_length=64)] = None) -> dict[str, Any]:
     """Queue a run of the spec; it starts as soon as a worker is free."""
     run = await manager.create(spec, label=label, parent=parent)
-    return {"id": run.id, "status": run.status.value, "summary": run.summary}
+    return run_created(run)
 
 
 @router.get("/runs/{run_id}", response_model=RunOut)

@@ -37,6 +37,7 @@ TRANSITIONS: dict[RunStatus, set[RunStatus]] = {
     **{s: set() for s in _ENDS},
 }
 TERMINAL = frozenset(_ENDS)
+INTERRUPTED_ERROR = "the server stopped while this run was going"  # the error of an `interrupted` run
 
 
 class IllegalTransition(Exception):
@@ -199,7 +200,6 @@ class Run:
             sub.add(snap)
         if self.end:
             sub.add(self.end)
-        sub.wake.set()
         self.subscribers.add(sub)
         return sub
 

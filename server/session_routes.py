@@ -21,12 +21,12 @@ from engine.export import export_script
 from engine.spec import parse_spec
 
 from .db import SessionRow
-from .deps import ManagerDep, RunDep, SettingsDep, SpecDep
+from .deps import ManagerDep, RunDep, SettingsDep, SpecDep, preview_spec, run_created
 from .manager import RunManager, run_from_row
 from .schemas import PreviewIn, RunCreated
 from .session_schemas import (ForkIn, SessionCreate, SessionCreated, SessionKey, SessionList, SessionOut,
                               SessionPatch, SessionSaved, SharedOut, UploadOut)
-from .sessions import MAX_LOOKUP, Sessions, timestamp
+from .sessions import MAX_LOOKUP, Sessions, plausible_token, timestamp
 from .uploads import Uploads, check_table, check_upload_exists, read_capped, upload_view
 
 router = APIRouter(prefix="/api", tags=["sessions"])
@@ -50,14 +50,10 @@ SessionsDep = Annotated[Sessions, Depends(get_sessions)]
 UploadsDep = Annotated[Uploads, Depends(get_uploads)]
 
 
-def _plausible(token: str) -> bool:
-    return 8 <= len(token) <= 64 and token.replace("-", "").replace("_", "").isalnum()
-
-
 async def editable_session(session_id: str, manager: ManagerDep, sessions: SessionsDep,
                            creds: Annotated[Optional[HTTPAuthorizationCredentials], Depends(_bearer)]) -> SessionRow:
     """The session, if the request carries its edit token: 404, 401 or 403 otherwise."""
-    row = await manager.db(sessions.get, session_id) if _plausible(session_id) else None
+    row = await manager.db(sessions.get, session_id) if plausible_token(session_id) else None
     if row is None:
         raise HTTPException(404, "no such session")
     if creds is None:
@@ -69,7 +65,7 @@ async def editable_session(session_id: str, manager: ManagerDep, sessions: Sessi
 
 
 async def shared_session(share_token: str, manager: ManagerDep, sessions: SessionsDep) -> SessionRow:
-    row = await manager.db(sessions.by_share, share_token) if _plausible(share_token) else None
+    row = await manager.db(sessions.by_share, share_token) if plausible_token(share_token) else None
     if row is None:
         raise HTTPException(404, "no such session")
     return row
@@ -80,14 +76,14 @@ SharedDep = Annotated[SessionRow, Depends(shared_session)]
 
 
 # -- views -------------------------------------------------------------------------------------------
-def share_url(request: Request, settings: Any, token: str) -> str:
-    base = settings.public_url or str(request.base_url)
+def share_url(request: Request, token: str) -> str:
+    base = request.app.state.settings.public_url or str(request.base_url)
     return f"{base.rstrip('/')}/s/{token}"
 
 
 def created(row: SessionRow, token: str, request: Request) -> dict[str, Any]:
     return {"id": row.id, "edit_token": token, "share_token": row.share_token,
-            "share_url": share_url(request, request.app.state.settings, row.share_token)}
+            "share_url": share_url(request, row.share_token)}
 
 
 async def session_view(row: SessionRow, request: Request, manager: RunManager, uploads: Uploads,
@@ -98,7 +94,7 @@ async def session_view(row: SessionRow, request: Request, manager: RunManager, u
     ups = await manager.db(uploads.of_session, row.id)
     out: dict[str, Any] = {
         "read_only": not editable, "title": row.title, "notes": row.notes, "spec": row.spec,
-        "share_token": row.share_token, "share_url": share_url(request, request.app.state.settings, row.share_token),
+        "share_token": row.share_token, "share_url": share_url(request, row.share_token),
         "created_at": timestamp(row.created_at), "updated_at": timestamp(row.updated_at),
         "runs": runs if editable else [{**r, "session_id": None} for r in runs],
         "uploads": [upload_view(u) for u in ups]}
@@ -139,9 +135,8 @@ async def lookup_sessions(keys: Annotated[list[SessionKey], Body(max_length=MAX_
                           manager: ManagerDep, sessions: SessionsDep) -> dict[str, Any]:
     """'My sessions': of the (id, edit_token) pairs the browser kept, those that still open, newest first."""
     found = await manager.db(sessions.lookup, [(k.id, k.edit_token) for k in keys])
-    settings = request.app.state.settings
     return {"sessions": [{"id": r.id, "title": r.title, "share_token": r.share_token,
-                          "share_url": share_url(request, settings, r.share_token),
+                          "share_url": share_url(request, r.share_token),
                           "created_at": timestamp(r.created_at), "updated_at": timestamp(r.updated_at),
                           "n_runs": n} for r, n in found]}
 
@@ -186,7 +181,7 @@ async def create_session_run(session: EditableDep, spec: SpecDep, manager: Manag
     """Queue a run of the spec in the session (as POST /api/runs does, and saved with it)."""
     run = await manager.create(spec, label=label, parent=parent, session_id=session.id)
     await manager.db(sessions.touch, session.id)
-    return {"id": run.id, "status": run.status.value, "summary": run.summary}
+    return run_created(run)
 
 
 # -- uploads -----------------------------------------------------------------------------------------
@@ -252,10 +247,10 @@ async def _upload(session: SessionRow, upload_id: str, manager: RunManager, uplo
 
 
 async def _preview(session: SessionRow, body: PreviewIn, manager: RunManager, uploads: Uploads) -> dict[str, Any]:
-    spec = parse_spec({"task": body.task, "data": body.data, "model": {"layers": []}}, manager.limits)
+    spec = preview_spec(body, manager)
     split = None
     if spec.data.upload is not None:
-        split = await manager.db(uploads.split_or_none, spec, session.id)
+        split = await manager.db(uploads.split, spec, session.id)
     return await asyncio.to_thread(preview, spec.data, spec.task or "classification", split=split)
 
 
@@ -284,9 +279,7 @@ async def fork_shared(session: SharedDep, request: Request, manager: ManagerDep,
                       body: Annotated[Optional[ForkIn], Body()] = None) -> dict[str, Any]:
     """An editable copy for whoever forks: spec, notes, uploads and runs with histories and weights."""
     await manager.save_session(session.id)  # live runs are copied as far as they have got
-    row, token = await manager.db(sessions.fork, session.id)
-    if body is not None and body.title is not None:
-        row = await manager.db(sessions.update, row.id, {"title": body.title})
+    row, token = await manager.db(sessions.fork, session.id, body.title if body is not None else None)
     return created(row, token, request)
 
 

@@ -15,7 +15,6 @@ import copy
 import hashlib
 import hmac
 import secrets
-import uuid
 from datetime import datetime, timezone
 from typing import Any, Optional
 
@@ -23,6 +22,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import undefer
 
 from .db import RunRow, SessionRow, UploadRow, utcnow
+from .runs import new_id as new_run_id
 from .store import LIVE, Store
 
 ID_BYTES = 16  # session and upload ids: 128 bits, 32 hex digits
@@ -36,6 +36,12 @@ def new_id() -> str:
 
 def new_token() -> str:
     return secrets.token_urlsafe(TOKEN_BYTES)
+
+
+def plausible_token(token: str) -> bool:
+    """Whether `token` could be an id or token at all (URL-safe, 8 to 64 characters): anything
+    else is refused without a database look-up."""
+    return 8 <= len(token) <= 64 and token.replace("-", "").replace("_", "").isalnum()
 
 
 def token_hash(token: str) -> str:
@@ -85,11 +91,11 @@ class Sessions:
         """The sessions whose edit token matches, with their number of runs, newest change first."""
         tokens = dict(keys[:MAX_LOOKUP])
         with self.db() as s:
-            rows = [r for r in s.scalars(select(SessionRow).where(SessionRow.id.in_(list(tokens))))
+            rows = [r for r in s.scalars(select(SessionRow).where(SessionRow.id.in_(list(tokens)))
+                                         .order_by(SessionRow.updated_at.desc()))
                     if self.can_edit(r, tokens[r.id])]
             counts = dict(s.execute(select(RunRow.session_id, func.count()).where(
                 RunRow.session_id.in_([r.id for r in rows])).group_by(RunRow.session_id)).all())
-        rows.sort(key=lambda r: timestamp(r.updated_at) or 0.0, reverse=True)
         return [(r, counts.get(r.id, 0)) for r in rows]
 
     # -- writing ------------------------------------------------------------------------------------
@@ -127,17 +133,17 @@ class Sessions:
             s.execute(delete(UploadRow).where(UploadRow.session_id == session_id))
             s.execute(delete(SessionRow).where(SessionRow.id == session_id))
 
-    def fork(self, source_id: str) -> tuple[SessionRow, str]:
-        """An editable copy of a session, with copies of its uploads and of its runs (history,
-        diagnosis, views and weights), in one transaction. A run still going is copied as it
-        stands, as `stopped`. Returns the copy and its edit token."""
+    def fork(self, source_id: str, title: Optional[str] = None) -> tuple[SessionRow, str]:
+        """An editable copy of a session (titled `title`, else as the original), with copies of its
+        uploads and of its runs (history, diagnosis, views and weights), in one transaction. A run
+        still going is copied as it stands, as `stopped`. Returns the copy and its edit token."""
         token = new_token()
         with self.db.begin() as s:
             src = s.get(SessionRow, source_id)
             if src is None:
                 raise LookupError(source_id)
-            new = SessionRow(id=new_id(), title=src.title, notes=src.notes, edit_token_hash=token_hash(token),
-                             share_token=new_token(), forked_from=src.id)
+            new = SessionRow(id=new_id(), title=src.title if title is None else title, notes=src.notes,
+                             edit_token_hash=token_hash(token), share_token=new_token(), forked_from=src.id)
             s.add(new)
             s.flush()  # the copy's uploads and runs refer to it
             uploads: dict[str, str] = {}
@@ -149,7 +155,7 @@ class Sessions:
                                 created_at=up.created_at))
             runs = list(s.scalars(select(RunRow).where(RunRow.session_id == src.id).order_by(RunRow.created_at)
                                   .options(undefer(RunRow.weights_final), undefer(RunRow.weights_best))))
-            ids = {r.id: uuid.uuid4().hex for r in runs}
+            ids = {r.id: new_run_id() for r in runs}
             for r in runs:
                 values = {c.key: getattr(r, c.key) for c in RunRow.__table__.columns}
                 values.update(id=ids[r.id], session_id=new.id, parent_id=ids.get(r.parent_id, r.parent_id),

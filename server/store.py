@@ -10,8 +10,9 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import sessionmaker
 
 from .db import RunRow, make_engine, migrate
+from .runs import INTERRUPTED_ERROR, TERMINAL, RunStatus
 
-LIVE = ("queued", "running", "paused")
+LIVE = tuple(s.value for s in RunStatus if s not in TERMINAL)  # queued, running, paused
 
 
 class Store:
@@ -29,7 +30,7 @@ class Store:
         """At start-up: runs left live by a previous process become `interrupted`. Returns how many."""
         with self.session.begin() as s:
             res = s.execute(update(RunRow).where(RunRow.status.in_(LIVE)).values(
-                status="interrupted", error="the server stopped while this run was going"))
+                status=RunStatus.INTERRUPTED.value, error=INTERRUPTED_ERROR))
             return res.rowcount or 0
 
     def save_run(self, state: dict[str, Any]) -> None:

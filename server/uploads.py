@@ -3,7 +3,7 @@
 The body is read with a size cap (a Content-Length over it is refused before any byte is read),
 parsed with the csv module and checked off the event loop, then stored in one transaction: a bad
 file leaves nothing behind. The manager trains on an upload through two hooks: `check_spec_data`
-before a run is queued, and `Uploads.split_for` on the run's worker thread.
+before a run is queued, and `Uploads.split` on the run's worker thread.
 """
 
 from __future__ import annotations
@@ -114,25 +114,17 @@ class Uploads:
             return Table.from_json(row.table)
 
     # -- training on an upload ----------------------------------------------------------------------
-    def split_for(self, spec: ExperimentSpec) -> Optional[Split]:
-        """The manager's split_provider, on a run's worker thread: None for generated data."""
-        if spec.data.upload is None:
-            return None
-        table = self.table(spec.data.upload)
-        if table is None:
-            raise SpecError([ErrorItem("data.upload", "the uploaded data of this run has been deleted")])
-        try:
-            return table_split(table, spec.data, spec.task or "classification")
-        except CsvError as e:
-            raise e.to_spec_error() from None
-
-    def split_or_none(self, spec: ExperimentSpec, session_id: str) -> Optional[Split]:
-        """For previews: the split of a spec's upload in `session_id` (SpecError if it is not there)."""
+    def split(self, spec: ExperimentSpec, session_id: Optional[str] = None) -> Optional[Split]:
+        """The split of a spec's upload; None for generated data. Without `session_id` it is the
+        manager's split_provider, on a run's worker thread; with it (previews), the upload must
+        belong to that session. SpecError if the upload is not there."""
         if spec.data.upload is None:
             return None
         table = self.table(spec.data.upload, session_id)
         if table is None:
-            raise _not_here(spec.data.upload)
+            if session_id is not None:
+                raise _not_here(spec.data.upload)
+            raise SpecError([ErrorItem("data.upload", "the uploaded data of this run has been deleted")])
         try:
             return table_split(table, spec.data, spec.task or "classification")
         except CsvError as e:
