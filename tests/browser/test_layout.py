@@ -5,21 +5,17 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import Page, expect
 
-from browserkit import button, set_field, wait_for_chart, wait_valid
+from browserkit import assert_fits, button, set_field, wait_for_chart, wait_valid
 
 pytestmark = pytest.mark.browser
 
 
-def _fits(page: Page, width: int) -> None:
-    assert page.evaluate("document.documentElement.scrollWidth") <= width
-    for selector in ["#btn-train", "#epoch", "#loss-chart", "#output-canvas", "#stack", "#data-panel"]:
-        box = page.locator(selector).bounding_box()
-        assert box and box["x"] >= 0 and box["x"] + box["width"] <= width + 1, selector
+MAIN_PARTS = ("#btn-train", "#epoch", "#loss-chart", "#output-canvas", "#stack", "#data-panel")
 
 
 def test_first_load_at_1280(page: Page, shot) -> None:
     expect(page.locator("#output-caption")).to_contain_text("The data")
-    _fits(page, 1280)
+    assert_fits(page, 1280, MAIN_PARTS)
     shot(page, "initial-1280")
 
 
@@ -29,7 +25,7 @@ def test_training_at_1024(page: Page, shot) -> None:
     button(page, "Train").click()
     wait_for_chart(page, min_points=60)
     expect(page.locator("#output-caption")).to_contain_text("Decision boundary at epoch")
-    _fits(page, 1024)
+    assert_fits(page, 1024, MAIN_PARTS)
     shot(page, "training-1024")
 
 

@@ -106,10 +106,12 @@ def test_build_split_tensors(name):
         assert split.n_classes is None
 
 
-@pytest.mark.parametrize("n,val_fraction", [(100, 0.3), (101, 0.3), (10, 0.05), (10, 0.9), (400, 0.5)])
-def test_split_sizes_respect_val_fraction(n, val_fraction):
+# Expected val sizes worked by hand: round(n * frac), at least 1 and at most n - 1 (10 * 0.05 = 0.5 rounds to 0).
+@pytest.mark.parametrize("n,val_fraction,n_val",
+                         [(100, 0.3, 30), (101, 0.3, 30), (10, 0.05, 1), (10, 0.9, 9), (400, 0.5, 200)])
+def test_split_sizes_respect_val_fraction(n, val_fraction, n_val):
     train, val = split_indices(n, val_fraction, 1.0, seed=0)
-    assert len(val) == min(max(1, round(n * val_fraction)), n - 1)
+    assert len(val) == n_val
     assert len(train) + len(val) == n
     assert len(set(train.tolist()) | set(val.tolist())) == n  # disjoint and complete
 

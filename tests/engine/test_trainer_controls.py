@@ -325,6 +325,14 @@ def test_surface_snapshot_for_two_d_regression(make_spec):
     d = snaps[-1].data
     assert d["n"] == 64 and len(d["value"]) == 64 * 64
     assert d["vmin"] == min(d["value"]) and d["vmax"] == max(d["value"]) and d["vmin"] < d["vmax"]
+    # Row-major with row 0 at y0: cell (r, c) holds the model's output at (x0 + c*dx, y0 + r*dy).
+    trainer.model.eval()
+    (x0, x1), (y0, y1) = d["x"], d["y"]
+    for r, c in [(0, 0), (0, 63), (63, 0), (40, 10), (31, 32)]:
+        pt = torch.tensor([[x0 + c * (x1 - x0) / 63, y0 + r * (y1 - y0) / 63]])
+        with torch.no_grad():
+            value = float(trainer.model(pt)[0, 0])
+        assert d["value"][r * 64 + c] == pytest.approx(value, abs=1e-3), (r, c)  # sent to 4 decimals
 
 
 def test_images_get_weight_summaries_but_no_view(make_spec):
@@ -368,9 +376,10 @@ def test_unavailable_cuda_is_a_spec_error(make_spec):
 
 
 def test_trainer_accepts_a_prebuilt_split(make_spec):
-    spec = make_spec()
-    split = build_split(spec.data, "classification")
-    a, b = Trainer(spec, split=split), Trainer(spec)
-    a.run()
-    b.run()
-    assert a.history["val_loss"] == b.history["val_loss"]
+    spec, other = make_spec(), make_spec({"data": {"seed": 4}})
+    given = Trainer(spec, split=build_split(other.data, "classification"))
+    same_data, own_data = Trainer(other), Trainer(spec)
+    for trainer in (given, same_data, own_data):
+        trainer.run()
+    assert given.history["val_loss"] == same_data.history["val_loss"]
+    assert given.history["val_loss"] != own_data.history["val_loss"]

@@ -5,6 +5,7 @@ Three ways to reach a server, all real (the classes live in serverkit.py):
   live / make_live       uvicorn.Server on a free loopback port, in a thread of this process
                          (a test can reach app.state.manager, e.g. to set a public hook);
   serve                  `layerlab serve` as a subprocess, for signals and restarts.
+sapi wraps `client` in the sessions API client of sessions_kit.py.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from fastapi.testclient import TestClient
 
 from server.app import create_app
 from serverkit import Api, LiveServer, ServeProcess, api_for, make_settings
+from sessions_kit import SessionsApi
 
 
 @pytest.fixture
@@ -43,6 +45,11 @@ def client(make_client: Callable[..., TestClient]) -> TestClient:
 @pytest.fixture
 def api(client: TestClient) -> Api:
     return api_for(client)
+
+
+@pytest.fixture
+def sapi(client: TestClient) -> SessionsApi:
+    return SessionsApi(client)
 
 
 @pytest.fixture

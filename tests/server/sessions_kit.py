@@ -1,11 +1,15 @@
-"""Helpers of the session and upload tests: a small client of the sessions API over TestClient."""
+"""Helpers of the session and upload tests: a small client of the sessions API over TestClient,
+and CSV tables to upload."""
 
 from __future__ import annotations
 
+import csv
+import io
 import sqlite3
 from pathlib import Path
 from typing import Any, Optional
 
+import numpy as np
 from fastapi.testclient import TestClient
 
 from serverkit import spec, strict_json, wait_for
@@ -89,3 +93,31 @@ def db_count(db: Path, table: str, where: str = "1=1", *args: Any) -> int:
     """Rows in a table of the server's SQLite file, read with the stdlib driver."""
     with sqlite3.connect(db) as conn:
         return conn.execute(f"SELECT count(*) FROM {table} WHERE {where}", args).fetchone()[0]
+
+
+def table_text(rows: list[list[Any]], header: list[str]) -> str:
+    out = io.StringIO()
+    w = csv.writer(out, lineterminator="\n")
+    w.writerow(header)
+    w.writerows(rows)
+    return out.getvalue()
+
+
+def flowers(n: int = 150, seed: int = 0) -> str:
+    """Three separable species from four measurements, an id column of text, a class-name target."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for i in range(n):
+        k = i % 3
+        x = rng.normal(loc=[k * 2.0, -k, k * 0.5, 1.0], scale=0.4)
+        rows.append([f"plant-{i}", *[round(float(v), 4) for v in x], ["setosa", "versicolor", "virginica"][k]])
+    return table_text(rows, ["id", "sepal_length", "sepal_width", "petal_length", "petal_width", "species"])
+
+
+def house_prices(n: int = 120, seed: int = 1) -> str:
+    rng = np.random.default_rng(seed)
+    rows = []
+    for _ in range(n):
+        area, rooms = rng.uniform(0, 1), rng.uniform(0, 1)
+        rows.append([round(area, 4), round(rooms, 4), round(0.8 * area - 0.3 * rooms + rng.normal(0, 0.02), 4)])
+    return table_text(rows, ["area", "rooms", "price"])

@@ -4,15 +4,8 @@ answers a bad file with 200 {errors}, since a browser logs every 4xx as a consol
 
 from __future__ import annotations
 
-import pytest
-
 from serverkit import LONG, spec, wait_for
 from sessions_kit import SessionsApi, bearer
-
-
-@pytest.fixture
-def sapi(client) -> SessionsApi:
-    return SessionsApi(client)
 
 
 def test_saving_keeps_the_runs_trained_before_and_they_are_steered_by_the_token(sapi, client):

@@ -17,11 +17,6 @@ from serverkit import LONG, spec, strict_json, wait_for
 from sessions_kit import SessionsApi, bearer, db_count
 
 
-@pytest.fixture
-def sapi(client) -> SessionsApi:
-    return SessionsApi(client)
-
-
 def _bits(token: str) -> int:
     return len(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))) * 8
 

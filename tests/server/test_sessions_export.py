@@ -13,16 +13,10 @@ from typing import Any
 import pytest
 
 from serverkit import spec
-from sessions_kit import SessionsApi
-from test_uploads import flowers
+from sessions_kit import flowers
 
 TOL = 1e-5
 EVIL = "x'''\n\"\"\"; import os; os.system('touch PWNED') #\\"
-
-
-@pytest.fixture
-def sapi(client) -> SessionsApi:
-    return SessionsApi(client)
 
 
 def run_script(client, run_id: str, tmp_path: Path) -> tuple[str, dict[str, Any]]:
@@ -42,9 +36,8 @@ def assert_replays(run: dict[str, Any], script: dict[str, Any]) -> None:
     h = run["history"]
     assert script["epoch"] == h["epoch"]
     for col in ("train_loss", "val_loss"):
+        assert len(script[col]) == len(h[col]) == len(h["epoch"]), col
         assert all(abs(a - b) <= TOL for a, b in zip(h[col], script[col])), (col, h[col], script[col])
-    assert abs(h["train_loss"][-1] - script["train_loss"][-1]) <= TOL
-    assert abs(h["val_loss"][-1] - script["val_loss"][-1]) <= TOL
 
 
 @pytest.mark.slow

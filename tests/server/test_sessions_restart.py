@@ -15,7 +15,7 @@ import pytest
 
 from engine.spec import parse_spec
 from serverkit import LONG, spec, strict_json, wait_for
-from test_uploads import flowers
+from sessions_kit import flowers
 
 pytestmark = pytest.mark.slow
 

@@ -32,9 +32,8 @@ def test_step_on_a_running_run_pauses_it(api: Api) -> None:
     run_id = api.create(spec(LONG))["id"]
     api.wait_epochs(run_id, 3)
     api.control(run_id, {"action": "step"})
-    run = api.wait_status(run_id, "paused")
+    api.wait_status(run_id, "paused")
     n = len(api.wait_settled(run_id)["history"]["epoch"])
-    assert n >= len(run["history"]["epoch"])
     api.control(run_id, {"action": "stop"})
     assert len(api.wait_status(run_id, "stopped")["history"]["epoch"]) == n  # stopping trains nothing more
 
