@@ -5,8 +5,9 @@
 
 import { api, errorText } from "./api.js";
 import { RUN_COLORS } from "./charts.js";
+import { chartsOf, monitorOf } from "./metrics.js";
 import { $ } from "./dom.js";
-import { ACTION, CSV_DATASET, MSG, SNAP, STATUS, TASK } from "./protocol.js";
+import { ACTION, CSV_DATASET, MSG, SNAP, STATUS } from "./protocol.js";
 import { createRunLinks } from "./runlinks.js";
 import { applyMessage, isActive, makeRun, resetHistory, savedRuns, setStatus } from "./runs.js";
 import { createSessionFlow } from "./session.js";
@@ -135,6 +136,7 @@ async function startRun(spec, { label = null, parent = null } = {}) {
     parentLabel: parent ? parent.label : null,
     parentId: parent ? parent.id : null,
     color: RUN_COLORS[state.colorIndex++ % RUN_COLORS.length],
+    monitor: monitorOf(state.catalog, res.data.summary ? res.data.summary.task : spec.task),
   });
   run.inSession = Boolean(state.session);
   state.runs.push(run);
@@ -153,7 +155,8 @@ function retire(run, { stop = true } = {}) {
 /** Put saved runs (a session's, oldest first) on the charts; live ones are followed. */
 function showSavedRuns(saved) {
   for (const r of state.runs) retire(r);
-  state.runs = savedRuns(saved, { normalizeSpec: (s) => normalize(state.catalog, s), colors: RUN_COLORS })
+  state.runs = savedRuns(saved, { normalizeSpec: (s) => normalize(state.catalog, s), colors: RUN_COLORS,
+                                  monitorOf: (task) => monitorOf(state.catalog, task) })
     .slice(-MAX_SAVED_SHOWN);
   state.colorIndex = saved.length;
   state.runNumber = saved.length;
@@ -277,6 +280,8 @@ function editLayers(layers, opts = { structural: true }) {
 function renderData() {
   views.dataPanel.render(state.spec);
   const d = state.spec.data;
+  const dataset = state.catalog.datasets.find((x) => x.name === d.dataset);
+  views.builder.setDataKind(dataset ? dataset.kind : null);
   const upload = d.dataset === CSV_DATASET ? state.uploads.find((u) => u.id === d.upload) || null : null;
   views.csv.render(upload, {
     canChoose: Boolean(upload && state.csvFile && state.csvFile.uploads.has(upload.id)), readOnly: state.readOnly,
@@ -310,7 +315,7 @@ function loadExample(name) {
 function chartRuns() {
   const run = current();
   const task = run && run.summary ? run.summary.task : taskOf(state.catalog, state.spec);
-  views.charts.setRuns(state.runs, { accuracy: task === TASK.CLASSIFICATION });
+  views.charts.setRuns(state.runs, { charts: chartsOf(state.catalog, task, run ? run.history : null) });
 }
 
 function showEpoch() {
