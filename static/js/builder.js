@@ -32,9 +32,10 @@ function schemaKind(schema) {
 
 /**
  * els: {palette, stack, input, head, total, problems}; on: {add(type, index), move(from, to),
- * remove(index), param(index, name, value), fix(fix)}.
+ * remove(index), param(index, name, value), fix(fix)}. `stack` is the path of the stack it edits
+ * in `model` ("layers", or a family's "encoder.layers"): errors under model.<stack>[i] show on layer i.
  */
-export function createBuilder(els, { catalog, on }) {
+export function createBuilder(els, { catalog, on, stack = "layers" }) {
   const byType = new Map(catalog.layers.map((l) => [l.type, l]));
   let readOnly = false;
   let dragging = false;
@@ -181,7 +182,9 @@ export function createBuilder(els, { catalog, on }) {
 
   // -- shapes, counts and errors ---------------------------------------------------------------------
   function showSummary(summary) {
-    const rows = summary ? summary.layers : [];
+    // This stack's rows (a summary from before named stacks lists them all under `layers`).
+    const name = stack.split(".")[0];
+    const rows = summary ? ((summary.stacks && summary.stacks[name]) || summary.layers) : [];
     const items = [...els.stack.children];
     items.forEach((item, i) => {
       const row = rows.find((r) => !r.is_head && r.index === i);
@@ -219,14 +222,14 @@ export function createBuilder(els, { catalog, on }) {
     }
     const rest = [];
     for (const err of errors) {
-      const index = layerIndexOf(err.path);
+      const index = layerIndexOf(err.path, stack);
       const item = index === null ? null : items[index];
       if (!item) {
         rest.push(err);
         continue;
       }
       item.classList.add("invalid");
-      const param = layerParamOf(err.path);
+      const param = layerParamOf(err.path, stack);
       const control = param && item.querySelector(`[data-param="${CSS.escape(param)}"]`);
       if (control) control.setAttribute("aria-invalid", "true");
       const box = item.querySelector(".layer-error");

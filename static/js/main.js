@@ -12,8 +12,8 @@ import { createRunLinks } from "./runlinks.js";
 import { applyMessage, isActive, makeRun, resetHistory, savedRuns, setStatus } from "./runs.js";
 import { createSessionFlow } from "./session.js";
 import { createSpecCheck } from "./speccheck.js";
-import { applyFix, clone, dropoutRate, insertLayer, liveEdit, mergePatch, moveItem, normalize, presetSpec, sameSpec,
-         setIn, setParam, taskOf, withDropout, withUpload } from "./spec.js";
+import { applyFix, clone, dropoutRate, getIn, insertLayer, liveEdit, mergePatch, moveItem, normalize, presetSpec, sameSpec,
+         setIn, setParam, stacksOf, taskOf, withDropout, withUpload } from "./spec.js";
 import { createToolbar } from "./toolbar.js";
 import { readSpec, writeSpec } from "./urlstate.js";
 import { createViews } from "./views.js";
@@ -256,14 +256,17 @@ async function checkWeights(run) {
 }
 
 // -- editing the spec -------------------------------------------------------------------------------------
+/** The layers of the stack the builder edits: the family's first (model.layers for supervised). */
+const stackLayers = (spec) => getIn(spec.model, stacksOf(state.catalog, spec)[0].path) || [];
+
 /** Replace the spec; `structural` redraws the stack (the builder's own inputs stay otherwise). */
 function editSpec(next, { structural = false, live = true } = {}) {
   const prev = state.spec;
   state.spec = next;
   writeSpec(next);
-  if (structural) views.builder.render(next.model.layers);
+  if (structural) views.builder.render(stackLayers(next));
   renderData();
-  views.trainPanel.render(next, dropoutRate(next.model.layers));
+  views.trainPanel.render(next, dropoutRate(stackLayers(next)));
   check.edited(prev, next);
   if (live) setLive(prev, next);
   updateControls();
@@ -274,7 +277,7 @@ function editPaths(edits) {
 }
 
 function editLayers(layers, opts = { structural: true }) {
-  editSpec(setIn(state.spec, "model.layers", layers), opts);
+  editSpec(setIn(state.spec, `model.${stacksOf(state.catalog, state.spec)[0].path}`, layers), opts);
 }
 
 function renderData() {
@@ -386,12 +389,12 @@ function bindToolbar() {
 function buildViews(catalog) {
   views = createViews(catalog, {
     builder: {
-      add: (type, index) => editLayers(insertLayer(catalog, state.spec.model.layers, type, index)),
-      move: (from, to) => editLayers(moveItem(state.spec.model.layers, from, to)),
-      remove: (index) => editLayers(state.spec.model.layers.filter((_, i) => i !== index)),
-      param: (index, name, value) => editLayers(setParam(state.spec.model.layers, index, name, value),
+      add: (type, index) => editLayers(insertLayer(catalog, stackLayers(state.spec), type, index)),
+      move: (from, to) => editLayers(moveItem(stackLayers(state.spec), from, to)),
+      remove: (index) => editLayers(stackLayers(state.spec).filter((_, i) => i !== index)),
+      param: (index, name, value) => editLayers(setParam(stackLayers(state.spec), index, name, value),
         { structural: false }),
-      fix: (fix) => editLayers(applyFix(catalog, state.spec.model.layers, fix)),
+      fix: (fix) => editLayers(applyFix(catalog, stackLayers(state.spec), fix)),
     },
     data: editPaths,
     example: loadExample,
@@ -399,7 +402,7 @@ function buildViews(catalog) {
     csvFile: (file) => flow.uploadCsv(file),
     csvColumns: (choice) => flow.chooseColumns(choice),
     training: editPaths,
-    dropout: (p) => editLayers(withDropout(catalog, state.spec.model.layers, p)),
+    dropout: (p) => editLayers(withDropout(catalog, stackLayers(state.spec), p)),
     remedy: fork,
     exportOpen: onExportOpen,
   });
@@ -430,9 +433,9 @@ async function main() {
   state.spec = fromUrl ? normalize(state.catalog, fromUrl) : presetSpec(state.catalog, state.catalog.presets[0].name);
   buildViews(state.catalog);
   views.trainPanel.setHealth(state.health);
-  views.builder.render(state.spec.model.layers);
+  views.builder.render(stackLayers(state.spec));
   renderData();
-  views.trainPanel.render(state.spec, dropoutRate(state.spec.model.layers));
+  views.trainPanel.render(state.spec, dropoutRate(stackLayers(state.spec)));
   check = createSpecCheck({ state, views, current, onChecked }, { problems: $("#stack-problems") });
   flow = createSessionFlow(page);
   setReadOnly(state.readOnly);
