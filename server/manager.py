@@ -23,6 +23,7 @@ from safetensors.torch import save as save_safetensors
 
 from engine.errors import SpecError
 from engine.events import DiagnosisEvent, EndEvent, EpochEvent, SnapshotEvent
+from engine.family import monitor_of
 from engine.device import resolve_device
 from engine.shapes import infer
 from engine.spec import ExperimentSpec
@@ -222,7 +223,7 @@ class RunManager:
                     pipe.put(event)
 
             trainer.run(run.control, emit)
-            weights = {"final": _safetensors(trainer.model.state_dict())}
+            weights = {"final": _safetensors(trainer.stepper.state_dict())}
             best = trainer.best_state()
             if best is not None:
                 weights["best"] = _safetensors(best)
@@ -402,8 +403,8 @@ def run_from_row(row: Any) -> Run:
     run.dirty = False
     run.has_weights = bool(row.has_weights)
     if run.terminal:
-        # Rows saved before `result` existed fall back to the last epoch's metrics.
-        result = row.result or {"val_loss": (run.history.get("val_loss") or [None])[-1],
+        # Rows saved before `result` existed fall back to the monitored metric's last value.
+        result = row.result or {"val_loss": (run.history.get(monitor_of(spec.task)) or [None])[-1],
                                 "val_acc": (run.history.get("val_acc") or [None])[-1]}
         run.end = run.end_message(verdict=(row.diagnosis or {}).get("verdict"), **result)
     return run

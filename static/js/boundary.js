@@ -32,7 +32,14 @@ export function createOutputView(canvas, { showValInput, caption, pointKey }) {
       message(ctx, w, h, "Loading the data…");
       return;
     }
-    pointKey.hidden = preview.kind === DATA_KIND.IMAGE || preview.kind === DATA_KIND.TABLE;
+    pointKey.hidden = preview.kind === DATA_KIND.IMAGE || preview.kind === DATA_KIND.TABLE
+      || preview.kind === DATA_KIND.SEQUENCE;
+    if (preview.kind === DATA_KIND.SEQUENCE) {
+      message(ctx, w, h, "Sequence data: compare the validation loss with the naive forecast on the loss chart.");
+      canvas.setAttribute("aria-label", "No 2-D output view for sequence data");
+      caption.textContent = "";
+      return;
+    }
     if (preview.kind === DATA_KIND.IMAGE) {
       message(ctx, w, h, "Images have no 2-D boundary to draw. Watch the loss and accuracy charts, and the network's weights.");
       canvas.setAttribute("aria-label", "No output view for image data");

@@ -73,15 +73,14 @@ export const STATUS = Object.freeze({
 // A run in one of these states may still produce epochs.
 export const ACTIVE_STATUSES = new Set([STATUS.QUEUED, STATUS.RUNNING, STATUS.PAUSED]);
 
-// The columns of a `metrics` message and of a run's history, in order.
-export const COLUMNS = Object.freeze(["epoch", "train_loss", "val_loss", "train_acc", "val_acc", "lr", "step_time"]);
+// The columns every `metrics` message and run history has. The others are the family's metric
+// columns, which the catalog lists (tasks[i].metrics; see metrics.js); VAL_LOSS is only the
+// monitor of a task the catalog does not know.
 export const COL = Object.freeze({
   EPOCH: "epoch",
-  TRAIN_LOSS: "train_loss",
-  VAL_LOSS: "val_loss",
-  TRAIN_ACC: "train_acc",
-  VAL_ACC: "val_acc",
   LR: "lr",
+  STEP_TIME: "step_time",
+  VAL_LOSS: "val_loss",
 });
 
 export const VERDICT = Object.freeze({
@@ -96,6 +95,6 @@ export const VERDICT = Object.freeze({
 export const FIX_OP = Object.freeze({ INSERT: "insert", REMOVE: "remove" });
 
 // Dataset kinds from the catalog: they decide which preview and which output view fit.
-export const DATA_KIND = Object.freeze({ TWO_D: "2d", ONE_D: "1d", IMAGE: "image", TABLE: "table" });
+export const DATA_KIND = Object.freeze({ TWO_D: "2d", ONE_D: "1d", IMAGE: "image", TABLE: "table", SEQUENCE: "sequence" });
 
 export const TASK = Object.freeze({ CLASSIFICATION: "classification", REGRESSION: "regression" });

@@ -40,6 +40,6 @@ export function createViews(catalog, on) {
   views.network = createNetworkView($("#network-canvas"), { caption: $("#network-caption"), labels });
   views.diagnosis = createDiagnosisCard($("#diagnosis"), { onRemedy: on.remedy });
   views.exportMenu = createExportMenu($("#btn-export"), $("#export-menu"), { onOpen: on.exportOpen });
-  views.compare = createCompareDialog($("#compare-dialog"));
+  views.compare = createCompareDialog($("#compare-dialog"), catalog);
   return views;
 }
