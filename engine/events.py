@@ -63,7 +63,7 @@ class DiagnosisEvent:
 
 @dataclass
 class SnapshotEvent:
-    """A view of the model: kind is 'boundary', 'curve' or 'surface'; data is JSON-ready."""
+    """A view of the model: kind names a registered View (engine/views.py); data is JSON-ready."""
 
     kind: str
     epoch: int
