@@ -4,3 +4,5 @@ It imports torch, numpy and pydantic, never the web: the server and the CLI buil
 """
 
 __version__ = "0.1.0"
+
+from . import builtins  # noqa: E402,F401  (registers the built-in datasets and families)

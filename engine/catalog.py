@@ -9,12 +9,12 @@ from typing import Any
 from . import __version__
 from .activations import ACTIVATIONS
 from .activations import LABELS as ACTIVATION_LABELS
-from .datasets import DATASETS
+from .data import DATASETS
+from .family import FAMILIES
 from .layers import LAYERS, WeightedLayer
 from .optimizers import LABELS as OPTIMIZER_LABELS
 from .optimizers import OPTIMIZERS
 from .spec import CosineSchedule, DataSpec, ExponentialSchedule, Limits, NoSchedule, StepSchedule, TrainingSpec
-from .tasks import TASKS
 from .viewkinds import VIEWS  # noqa: F401  (registers the built-in views)
 from .views import views_of
 
@@ -65,19 +65,30 @@ def _views(task: str) -> list[dict[str, Any]]:
 
 
 @lru_cache(maxsize=1)
+def _layers() -> list[dict[str, Any]]:
+    return [_layer_entry(n, c) for n, c in LAYERS.items()]
+
+
+def _default_data(name: str) -> DataSpec:
+    return DataSpec(dataset=name)
+
+
 def catalog() -> dict[str, Any]:
-    """The catalog served at /api/catalog."""
+    """The catalog served at /api/catalog. Built on each call: a family or dataset registered after
+    import (a plug-in, a test's own) must appear in it."""
     return {
         "version": __version__,
-        "layers": [_layer_entry(n, c) for n, c in LAYERS.items()],
+        "layers": _layers(),
         "activations": [{"name": n, "label": ACTIVATION_LABELS.get(n, n)} for n in ACTIVATIONS.names()],
         "datasets": [{"name": n, "label": d.label, "task": d.task, "kind": d.kind,
+                      "tasks": [f for f, fam in FAMILIES.items() if fam.fits(d.info(_default_data(n))) is None],
                       "input_shape": list(d.input_shape), "n_classes": d.n_classes, "params": list(d.params),
                       "default_samples": d.default_samples, "max_samples": d.max_samples,
                       "description": d.description} for n, d in DATASETS.items()],
         "optimizers": [{"name": n, "label": OPTIMIZER_LABELS.get(n, n)} for n in OPTIMIZERS.names()],
-        "tasks": [{"name": n, "label": t.label, "description": t.description, "views": _views(n)}
-                  for n, t in TASKS.items()],
+        # Each task (family): its stacks, metric columns (label, chart group, train/val pair), monitor,
+        # and the views the view registry has for it (engine/views.py decides; Family.views is not read).
+        "tasks": [{**fam.catalog_entry(), "views": _views(n)} for n, fam in FAMILIES.items()],
         "lr_schedules": [s().model_dump() for s in (NoSchedule, StepSchedule, ExponentialSchedule, CosineSchedule)],
         "defaults": {"data": {k: f.default for k, f in DataSpec.model_fields.items() if k != "dataset"},
                      "training": TrainingSpec().model_dump(mode="json")},

@@ -88,10 +88,10 @@ def cmd_train(args: argparse.Namespace) -> int:
                 out({"type": "epoch", **{k: v for k, v in m.to_dict().items() if k != "step_time"}})
             elif bar is not None:
                 bar.update(1)
-                post = {"loss": f"{m.train_loss:.4g}" if m.train_loss is not None else "nan",
-                        "val": f"{m.val_loss:.4g}" if m.val_loss is not None else "nan"}
-                if m.val_acc is not None:
-                    post["val_acc"] = f"{m.val_acc:.3f}"
+                post = {"loss": f"{m.get('train_loss'):.4g}" if m.get("train_loss") is not None else "nan",
+                        "val": f"{m.get('val_loss'):.4g}" if m.get("val_loss") is not None else "nan"}
+                if m.get("val_acc") is not None:
+                    post["val_acc"] = f"{m.get('val_acc'):.3f}"
                 bar.set_postfix(post, refresh=False)
         elif isinstance(event, DiagnosisEvent):
             last["diagnosis"] = event.diagnosis

@@ -15,9 +15,9 @@ from typing import Any, ClassVar, Optional
 
 import numpy as np
 
-from .datasets import SOURCES, DataInfo, Source, Split, split_arrays
+from .data import SOURCES, DataInfo, Source, Split, split_arrays
 from .errors import ErrorItem, LayerlabError, SpecError
-from .tasks import TASKS
+from .family import FAMILIES
 
 MAX_COLUMNS = 256
 MAX_CLASSES = 100
@@ -175,8 +175,8 @@ def describe(table: Table) -> list[dict[str, Any]]:
 
 
 def _has_classes(task: str) -> bool:
-    # A task with accuracy predicts one of n_classes labels; the others predict numbers.
-    return TASKS.get(task).has_accuracy
+    # A task whose target is a class predicts one of n_classes labels; the others predict numbers.
+    return FAMILIES.get(task).target == "class"
 
 
 def suggest(table: Table, features: Optional[list[str]] = None, target: Optional[str] = None,
@@ -198,8 +198,8 @@ def suggest(table: Table, features: Optional[list[str]] = None, target: Optional
         whole = all(n is not None and n == int(n) for n in numbers)
         task = "classification" if (not _is_numeric(values) or (whole and len(set(numbers)) <= CLASS_LIKE_DISTINCT)) \
             else "regression"
-    elif task not in TASKS:
-        raise CsvError(f"unknown task {task!r}; valid: {', '.join(TASKS.names())}", field="task")
+    elif task not in FAMILIES:
+        raise CsvError(f"unknown task {task!r}; valid: {', '.join(FAMILIES.names())}", field="task")
     return list(features), target, task
 
 

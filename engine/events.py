@@ -5,26 +5,28 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, Optional
 
-# The columns of a run's history, in order. The server's `metrics` messages use the same names.
+# The supervised families' history columns (classification, regression), in order: what runs saved
+# before families existed hold. Each family names its own (Family.columns(); engine.family.columns_of).
 HISTORY_COLUMNS = ("epoch", "train_loss", "val_loss", "train_acc", "val_acc", "lr", "step_time")
 
 
 @dataclass
 class EpochMetrics:
-    """One epoch. Losses exclude the l1/l2 penalty; accuracies are None for regression."""
+    """One epoch: its number, lr and step time, and the family's metrics by name (None where a
+    value does not apply, or was NaN/inf: those never reach a history)."""
 
     epoch: int
-    train_loss: float
-    val_loss: float
-    train_acc: Optional[float]
-    val_acc: Optional[float]
     lr: float
     step_time: float  # mean seconds per optimisation step in this epoch
+    values: dict[str, Optional[float]] = field(default_factory=dict)
+
+    def get(self, name: str) -> Optional[float]:
+        """A metric's value (None when the family has no such column)."""
+        return self.values.get(name)
 
     def to_dict(self) -> dict[str, Any]:
         # Built by hand: dataclasses.asdict deep-copies, and this runs once per epoch on the server's loop.
-        return {"epoch": self.epoch, "train_loss": self.train_loss, "val_loss": self.val_loss,
-                "train_acc": self.train_acc, "val_acc": self.val_acc, "lr": self.lr, "step_time": self.step_time}
+        return {"epoch": self.epoch, **self.values, "lr": self.lr, "step_time": self.step_time}
 
 
 @dataclass
@@ -77,7 +79,7 @@ class EndEvent:
     status: str  # finished | stopped | diverged
     epochs: int
     best_epoch: Optional[int]
-    val_loss: Optional[float]
+    val_loss: Optional[float]  # the monitored metric's last value (None for a family without one)
     verdict: Optional[str]
     stopped_early: bool = False
     advice: Optional[str] = None

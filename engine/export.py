@@ -18,13 +18,13 @@ import re
 from typing import Any, Callable, Optional
 
 from . import __version__
-from .datasets import find
-from .export_code import DATA_CODE, HELPERS, SCHEDULE_CODE, lit
+from .data import find
+from .export_code import DATA_CODE, HELPERS, MAKE_SPLIT, SCHEDULE_CODE, lit
+from .family import FAMILIES
 from .layers import LayerSpec, fmt
 from .registry import Registry
-from .shapes import Shape, head_layer, infer
+from .shapes import Shape, infer
 from .spec import ExperimentSpec
-from .tasks import TASKS
 
 
 # -- what each registered name becomes ------------------------------------------------------------
@@ -42,11 +42,6 @@ for _name, _code in {"sgd": "torch.optim.SGD(params, lr=lr)",
                      "rmsprop": "torch.optim.RMSprop(params, lr=lr)",
                      "adagrad": "torch.optim.Adagrad(params, lr=lr)"}.items():
     OPTIMIZER_CODE.register(_name, _code)
-
-LOSS_CODE: Registry[str] = Registry("task")
-LOSS_CODE.register("classification", "nn.CrossEntropyLoss()")
-LOSS_CODE.register("regression", "nn.MSELoss()")
-
 
 class LayerCode:
     """How one layer type is written: its module expression for an input shape, and the helper
@@ -99,20 +94,16 @@ def _module(layer: LayerSpec, shape: Shape) -> str:
     return f"nn.Sequential({core}, {ACTIVATION_CODE.get(activation)})"
 
 
-def model_code(spec: ExperimentSpec) -> tuple[str, list[str]]:
-    """The body of build_model() and the helper classes it needs."""
-    summary = infer(spec)
+def stack_code(layers: list[LayerSpec], rows: list[Any], path: str) -> tuple[list[str], list[str]]:
+    """One line per layer of a stack (`path` is its JSON path, e.g. model.layers) and the helpers they need."""
     lines, helpers = [], []
-    for i, (layer, row) in enumerate(zip(spec.model.layers, summary.rows)):
-        lines.append(f"        {_module(layer, row.input_shape)},  # model.layers[{i}]: {layer.type} "
+    for i, (layer, row) in enumerate(zip(layers, rows)):
+        lines.append(f"        {_module(layer, row.input_shape)},  # {path}[{i}]: {layer.type} "
                      f"{fmt(row.input_shape)} -> {fmt(row.output_shape)}")
         for h in LAYER_CODE.get(layer.type).helpers(row.input_shape):
             if h not in helpers:
                 helpers.append(h)
-    head = summary.rows[-1]
-    units = head_layer(summary.task, summary.n_classes).units
-    lines.append(f"        nn.Linear({head.input_shape[0]}, {units}),  # the head {fmt(head.input_shape)} -> ({units},)")
-    return "\n".join(lines), helpers
+    return lines, helpers
 
 
 # -- the data -------------------------------------------------------------------------------------------
@@ -133,20 +124,23 @@ def data_code(spec: ExperimentSpec, supplied: Optional[Any]) -> tuple[str, str]:
     consts = (f"DATASET = {lit(d.dataset)}\nN_SAMPLES = {lit(n)}\nNOISE = {lit(float(d.noise))}\n"
               f"VAL_FRACTION = {lit(float(d.val_fraction))}\nTRAIN_FRACTION = {lit(float(d.train_fraction))}\n"
               f"DATA_SEED = {lit(d.seed)}\n" + consts)
-    return consts, DATA_CODE.get(d.dataset)
+    code = DATA_CODE.get(d.dataset)
+    if hasattr(code, "with_shape"):  # sequence data: its split depends on the window
+        info = ds.info(d)
+        code = code.with_shape(info.input_shape[0], info.target_dim)
+    return consts, code
 
 
 # -- the script ----------------------------------------------------------------------------------------
 def export_script(spec: ExperimentSpec, *, run_id: str = "", label: Optional[str] = None,
                   supplied: Optional[Any] = None) -> str:
-    """The standalone training script of a validated spec (see the module docstring)."""
+    """The standalone training script of a validated spec (see the module docstring). The family
+    writes build_model(), to_y() and the training loop; this module the data, optimizer and schedule."""
     t = spec.training
-    task = TASKS.get(spec.task or "classification")
+    family = FAMILIES.get(spec.task)
     consts, generate = data_code(spec, supplied)
-    layers, helpers = model_code(spec)
+    parts_of = family.export(spec, infer(spec))
     es = t.early_stopping
-    y_code = ("torch.as_tensor(np.asarray(y), dtype=torch.long)" if task.has_accuracy else
-              "torch.as_tensor(np.asarray(y, dtype=np.float64), dtype=torch.float32).reshape(-1, 1)")
     parts = [
         HEADER,
         f"RUN_ID = {lit(run_id)}\nLABEL = {lit(label)}\nLAYERLAB_VERSION = {lit(__version__)}\n"
@@ -156,20 +150,19 @@ def export_script(spec: ExperimentSpec, *, run_id: str = "", label: Optional[str
         f"TASK = {lit(spec.task)}\n",
         COMMON_DATA,
         generate,
-        MAKE_SPLIT.replace("@Y@", y_code),
+        "" if "def make_split" in generate else MAKE_SPLIT,
         "\n\n# -- model " + "-" * 89 + "\n",
-        "".join(HELPERS[h] for h in helpers),
-        "\n\ndef build_model():\n    \"\"\"One child per layer, then the head (the engine's order, so the same initial weights).\"\"\"\n"
-        f"    return nn.Sequential(\n{layers}\n    )\n",
+        "".join(HELPERS[h] for h in parts_of.helpers),
+        parts_of.model,
         "\n\n# -- training " + "-" * 86 + "\n",
         f"SEED = {lit(t.seed)}\nEPOCHS = {lit(t.epochs)}\nBATCH_SIZE = {lit(t.batch_size)}\nLR = {lit(float(t.lr))}\n"
         f"L1 = {lit(float(t.l1))}\nL2 = {lit(float(t.l2))}\nDEVICE = {lit(t.device)}\n"
-        f"EARLY_STOPPING = {lit(None if es is None else es.model_dump())}\n"
-        f"HAS_ACCURACY = {lit(task.has_accuracy)}\n",
+        f"EARLY_STOPPING = {lit(None if es is None else es.model_dump())}\n",
+        "".join(f"{k} = {lit(v)}\n" for k, v in parts_of.constants.items()),
         SCHEDULE_CODE.get(t.lr_schedule.type)(t.lr_schedule, t),
         f"\n\ndef make_optimizer(params, lr):\n    return {OPTIMIZER_CODE.get(t.optimizer)}\n",
-        f"\n\ndef make_loss():\n    return {LOSS_CODE.get(task.name)}\n",
-        TRAIN,
+        parts_of.train,
+        MAIN,
     ]
     return re.sub(r"\n{4,}", "\n\n\n", "".join(parts))  # at most two blank lines, as PEP 8 has it
 
@@ -212,145 +205,7 @@ def _balanced(n):
 
 '''
 
-MAKE_SPLIT = '''
-
-def split_indices(n, val_fraction, train_fraction, seed):
-    """Seeded shuffle, then validation first; only train_fraction of the rest is kept for training."""
-    order = np.random.default_rng(seed + 1).permutation(n)
-    n_val = min(max(1, round(n * val_fraction)), n - 1)
-    val, train = order[:n_val], order[n_val:]
-    keep = max(1, math.ceil(len(train) * train_fraction))
-    return train[:keep], val
-
-
-def make_split():
-    """(x_train, y_train, x_val, y_val) tensors."""
-    x, y = generate(N_SAMPLES, NOISE, np.random.default_rng(DATA_SEED))
-    train, val = split_indices(len(y), VAL_FRACTION, TRAIN_FRACTION, DATA_SEED)
-    xt = torch.as_tensor(np.asarray(x), dtype=torch.float32)
-    yt = @Y@
-    idx_t, idx_v = torch.as_tensor(train), torch.as_tensor(val)
-    return xt[idx_t], yt[idx_t], xt[idx_v], yt[idx_v]
-
-'''
-
-TRAIN = '''
-
-EVAL_CHUNK = 8192
-EXPLODE_FACTOR = 1e3  # a train loss this many times the constant predictor's counts as diverged
-
-
-def resolve_device():
-    if DEVICE != "auto":
-        return torch.device(DEVICE)
-    if torch.cuda.is_available():
-        return torch.device("cuda")
-    mps = getattr(torch.backends, "mps", None)
-    return torch.device("mps" if mps is not None and mps.is_available() else "cpu")
-
-
-def baseline_loss(y_train):
-    """The loss of the best constant prediction."""
-    if HAS_ACCURACY:
-        p = torch.bincount(y_train).float() / len(y_train)
-        p = p[p > 0]
-        return float(-(p * p.log()).sum())
-    return float(y_train.float().var(unbiased=False))
-
-
-@torch.no_grad()
-def evaluate(model, loss_fn, x, y, device):
-    """(mean loss, accuracy or None) in eval mode."""
-    model.eval()
-    loss_sum = torch.zeros((), device=device)
-    correct = torch.zeros((), device=device, dtype=torch.long)
-    for i in range(0, len(x), EVAL_CHUNK):
-        xb, yb = x[i:i + EVAL_CHUNK], y[i:i + EVAL_CHUNK]
-        out = model(xb)
-        loss_sum += loss_fn(out, yb) * len(xb)
-        if HAS_ACCURACY:
-            correct += (out.argmax(dim=1) == yb).sum()
-    model.train()
-    return loss_sum.item() / len(x), (correct.item() / len(x) if HAS_ACCURACY else None)
-
-
-def train(verbose=True):
-    """Train as the run did; return (model, history)."""
-    torch.set_num_threads(1)
-    device = resolve_device()
-    x_train, y_train, x_val, y_val = make_split()
-    torch.manual_seed(SEED)
-    model = build_model().to(device)
-    shuffle = torch.Generator().manual_seed(SEED)
-    dropout_gen = torch.Generator(device=device).manual_seed(SEED + 1)
-    for m in model.modules():
-        if hasattr(m, "generator"):
-            m.generator = dropout_gen
-    optimizer = make_optimizer(model.parameters(), LR)
-    loss_fn = make_loss()
-    penalized = [p for p in model.parameters() if p.dim() >= 2]  # weight matrices and kernels
-    baseline = baseline_loss(y_train)
-    x_train, y_train, x_val, y_val = (t.to(device) for t in (x_train, y_train, x_val, y_val))
-    history = {"epoch": [], "train_loss": [], "val_loss": [], "train_acc": [], "val_acc": [], "lr": []}
-    best_val, es_best, es_wait, es_state = math.inf, math.inf, 0, None
-    n = len(x_train)
-    for epoch in range(EPOCHS):
-        lr = LR * lr_factor(epoch)
-        for group in optimizer.param_groups:
-            group["lr"] = lr
-        order = torch.randperm(n, generator=shuffle).to(device)
-        model.train()
-        loss_sum = torch.zeros((), device=device)
-        correct = torch.zeros((), device=device, dtype=torch.long)
-        for i in range(0, n, BATCH_SIZE):
-            idx = order[i:i + BATCH_SIZE]
-            xb, yb = x_train[idx], y_train[idx]
-            out = model(xb)
-            loss = loss_fn(out, yb)
-            if L1 or L2:
-                penalty = 0.0
-                if L2 > 0:
-                    penalty = penalty + L2 * sum((p * p).sum() for p in penalized)
-                if L1 > 0:
-                    penalty = penalty + L1 * sum(p.abs().sum() for p in penalized)
-                total = loss + penalty
-            else:
-                total = loss
-            optimizer.zero_grad(set_to_none=True)
-            total.backward()
-            optimizer.step()
-            loss_sum += loss.detach() * len(idx)
-            if HAS_ACCURACY:
-                correct += (out.detach().argmax(dim=1) == yb).sum()
-        train_loss = loss_sum.item() / n
-        train_acc = correct.item() / n if HAS_ACCURACY else None
-        val_loss, val_acc = evaluate(model, loss_fn, x_val, y_val, device)
-        for key, value in (("epoch", epoch + 1), ("train_loss", train_loss), ("val_loss", val_loss),
-                           ("train_acc", train_acc), ("val_acc", val_acc), ("lr", lr)):
-            history[key].append(value)
-        if verbose:
-            accs = f"  train_acc {train_acc:.4f}  val_acc {val_acc:.4f}" if HAS_ACCURACY else ""
-            print(f"epoch {epoch + 1:4d}  train_loss {train_loss:.6f}  val_loss {val_loss:.6f}{accs}", flush=True)
-        finite = math.isfinite(train_loss) and math.isfinite(val_loss)
-        if not finite or (epoch + 1 >= 3 and train_loss > EXPLODE_FACTOR * max(baseline, 1e-3)):
-            print("diverged: the loss became NaN or exploded; lower the learning rate")
-            break
-        best_val = min(best_val, val_loss)
-        if EARLY_STOPPING is not None:
-            if val_loss < es_best - EARLY_STOPPING["min_delta"]:
-                es_best, es_wait = val_loss, 0
-                if EARLY_STOPPING["restore_best"]:
-                    es_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-            else:
-                es_wait += 1
-                if es_wait >= EARLY_STOPPING["patience"]:
-                    if es_state is not None:
-                        model.load_state_dict(es_state)  # Keras' restore_best_weights
-                    if verbose:
-                        print(f"early stopping after epoch {epoch + 1}")
-                    break
-    return model, history
-
+MAIN = '''
 
 def main():
     parser = argparse.ArgumentParser(description="Train the exported Layerlab run.")

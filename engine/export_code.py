@@ -28,6 +28,29 @@ def lit(value: Any) -> str:
         return "{" + ", ".join(f"{lit(str(k))}: {lit(v)}" for k, v in value.items()) + "}"
     raise TypeError(f"cannot write {type(value).__name__} into a script")
 
+MAKE_SPLIT = '''
+
+def split_indices(n, val_fraction, train_fraction, seed):
+    """Seeded shuffle, then validation first; only train_fraction of the rest is kept for training."""
+    order = np.random.default_rng(seed + 1).permutation(n)
+    n_val = min(max(1, round(n * val_fraction)), n - 1)
+    val, train = order[:n_val], order[n_val:]
+    keep = max(1, math.ceil(len(train) * train_fraction))
+    return train[:keep], val
+
+
+def make_split():
+    """(x_train, y_train, x_val, y_val) tensors."""
+    x, y = generate(N_SAMPLES, NOISE, np.random.default_rng(DATA_SEED))
+    train, val = split_indices(len(y), VAL_FRACTION, TRAIN_FRACTION, DATA_SEED)
+    xt = torch.as_tensor(np.asarray(x), dtype=torch.float32)
+    yt = to_y(y)
+    idx_t, idx_v = torch.as_tensor(train), torch.as_tensor(val)
+    return xt[idx_t], yt[idx_t], xt[idx_v], yt[idx_v]
+
+'''
+
+
 # generate(n, noise, rng) -> (x, y) for each dataset, as engine/datasets.py draws it.
 DATA_CODE: Registry[str] = Registry("dataset")
 
@@ -194,3 +217,71 @@ def lr_factor(epoch):
     floor = min(MIN_LR / LR, 1.0) if LR > 0 else 0.0
     return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * min(epoch, total) / total))
 ''')
+
+
+# Sequence data: its own make_split, since each split is cut from its own series (engine/sequences.py).
+_SEQUENCE_SPLIT = '''
+
+WINDOW = {window}
+HORIZON = {horizon}
+SERIES_LENGTH = max(120, WINDOW + HORIZON + 10)
+
+
+def windows(n, noise, rng):
+    """n windows (n, WINDOW, 1) and the HORIZON values after each (n, HORIZON)."""
+    per = SERIES_LENGTH - WINDOW - HORIZON + 1
+    xs, ys = [], []
+    for _ in range(math.ceil(n / per)):
+        s = series(SERIES_LENGTH, rng)
+        if noise > 0:
+            s = s + rng.normal(0.0, 0.5 * noise, size=s.shape)
+        idx = np.arange(per)[:, None]
+        xs.append(s[idx + np.arange(WINDOW)])
+        ys.append(s[idx + WINDOW + np.arange(HORIZON)])
+    return np.concatenate(xs)[:n, :, None], np.concatenate(ys)[:n]
+
+
+def make_split():
+    """(x_train, y_train, x_val, y_val): the validation windows come from other series."""
+    n_val = min(max(1, round(N_SAMPLES * VAL_FRACTION)), N_SAMPLES - 1)
+    n_train = max(1, math.ceil((N_SAMPLES - n_val) * TRAIN_FRACTION))
+    xt, yt = windows(n_train, NOISE, np.random.default_rng([DATA_SEED, 0]))
+    xv, yv = windows(n_val, NOISE, np.random.default_rng([DATA_SEED, 1]))
+    as_x = lambda x: torch.as_tensor(np.asarray(x), dtype=torch.float32)  # noqa: E731
+    return as_x(xt), to_y(yt), as_x(xv), to_y(yv)
+'''
+
+_SERIES = {
+    "sequences": '''
+
+def series(length, rng):
+    """A sum of two or three sines of random frequency and phase, amplitude about 1."""
+    t = np.arange(length)
+    k = int(rng.integers(2, 4))
+    freq = rng.uniform(0.02, 0.1, k)
+    phase = rng.uniform(0.0, 2 * math.pi, k)
+    amp = rng.uniform(0.5, 1.0, k)
+    s = (amp[:, None] * np.sin(2 * math.pi * freq[:, None] * t + phase[:, None])).sum(0)
+    return s / amp.sum()
+''',
+    "square": '''
+
+def series(length, rng):
+    """A square wave of random period and phase."""
+    t = np.arange(length)
+    period = int(rng.integers(10, 25))
+    phase = int(rng.integers(0, period))
+    return np.where(((t + phase) % period) < period // 2, 1.0, -1.0)
+''',
+}
+
+
+class SequenceCode(str):
+    """A sequence dataset's code: its series() and, once the window is known, its make_split()."""
+
+    def with_shape(self, window: int, horizon: int) -> str:
+        return self + _SEQUENCE_SPLIT.replace("{window}", str(int(window))).replace("{horizon}", str(int(horizon)))
+
+
+for _name, _code in _SERIES.items():
+    DATA_CODE.register(_name, SequenceCode(_code))

@@ -291,7 +291,8 @@ class _RecurrentLayer(WeightedLayer):
         if len(shape) != 2:
             raise ShapeProblem(
                 f"input is {fmt(shape)}; {self.type} needs a sequence (T, F). "  # type: ignore[attr-defined]
-                "Use it on sequence data, or stack it after a recurrent layer with return_sequences",
+                "To use it, choose a sequence dataset, such as `sequences`, or stack it after a recurrent "
+                "layer with return_sequences",
                 _remove(index))
         t, f = shape
         h = self.units

@@ -1,20 +1,18 @@
-"""Build the torch module of a spec: the hidden stack in order, then the head."""
+"""Build the torch module of a spec: the family builds its stacks (see engine/family.py)."""
 
 from __future__ import annotations
 
 import torch
 from torch import nn
 
-from .shapes import Summary, head_layer
+from .family import FAMILIES
+from .shapes import Summary
 from .spec import ExperimentSpec
 
 
-def build_model(spec: ExperimentSpec, summary: Summary) -> nn.Sequential:
-    """One child per layer (index i is model.layers[i]; the last child is the head)."""
-    blocks = [layer.build(row.input_shape) for layer, row in zip(spec.model.layers, summary.rows)]
-    head_row = summary.rows[-1]
-    blocks.append(head_layer(summary.task, summary.n_classes).core(head_row.input_shape))
-    return nn.Sequential(*blocks)
+def build_model(spec: ExperimentSpec, summary: Summary) -> nn.Module:
+    """The family's modules for `spec` (supervised: one child per layer, the head last)."""
+    return FAMILIES.get(summary.task).build(spec, summary)
 
 
 def penalized(model: nn.Module) -> list[torch.nn.Parameter]:

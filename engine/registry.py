@@ -33,6 +33,10 @@ class Registry(Generic[T]):
             raise ValueError(f"{self.kind} {name!r} is already registered")
         self._items[name] = item
 
+    def unregister(self, name: str) -> None:
+        """Remove `name` (a test's own plug-in, once the test is done)."""
+        self._items.pop(name, None)
+
     def get(self, name: str) -> T:
         try:
             return self._items[name]

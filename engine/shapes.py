@@ -1,5 +1,6 @@
 """Shape inference before any tensor is allocated: each layer's output shape and parameter
-count, the output head included, as Keras' model.summary() shows them."""
+count, the output head included, as Keras' model.summary() shows them, stack by stack.
+The family plans its stacks (engine/stack.py does one); this module holds the summary and the caps."""
 
 from __future__ import annotations
 
@@ -7,11 +8,11 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from .datasets import data_info
+from .data import data_info
 from .errors import ErrorItem, ShapeError
-from .layers import Dense, LayerSpec, ShapeProblem, fmt
+from .family import FAMILIES
+from .layers import fmt
 from .spec import ExperimentSpec, Limits
-from .tasks import TASKS
 
 Shape = tuple[int, ...]
 
@@ -20,7 +21,7 @@ Shape = tuple[int, ...]
 class LayerRow:
     """One row of the summary table."""
 
-    index: int  # position in model.layers; the head has index == len(layers)
+    index: int  # position in its stack; a head has index == len(stack)
     type: str
     path: str
     input_shape: Shape
@@ -28,6 +29,7 @@ class LayerRow:
     params: int
     activation: str | None = None
     is_head: bool = False
+    stack: str = "layers"  # the family's stack it belongs to
 
 
 @dataclass
@@ -37,22 +39,35 @@ class Summary:
     input_shape: Shape
     task: str
     n_classes: int | None
-    rows: list[LayerRow] = field(default_factory=list)
+    rows: list[LayerRow] = field(default_factory=list)  # every stack's rows, in build order
 
     @property
     def total_params(self) -> int:
         return sum(r.params for r in self.rows)
 
+    @property
+    def stacks(self) -> dict[str, list[LayerRow]]:
+        """The rows of each stack, in order."""
+        out: dict[str, list[LayerRow]] = {}
+        for r in self.rows:
+            out.setdefault(r.stack, []).append(r)
+        return out
+
     def to_dict(self) -> dict[str, Any]:
+        def row(r: LayerRow) -> dict[str, Any]:
+            return {**asdict(r), "input_shape": list(r.input_shape), "output_shape": list(r.output_shape)}
         return {"input_shape": list(self.input_shape), "task": self.task, "n_classes": self.n_classes,
-                "layers": [{**asdict(r), "input_shape": list(r.input_shape),
-                            "output_shape": list(r.output_shape)} for r in self.rows],
+                "layers": [row(r) for r in self.rows],
+                "stacks": {name: [row(r) for r in rows] for name, rows in self.stacks.items()},
                 "total_params": self.total_params}
 
     def table(self) -> str:
         """A plain-text table for the CLI."""
         lines = [f"input {fmt(self.input_shape)}", f"{'#':>3}  {'layer':<18}{'output':<16}{'params':>10}"]
+        several = len(self.stacks) > 1
         for r in self.rows:
+            if several and (r is self.stacks[r.stack][0]):
+                lines.append(f"  [{r.stack}]")
             name = "head (dense)" if r.is_head else r.type
             if r.activation and r.activation != "linear":
                 name += f" {r.activation}"
@@ -62,38 +77,15 @@ class Summary:
         return "\n".join(lines)
 
 
-def head_layer(task: str, n_classes: int | None) -> Dense:
-    """The output head that the task adds on top of the hidden stack."""
-    return Dense(units=TASKS.get(task).head_units(n_classes), activation="linear")
-
-
 def infer(spec: ExperimentSpec, limits: Limits | None = None) -> Summary:
-    """Infer every layer's shape and parameters; raise ShapeError naming each layer that does not fit."""
+    """Infer every stack's shapes and parameters (the family plans them); raise ShapeError naming
+    each layer that does not fit, or the cap that the model passes."""
     data = data_info(spec.data)
-    summary = Summary(data.input_shape, spec.task or data.task, data.n_classes)
-    shape: Shape = summary.input_shape
-    layers: list[LayerSpec] = list(spec.model.layers)
-    for i, layer in enumerate(layers):
-        path = f"model.layers[{i}]"
-        try:
-            out, n = layer.infer(shape, i)
-        except ShapeProblem as p:
-            raise ShapeError([ErrorItem(path, f"{path} ({layer.type}): {p.message}", p.fix)]) from None
-        summary.rows.append(LayerRow(i, layer.type, path, shape, out, n, getattr(layer, "activation", None)))
-        shape = out
-    head = head_layer(summary.task, summary.n_classes)
-    n = len(layers)
-    if len(shape) != 1:
-        where = f"model.layers[{n - 1}]"
-        raise ShapeError([ErrorItem(
-            where, f"{where} ({layers[-1].type}): output is {fmt(shape)} but the output head needs "
-            "features (F,); add a flatten layer at the end",
-            {"op": "insert", "index": n, "layer": {"type": "flatten"}, "label": "Add flatten"})])
-    out, params = head.infer(shape, n)
-    summary.rows.append(LayerRow(n, "dense", "model.head", shape, out, params, "linear", is_head=True))
+    summary = FAMILIES.get(spec.task or data.task).plan(spec, data)
     limits = limits or Limits()
     if summary.total_params > limits.max_params:
-        raise ShapeError([ErrorItem("model.layers", f"the model has {summary.total_params:,} parameters; "
+        first = FAMILIES.get(summary.task).stacks[0]
+        raise ShapeError([ErrorItem(f"model.{first.path}", f"the model has {summary.total_params:,} parameters; "
                                     f"the cap is {limits.max_params:,}. Use fewer units or filters")])
     mib = activation_mib(summary, spec.training.batch_size)
     if mib > limits.max_activation_mib:

@@ -1,8 +1,9 @@
 """The experiment spec: the public format that the page, share links, export and the CLI share.
 
-Typed data, never code. Every field but `data.dataset` and `model.layers` has a default.
-`validate_spec` turns untrusted JSON into an `ExperimentSpec` or raises `SpecError`
-whose items name JSON paths such as `model.layers[2].units`.
+Typed data, never code. Every field but `data.dataset` and the model's stacks has a default.
+`parse_spec` turns untrusted JSON into an `ExperimentSpec` or raises `SpecError`
+whose items name JSON paths such as `model.layers[2].units` (or `model.encoder.layers[1]`
+for a family with named stacks: the family's own ModelSpec decides the shape of `model`).
 """
 
 from __future__ import annotations
@@ -11,15 +12,16 @@ import copy
 import json
 from typing import Annotated, Any, Literal, Optional, Union
 
-from pydantic import (BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, StringConstraints,
-                      ValidationError, ValidationInfo, field_validator, model_serializer, model_validator)
+from pydantic import (BaseModel, ConfigDict, Field, ModelWrapValidatorHandler, SerializeAsAny,
+                      SerializerFunctionWrapHandler, StringConstraints, ValidationError, ValidationInfo,
+                      field_validator, model_serializer, model_validator)
 
-from .datasets import SOURCE_FIELDS, data_info, find
-from .datasets import check as check_dataset
+from .data import DATASETS, OPTIONAL_FIELDS, SOURCE_FIELDS, data_info, find
+from .data import check as check_dataset
 from .errors import ErrorItem, SpecError
+from .family import FAMILIES
 from .layers import LAYERS, layer_union
 from .optimizers import OPTIMIZERS
-from .tasks import TASKS
 
 
 class _Strict(BaseModel):
@@ -44,13 +46,18 @@ class DataSpec(_Strict):
                                   description="the upload's target column")
     n_classes: Optional[int] = Field(None, ge=2, le=100, validate_default=True,
                                      description="classes in the target column (classification); the server checks it")
+    # Sequence data only (dataset 'sequences', 'square'); see docs/spec.md.
+    window: Optional[int] = Field(None, ge=2, le=200, validate_default=True,
+                                  description="time steps in one input window (T); default 30")
+    horizon: Optional[int] = Field(None, ge=1, le=50, validate_default=True,
+                                   description="values to forecast after each window (H); default 1")
 
     @field_validator("dataset")
     @classmethod
     def _known(cls, v: str) -> str:
         return check_dataset(v)
 
-    @field_validator(*SOURCE_FIELDS)
+    @field_validator(*OPTIONAL_FIELDS)
     @classmethod
     def _fits_dataset(cls, v: Any, info: ValidationInfo) -> Any:
         name = info.data.get("dataset")
@@ -58,25 +65,36 @@ class DataSpec(_Strict):
             return v  # the dataset itself is invalid and reported there
         ds = find(name)
         if v is not None and info.field_name not in ds.fields:
-            raise ValueError(f"dataset {name!r} takes no {info.field_name}; only uploaded data does")
+            who = "uploaded data" if info.field_name in SOURCE_FIELDS else "sequence data"
+            raise ValueError(f"dataset {name!r} takes no {info.field_name}; only {who} does")
         if v is None and info.field_name in ds.required:
             raise ValueError(f"dataset {name!r} needs {info.field_name}")
         return v
 
     @model_serializer(mode="wrap")
     def _drop_unused(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        # A generated dataset's spec reads as it did before uploads existed: no null upload fields.
+        # A dataset's spec reads as it did before uploads and sequences existed: no null optional fields.
         out = handler(self)
-        return {k: v for k, v in out.items() if not (k in SOURCE_FIELDS and v is None)}
+        return {k: v for k, v in out.items() if not (k in OPTIONAL_FIELDS and v is None)}
 
 
 LayerSpec = Annotated[layer_union(), Field(discriminator="type")]
 
 
 class ModelSpec(_Strict):
-    """The hidden stack. The output head is added from the task and the dataset."""
+    """Base of every family's `model`: the family's subclass names its stacks and options."""
+
+
+class LayersModel(ModelSpec):
+    """One hidden stack (the supervised families). The output head is added from the task and the data."""
 
     layers: list[LayerSpec] = Field(..., description="hidden layers, input first; [] is a linear model")
+
+
+class Stack(_Strict):
+    """A named stack of a multi-stack family: `model.<name>.layers`."""
+
+    layers: list[LayerSpec] = Field(..., description="layers, input first")
 
 
 class EarlyStopping(_Strict):
@@ -142,18 +160,52 @@ class ExperimentSpec(_Strict):
 
     task: Optional[str] = Field(None, description="default: the dataset's natural task")
     data: DataSpec
-    model: ModelSpec
+    model: SerializeAsAny[ModelSpec] = Field(..., description="the family's stacks, e.g. {'layers': [...]}")
     training: TrainingSpec = Field(default_factory=TrainingSpec)
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _family_model(cls, raw: Any, handler: ModelWrapValidatorHandler["ExperimentSpec"]) -> "ExperimentSpec":
+        # `model` is validated against the family's own ModelSpec, so that its errors name the
+        # family's paths (model.layers[2].units, model.encoder.layers[1]); the rest as usual.
+        if not isinstance(raw, dict) or isinstance(raw.get("model"), ModelSpec) or "model" not in raw:
+            return handler(raw)
+        items: list[ErrorItem] = []
+        try:
+            model = _model_class(raw).model_validate(raw["model"])
+        except ValidationError as e:
+            items = [ErrorItem(f"model.{i.path}" if i.path != "$" else "model", i.message)
+                     for i in errors_from_validation(e).errors]
+            model = ModelSpec()
+        try:
+            spec = handler({**raw, "model": model})
+        except ValidationError as e:
+            raise SpecError(errors_from_validation(e).errors + items) from None
+        if items:
+            raise SpecError(items)
+        return spec
 
     @model_validator(mode="after")
     def _task_fits_data(self) -> "ExperimentSpec":
-        natural = data_info(self.data).task
+        info = data_info(self.data)
+        natural = info.task
         if self.task is None:
             self.task = natural
-        TASKS.check(self.task)
-        if not TASKS.get(self.task).accepts(natural):
-            raise ValueError(find(self.data.dataset).task_problem(self.data, self.task, natural))
+        FAMILIES.check(self.task)
+        family = FAMILIES.get(self.task)
+        problem = family.fits(info)
+        if problem is not None:  # "": the data's natural task is another; the dataset says why
+            raise ValueError(problem or find(self.data.dataset).task_problem(self.data, self.task, natural))
+        if not isinstance(self.model, family.model_spec()):
+            raise ValueError(f"task {self.task!r} takes a model of {family.model_spec().__name__}")
+        if family.monitor is None and self.training.early_stopping is not None:
+            raise ValueError(f"task {self.task!r} has no validation loss to stop early on; "
+                             "set training.early_stopping to null")
         return self
+
+    def stacks(self) -> dict[str, list]:
+        """The family's stacks by name, each a list of layer specs."""
+        return {s.name: s.layers(self.model) for s in FAMILIES.get(self.task).stacks}
 
     def to_json(self) -> dict[str, Any]:
         return self.model_dump(mode="json")
@@ -169,6 +221,26 @@ class Limits(_Strict):
     max_spec_bytes: int = 65_536
     # Estimated activation memory of one training batch (forward and backward), in MiB.
     max_activation_mib: int = 512
+
+
+def _model_class(raw: dict[str, Any]) -> type[ModelSpec]:
+    """The ModelSpec that `raw`'s task (or its dataset's natural task) takes; the one-stack model when
+    neither is known yet (the task's own error is reported where it is)."""
+    task = raw.get("task")
+    if not isinstance(task, str):
+        data = raw.get("data")
+        name = data.get("dataset") if isinstance(data, dict) else None
+        task = find(name).task if isinstance(name, str) and name in DATASETS else None
+    if isinstance(task, str) and task in FAMILIES:
+        return FAMILIES.get(task).model_spec()
+    return LayersModel
+
+
+def empty_model(raw: dict[str, Any]) -> dict[str, Any]:
+    """`model` with every stack empty for `raw`'s task (or its data's): what a data preview validates."""
+    cls = _model_class(raw)
+    family = next((f for _, f in FAMILIES.items() if f.model_spec() is cls), None)
+    return family.empty_model() if family is not None else {"layers": []}
 
 
 def json_path(loc: tuple[Any, ...]) -> str:
@@ -238,8 +310,9 @@ def _check_caps(spec: ExperimentSpec, limits: Limits) -> None:
         items.append(ErrorItem("training.epochs", f"at most {limits.max_epochs} epochs are allowed"))
     if spec.data.n_samples is not None and spec.data.n_samples > limits.max_samples:
         items.append(ErrorItem("data.n_samples", f"at most {limits.max_samples} samples are allowed"))
-    if len(spec.model.layers) > limits.max_layers:
-        items.append(ErrorItem("model.layers", f"at most {limits.max_layers} layers are allowed"))
+    for stack in FAMILIES.get(spec.task).stacks:
+        if len(stack.layers(spec.model)) > limits.max_layers:
+            items.append(ErrorItem(f"model.{stack.path}", f"at most {limits.max_layers} layers are allowed"))
     if items:
         raise SpecError(items)
 

@@ -1,5 +1,9 @@
 """The trainer: synchronous, one epoch per `step()`, steered by a Control and reporting through `emit`.
 
+It keeps what every family shares: seeding, Control, the lr schedule, divergence, the best epoch
+and early stopping on the family's monitored metric, the view and diagnosis cadence, and events.
+The family (engine/family.py) builds the modules and its Stepper trains them.
+
 Reproducibility protocol (the oracle test replays it with plain PyTorch):
   1. torch.manual_seed(training.seed), then the model is built, layer by layer;
   2. a CPU torch.Generator seeded with training.seed draws each epoch's
@@ -18,23 +22,18 @@ from typing import Callable, Optional
 import torch
 
 from .control import Control
-from .datasets import Split, build_split, data_info
+from .data import Split, build_split, data_info
 from .device import resolve_device
-from .diagnosis import diagnose
-from .events import (HISTORY_COLUMNS, DiagnosisEvent, EndEvent, EpochEvent, EpochMetrics, Event,
-                     SnapshotEvent)
+from .events import DiagnosisEvent, EndEvent, EpochEvent, EpochMetrics, Event, SnapshotEvent
+from .family import FAMILIES
 from .layers import SeededDropout
-from .model import build_model, penalized
-from .optimizers import OPTIMIZERS
 from .shapes import Summary, infer
 from .spec import ExperimentSpec, Limits
-from .tasks import TASKS
 from .viewkinds import VIEWS  # noqa: F401  (registers the built-in views)
 from .views import ViewCadence, ViewData, applying
 
 # Module construction draws from torch's global RNG; concurrent runs in one process take turns.
 _INIT_LOCK = threading.Lock()
-EVAL_CHUNK = 8192  # rows per forward pass when evaluating
 DIAGNOSIS_INTERVAL_S = 0.25
 DIAGNOSIS_REFRESH_S = 1.0
 EXPLODE_FACTOR = 1e3  # a train loss this many times the constant predictor's is diverged
@@ -58,19 +57,6 @@ def lr_factor(spec: ExperimentSpec, epoch: int) -> float:
     return 1.0
 
 
-def _unnested(model: torch.nn.Sequential) -> torch.nn.Sequential:
-    """The model's own modules with each layer's (core, activation) block unpacked, for the hot loop.
-
-    A block is an nn.Sequential, and each one costs an extra module call per forward: 3-4% of a
-    small MLP's step time (bench/engine_bench.py). The modules, so the parameters and the train/eval
-    mode, are shared with `model`, which keeps one child per layer for everything else.
-    """
-    flat: list[torch.nn.Module] = []
-    for child in model:
-        flat.extend(child if type(child) is torch.nn.Sequential else [child])
-    return torch.nn.Sequential(*flat)
-
-
 @dataclass
 class RunResult:
     status: str  # finished | stopped | diverged
@@ -86,34 +72,27 @@ class Trainer:
                  split: Split | None = None) -> None:
         self.spec = spec
         self.summary: Summary = infer(spec, limits)
-        self.task = TASKS.get(self.summary.task)
+        self.family = FAMILIES.get(self.summary.task)
+        self.task = self.family  # the old name
         self.device = resolve_device(spec.training.device)
         seed = spec.training.seed
         self.split = split or build_split(spec.data, self.summary.task)
         with _INIT_LOCK:
             torch.manual_seed(seed)
-            self.model = build_model(spec, self.summary).to(self.device)
-        self._forward = _unnested(self.model)
+            self.model = self.family.build(spec, self.summary).to(self.device)
         self.shuffle = torch.Generator().manual_seed(seed)
         dropout_gen = torch.Generator(device=self.device).manual_seed(seed + 1)
         for m in self.model.modules():
             if isinstance(m, SeededDropout):
                 m.generator = dropout_gen
-        t = spec.training
-        self.base_lr = t.lr
-        self.l1, self.l2 = t.l1, t.l2
-        self.optimizer = OPTIMIZERS.get(t.optimizer)(self.model.parameters(), t.lr)
-        self._params = [p for group in self.optimizer.param_groups for p in group["params"]]
-        self.loss_fn = self.task.make_loss()
-        self._penalized = penalized(self.model)
-        self.x_train = self.split.x_train.to(self.device)
-        self.y_train = self.split.y_train.to(self.device)
-        self.x_val = self.split.x_val.to(self.device)
-        self.y_val = self.split.y_val.to(self.device)
-        self.baseline = self.task.baseline_loss(self.split.y_train)
-        self.history: dict[str, list] = {c: [] for c in HISTORY_COLUMNS}
+        self.base_lr = spec.training.lr
+        self.stepper = self.family.stepper(spec, self.model, self.split, self.device)
+        self.baseline = self.family.baseline(self.split)
+        self.columns = self.family.columns()
+        self.monitor = self.family.monitor
+        self.history: dict[str, list] = {c: [] for c in self.columns}
         self.epoch = 0
-        self.best_val = math.inf
+        self.best_val = math.inf  # the monitored metric's best value
         self.best_epoch: Optional[int] = None
         self._best_state: Optional[dict] = None  # weights at best_epoch
         self._es_state: Optional[dict] = None  # weights at early stopping's best (min_delta applies)
@@ -123,96 +102,69 @@ class Trainer:
         self.diverged = False
 
     # -- one epoch -----------------------------------------------------------------
-    def _penalty(self) -> torch.Tensor | float:
-        pen: torch.Tensor | float = 0.0
-        if self.l2 > 0:
-            pen = pen + self.l2 * sum((p * p).sum() for p in self._penalized)
-        if self.l1 > 0:
-            pen = pen + self.l1 * sum(p.abs().sum() for p in self._penalized)
-        return pen
-
-    @torch.no_grad()
     def evaluate(self, x: torch.Tensor, y: torch.Tensor) -> tuple[float, Optional[float]]:
-        """(mean loss, accuracy or None) in eval mode, without the penalty."""
-        self.model.eval()
-        loss_sum = torch.zeros((), device=self.device)
-        correct = torch.zeros((), device=self.device, dtype=torch.long)
-        for i in range(0, len(x), EVAL_CHUNK):
-            xb, yb = x[i:i + EVAL_CHUNK], y[i:i + EVAL_CHUNK]
-            out = self._forward(xb)
-            loss_sum += self.loss_fn(out, yb) * len(xb)
-            if self.task.has_accuracy:
-                correct += self.task.correct(out, yb)
-        self.model.train()
-        acc = correct.item() / len(x) if self.task.has_accuracy else None
-        return loss_sum.item() / len(x), acc
+        """(mean loss, accuracy or None) of a supervised family's model on (x, y), in eval mode."""
+        return self.stepper.evaluate_on(x, y)  # type: ignore[attr-defined]
+
+    @property
+    def x_train(self) -> torch.Tensor:
+        return self.split.x_train.to(self.device)
+
+    @property
+    def l2(self) -> float:
+        """The l2 weight in force (a live change sets it)."""
+        return getattr(self.stepper, "l2", 0.0)
+
+    @property
+    def x_val(self) -> torch.Tensor:
+        return self.split.x_val.to(self.device)
+
+    @property
+    def y_val(self) -> torch.Tensor:
+        return self.split.y_val.to(self.device)
 
     def step(self) -> EpochMetrics:
-        """Train one epoch, evaluate on the validation split, and record the metrics.
-
-        The batch loop does the textbook loop's arithmetic with fewer dispatches, which at our sizes
-        (a few hundred microseconds a step) is most of the cost (bench/engine_bench.py):
-          - the epoch's order is applied once, so a batch is a view, not a gather;
-          - gradients are dropped by setting them to None, which is what
-            `optimizer.zero_grad(set_to_none=True)` does, without its profiler hooks;
-          - the loss is summed with one fused op, and predictions are written into a buffer that
-            is compared with the labels once an epoch; no step syncs with the device.
-        """
+        """Train one epoch with the family's stepper, evaluate, and record the metrics."""
         lr = self.base_lr * lr_factor(self.spec, self.epoch)
-        for group in self.optimizer.param_groups:
-            group["lr"] = lr
-        n = len(self.x_train)
-        bs = self.spec.training.batch_size
-        order = torch.randperm(n, generator=self.shuffle).to(self.device)
-        xs, ys = self.x_train[order], self.y_train[order]
-        self.model.train()
-        forward, loss_fn, optimizer, params = self._forward, self.loss_fn, self.optimizer, self._params
-        penalty = self.l1 > 0 or self.l2 > 0
-        loss_sum = torch.zeros((), device=self.device)
-        preds = torch.empty(n, dtype=torch.long, device=self.device) if self.task.has_accuracy else None
-        t0 = time.perf_counter()
-        for i in range(0, n, bs):
-            b = min(bs, n - i)
-            xb, yb = xs[i:i + b], ys[i:i + b]
-            out = forward(xb)
-            loss = loss_fn(out, yb)
-            total = loss + self._penalty() if penalty else loss
-            for p in params:
-                p.grad = None
-            total.backward()
-            optimizer.step()
-            loss_sum.add_(loss.detach(), alpha=b)
-            if preds is not None:
-                self.task.predict(out, out=preds[i:i + b])
-        train_loss = loss_sum.item() / n
-        step_time = (time.perf_counter() - t0) / math.ceil(n / bs)
-        train_acc = (preds == ys).sum().item() / n if preds is not None else None
-        val_loss, val_acc = self.evaluate(self.x_val, self.y_val)
+        self.stepper.set_lr(lr)
+        order = torch.randperm(len(self.split.x_train), generator=self.shuffle)
+        values, step_time = self.stepper.train_epoch(order, self.spec.training.batch_size)
+        values.update(self.stepper.evaluate())
         self.epoch += 1
-        m = EpochMetrics(self.epoch, train_loss, val_loss, train_acc, val_acc, lr, step_time)
+        m = EpochMetrics(self.epoch, lr, step_time,
+                         {c: values.get(c) for c in self.columns if c not in ("epoch", "lr", "step_time")})
         self._record(m)
         return m
 
     def _record(self, m: EpochMetrics) -> None:
-        finite = math.isfinite(m.train_loss) and math.isfinite(m.val_loss)
-        exploded = finite and self.epoch >= 3 and m.train_loss > EXPLODE_FACTOR * max(self.baseline, 1e-3)
+        values = m.values
+        losses = [v for v in values.values() if v is not None]
+        finite = all(math.isfinite(v) for v in losses)
+        train = values.get("train_loss")
+        exploded = (finite and self.epoch >= 3 and train is not None
+                    and train > EXPLODE_FACTOR * max(self.baseline, 1e-3))
         if not finite or exploded:
             self.diverged = True
             # NaN and inf never reach the history: a diverged epoch is recorded as missing.
-            m.train_loss = m.train_loss if math.isfinite(m.train_loss) else None  # type: ignore[assignment]
-            m.val_loss = m.val_loss if math.isfinite(m.val_loss) else None  # type: ignore[assignment]
-        for c in HISTORY_COLUMNS:
-            self.history[c].append(getattr(m, c))
-        if self.diverged:
+            for k, v in values.items():
+                if v is not None and not math.isfinite(v):
+                    values[k] = None
+        row = m.to_dict()
+        for c in self.columns:
+            self.history[c].append(row.get(c))
+        if self.diverged or self.monitor is None:
             return
-        if m.val_loss < self.best_val:
-            self.best_val, self.best_epoch = m.val_loss, m.epoch
+        watched = values.get(self.monitor)
+        if watched is None:
+            return
+        if watched < self.best_val:
+            self.best_val, self.best_epoch = watched, m.epoch
             self._best_state = self._copy_weights()
         es = self.spec.training.early_stopping
         if es is None:
             return
-        if m.val_loss < self._es_best - es.min_delta:
-            self._es_best = m.val_loss
+        if watched < self._es_best - es.min_delta:
+            self._es_best = watched
             self._es_wait = 0
             if es.restore_best:  # the same weights as the best epoch's when this epoch is also that
                 self._es_state = self._best_state if self.best_epoch == m.epoch else self._copy_weights()
@@ -226,19 +178,19 @@ class Trainer:
         if lr is not None:
             self.base_lr = lr
         if l2 is not None:
-            self.l2 = l2
+            self.stepper.set_l2(l2)
 
     def _copy_weights(self) -> dict:
-        return {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+        return {k: v.detach().clone() for k, v in self.stepper.state_dict().items()}
 
     def best_state(self) -> Optional[dict]:
-        """Weights of the epoch with the lowest val loss (None before the first epoch)."""
+        """Weights of the epoch with the best monitored metric (None before the first epoch)."""
         return self._best_state
 
     def restore_best(self) -> None:
         """Keras' restore_best_weights: only once early stopping has triggered."""
         if self.stopped_early and self._es_state is not None:
-            self.model.load_state_dict(self._es_state)
+            self.stepper.load_state_dict(self._es_state)
 
     # -- the whole run ---------------------------------------------------------------
     def run(self, control: Control | None = None, emit: Callable[[Event], None] = lambda e: None,
@@ -247,7 +199,7 @@ class Trainer:
         torch.set_num_threads(1)
         control = control or Control()
         total = epochs or self.spec.training.epochs
-        views = ViewCadence(applying(self.task, data_info(self.spec.data)), ViewData(self.split, self.summary),
+        views = ViewCadence(applying(self.family, data_info(self.spec.data)), ViewData(self.split, self.summary),
                             lambda kind, epoch, snap: emit(SnapshotEvent(kind, epoch, snap)))
         last_diag = 0.0
         verdict: Optional[str] = None
@@ -257,8 +209,8 @@ class Trainer:
 
         def diagnose_now(final: bool = False) -> None:
             nonlocal verdict, last_sent
-            d = diagnose(self.history, self.spec, self.baseline,
-                         status="diverged" if self.diverged else None, best_epoch=self.best_epoch)
+            d = self.family.diagnose(self.history, self.spec, self.baseline,
+                                     "diverged" if self.diverged else None, self.best_epoch)
             now = time.perf_counter()
             # A new verdict goes out at once; the same verdict with fresher numbers now and then.
             if final or d.verdict != verdict or now - last_sent >= DIAGNOSIS_REFRESH_S:
@@ -291,7 +243,7 @@ class Trainer:
         if not self.diverged and self.epoch > 0:
             views.all(self.model, self.epoch)
         diagnose_now(final=True)
-        val = self.history["val_loss"][-1] if self.epoch else None
+        val = self.history[self.monitor][-1] if self.epoch and self.monitor else None
         emit(EndEvent(status, self.epoch, self.best_epoch, val, verdict, self.stopped_early,
                       DIVERGED_ADVICE if status == "diverged" else None))
         return RunResult(status, self.epoch, self.best_epoch, self.stopped_early)

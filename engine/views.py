@@ -19,7 +19,7 @@ from typing import Any, Callable, Optional
 import torch
 from torch import nn
 
-from .datasets import DataInfo, Split
+from .data import DataInfo, Split
 from .registry import Registry
 from .shapes import Summary
 
@@ -64,6 +64,11 @@ class View:
 
 
 VIEWS: Registry[View] = Registry("view")
+
+
+def is_classifier(family: Any) -> bool:
+    """Whether the family (or task) predicts classes: its targets are class indices."""
+    return getattr(family, "target", None) == "class"
 
 
 def register_view(view: View) -> View:

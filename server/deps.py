@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import Body, Depends, HTTPException, Request
 
-from engine.spec import ExperimentSpec, parse_spec
+from engine.spec import ExperimentSpec, empty_model, parse_spec
 
 from .manager import RunManager
 from .runs import Run
@@ -54,5 +54,6 @@ def run_created(run: Run) -> dict[str, Any]:
 
 
 def preview_spec(body: PreviewIn, manager: RunManager) -> ExperimentSpec:
-    """A data preview's task and data as a spec with no layers, under the server's caps."""
-    return parse_spec({"task": body.task, "data": body.data, "model": {"layers": []}}, manager.limits)
+    """A data preview's task and data as a spec with empty stacks, under the server's caps."""
+    raw = {"task": body.task, "data": body.data}
+    return parse_spec({**raw, "model": empty_model(raw)}, manager.limits)

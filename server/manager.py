@@ -23,6 +23,7 @@ from safetensors.torch import save as save_safetensors
 
 from engine.errors import SpecError
 from engine.events import DiagnosisEvent, EndEvent, EpochEvent, SnapshotEvent
+from engine.family import monitor_of
 from engine.device import resolve_device
 from engine.shapes import infer
 from engine.spec import ExperimentSpec
@@ -222,7 +223,7 @@ class RunManager:
                     pipe.put(event)
 
             trainer.run(run.control, emit)
-            weights = {"final": _safetensors(trainer.model.state_dict())}
+            weights = {"final": _safetensors(trainer.stepper.state_dict())}
             best = trainer.best_state()
             if best is not None:
                 weights["best"] = _safetensors(best)
@@ -397,5 +398,6 @@ def run_from_row(row: Any) -> Run:
     run.dirty = False
     run.has_weights = bool(row.has_weights)
     if run.terminal:
-        run.end = run.end_message((run.history.get("val_loss") or [None])[-1], (row.diagnosis or {}).get("verdict"))
+        monitored = run.history.get(monitor_of(spec.task)) or [None]
+        run.end = run.end_message(monitored[-1], (row.diagnosis or {}).get("verdict"))
     return run

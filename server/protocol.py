@@ -6,7 +6,6 @@ from typing import Annotated, Any, Literal, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
-from engine.events import HISTORY_COLUMNS
 from engine.viewkinds.image import CHOICES as PICK_CHOICES
 
 
@@ -45,19 +44,15 @@ class StatusMsg(BaseModel):
 
 
 class MetricsMsg(BaseModel):
-    """Columnar: every list has the same length; uPlot takes these as they are."""
+    """Columnar: every list has the same length; uPlot takes these as they are. Besides epoch, lr and
+    step_time, a message carries the run's family's metric columns by name (the catalog lists them:
+    `tasks[i].metrics`), e.g. train_loss, val_loss, train_acc, val_acc or naive_val_loss."""
 
+    model_config = ConfigDict(extra="allow")
     type: Literal["metrics"] = "metrics"
     epoch: list[int]
-    train_loss: list[Optional[float]]
-    val_loss: list[Optional[float]]
-    train_acc: list[Optional[float]]
-    val_acc: list[Optional[float]]
     lr: list[float]
     step_time: list[float]
-
-
-assert tuple(MetricsMsg.model_fields)[1:] == HISTORY_COLUMNS  # one list of names, both sides
 
 
 class DiagnosisMsg(BaseModel):
@@ -87,7 +82,7 @@ class EndMsg(BaseModel):
     status: str
     epochs: int
     best_epoch: Optional[int] = None
-    val_loss: Optional[float] = None
+    val_loss: Optional[float] = None  # the monitored metric's last value (null for a family without one)
     verdict: Optional[str] = None
     stopped_early: bool = False
     advice: Optional[str] = None
@@ -99,5 +94,6 @@ ServerMessage = Annotated[Union[StatusMsg, MetricsMsg, DiagnosisMsg, SnapshotMsg
 
 
 def metrics_message(columns: dict[str, list]) -> dict[str, Any]:
-    """A `metrics` message from history columns (no copy of validation: the trainer made them)."""
-    return {"type": "metrics", **{c: columns[c] for c in HISTORY_COLUMNS}}
+    """A `metrics` message from a run's history columns, whichever its family's (no copy of
+    validation: the trainer made them)."""
+    return {"type": "metrics", **columns}

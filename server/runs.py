@@ -12,7 +12,7 @@ from enum import Enum
 from typing import Any, Optional
 
 from engine.control import Control
-from engine.events import HISTORY_COLUMNS
+from engine.family import columns_of
 from engine.spec import ExperimentSpec
 
 from .protocol import metrics_message
@@ -48,8 +48,9 @@ class Subscriber:
     """One websocket client's pending messages. Metrics accumulate (never dropped);
     views keep only their latest value; status and end always arrive."""
 
-    def __init__(self) -> None:
-        self.columns: dict[str, list] = {c: [] for c in HISTORY_COLUMNS}
+    def __init__(self, columns: tuple[str, ...]) -> None:
+        self.names = columns  # the run's family's history columns
+        self.columns: dict[str, list] = {c: [] for c in columns}
         self.statuses: list[str] = []
         self.diagnosis: Optional[dict] = None
         self.snapshots: dict[str, dict] = {}
@@ -59,8 +60,8 @@ class Subscriber:
         self.wake = asyncio.Event()
 
     def add_row(self, row: dict[str, Any]) -> None:
-        for c in HISTORY_COLUMNS:
-            self.columns[c].append(row[c])
+        for c in self.names:
+            self.columns[c].append(row.get(c))
         self.wake.set()
 
     def add(self, msg: dict[str, Any]) -> None:
@@ -87,7 +88,7 @@ class Subscriber:
         out: list[dict[str, Any]] = [{"type": "status", "status": s} for s in self.statuses]
         if self.columns["epoch"]:
             out.append(metrics_message(self.columns))
-            self.columns = {c: [] for c in HISTORY_COLUMNS}
+            self.columns = {c: [] for c in self.names}
         if self.diagnosis:
             out.append(self.diagnosis)
         out.extend(self.snapshots.values())
@@ -119,7 +120,8 @@ class Run:
         self.created_at = created_at or time.time()
         self._status = status
         self.control = Control()
-        self.history: dict[str, list] = {c: [] for c in HISTORY_COLUMNS}
+        self.columns = columns_of(spec.task)  # the family's history columns
+        self.history: dict[str, list] = {c: [] for c in self.columns}
         self.diagnosis: Optional[dict] = None
         self.snapshots: dict[str, dict] = {}
         self.best_epoch: Optional[int] = None
@@ -154,8 +156,8 @@ class Run:
 
     # -- state from the trainer ------------------------------------------------------------------
     def add_epoch(self, row: dict[str, Any]) -> None:
-        for c in HISTORY_COLUMNS:
-            self.history[c].append(row[c])
+        for c in self.columns:
+            self.history[c].append(row.get(c))
         self.dirty = True
         for s in self.subscribers:
             s.add_row(row)
@@ -178,6 +180,7 @@ class Run:
         self.publish(self.end)
 
     def end_message(self, val_loss: Optional[float] = None, verdict: Optional[str] = None) -> dict[str, Any]:
+        # val_loss: the family's monitored metric at the end (the wire name predates families).
         """The `end` message of a run that has ended, from its own state."""
         return {"type": "end", "status": self._status.value, "epochs": len(self.history["epoch"]),
                 "best_epoch": self.best_epoch, "val_loss": val_loss, "verdict": verdict,
@@ -190,10 +193,10 @@ class Run:
     # -- subscribers ------------------------------------------------------------------------------
     def subscribe(self) -> Subscriber:
         """A new subscriber, pre-filled with the replay of everything so far."""
-        sub = Subscriber()
+        sub = Subscriber(self.columns)
         sub.add({"type": "status", "status": self._status.value})
-        for c in HISTORY_COLUMNS:
-            sub.columns[c] = list(self.history[c])
+        for c in self.columns:
+            sub.columns[c] = list(self.history.get(c, []))
         if self.diagnosis:
             sub.add(self.diagnosis)
         for snap in self.snapshots.values():

@@ -23,15 +23,18 @@ class LayerRowOut(BaseModel):
     params: int
     activation: Optional[str] = None
     is_head: bool = False
+    stack: str = "layers"
 
 
 class SummaryOut(BaseModel):
-    """Shape inference: every layer's output shape and parameters, the head included."""
+    """Shape inference: every layer's output shape and parameters, the head included; `layers`
+    lists every row in build order, `stacks` the same rows by the family's stack."""
 
     input_shape: list[int]
     task: str
     n_classes: Optional[int]
     layers: list[LayerRowOut]
+    stacks: dict[str, list[LayerRowOut]] = {}
     total_params: int
 
 
@@ -59,7 +62,7 @@ class RunOut(BaseModel):
     session_id: Optional[str]
     spec: dict[str, Any]
     summary: dict[str, Any]
-    history: dict[str, list[Any]] = Field(description="columnar: epoch, train_loss, val_loss, train_acc, val_acc, lr, step_time")
+    history: dict[str, list[Any]] = Field(description="columnar: epoch, the family's metric columns (catalog tasks[i].columns), lr, step_time")
     diagnosis: Optional[dict[str, Any]]
     best_epoch: Optional[int]
     stopped_early: bool

@@ -8,7 +8,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..views import View, ViewData, model_device, register_view, rounded
+from ..views import View, ViewData, is_classifier, model_device, register_view, rounded
 
 CHUNK = 4096  # rows per forward pass
 STRIP = 12  # misclassified images sent at most
@@ -65,7 +65,7 @@ def take_misclassified(model: nn.Module, data: ViewData, epoch: int) -> dict[str
 
 
 def _classification(task: Any, data) -> bool:
-    return getattr(task, "has_accuracy", False)
+    return is_classifier(task)
 
 
 register_view(View("confusion", "Confusion matrix", _classification, take_confusion,

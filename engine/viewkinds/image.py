@@ -7,7 +7,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..views import View, ViewData, model_device, register_view, rounded
+from ..views import View, ViewData, is_classifier, model_device, register_view, rounded
 
 CHOICES = 16  # validation images offered as thumbnails to pick from (the pick's index is below this)
 CONV = "conv2d"
@@ -60,7 +60,7 @@ def take_feature_maps(model: nn.Module, data: ViewData, epoch: int) -> dict[str,
 
 
 def _image_classification(task: Any, data) -> bool:
-    return data.kind == "image" and getattr(task, "has_accuracy", False)
+    return data.kind == "image" and is_classifier(task)
 
 
 register_view(View("filters", "Filters", _image_classification, take_filters,

@@ -10,7 +10,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..views import View, ViewData, model_device, register_view, rounded
+from ..views import View, ViewData, is_classifier, model_device, register_view, rounded
 
 GRID = 64  # cells per side of a boundary or surface grid
 CURVE_POINTS = 200
@@ -57,7 +57,7 @@ def take_curve(model: nn.Module, data: ViewData, epoch: int) -> dict[str, Any]:
 
 
 def _shape_is(shape: tuple[int, ...], accuracy: bool):
-    return lambda task, data: data.input_shape == shape and task.has_accuracy == accuracy
+    return lambda task, data: data.input_shape == shape and is_classifier(task) == accuracy
 
 
 register_view(View("boundary", "Decision boundary", _shape_is((2,), True), take_boundary,

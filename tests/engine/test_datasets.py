@@ -20,7 +20,8 @@ def _generate(name: str, seed: int, n: int = 50, noise: float = 0.2):
 
 
 def test_the_built_in_datasets_are_registered():
-    assert {"circle", "xor", "gaussians", "spiral", "moons", "sine", "plane", "bumps", "digits"} <= set(NAMES)
+    assert {"circle", "xor", "gaussians", "spiral", "moons", "sine", "plane", "bumps", "digits",
+            "sequences", "square"} <= set(NAMES)
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -43,14 +44,14 @@ def test_shapes_and_labels(name):
     ds = DATASETS.get(name)
     x, y = _generate(name, 1, n=40)
     assert x.shape == (40, *ds.input_shape)
-    assert y.shape == (40,)
+    assert y.shape == ((40, 1) if ds.kind == "sequence" else (40,))  # a forecast's (N, horizon)
     assert np.isfinite(x).all() and np.isfinite(y).all()
     if ds.task == "classification":
         assert np.issubdtype(y.dtype, np.integer)
         assert set(np.unique(y)) <= set(range(ds.n_classes))
         assert len(np.unique(y)) >= 2
     else:
-        assert ds.n_classes is None and ds.task == "regression"
+        assert ds.n_classes is None and ds.task in ("regression", "forecasting")
         assert np.issubdtype(y.dtype, np.floating) and y.std() > 0
 
 

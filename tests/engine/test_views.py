@@ -12,10 +12,10 @@ import torch
 from torch import nn
 
 from engine.control import Control
-from engine.datasets import DataInfo, Split, data_info
+from engine.data import Split, data_info
 from engine.errors import UnknownNameError
 from engine.events import SnapshotEvent
-from engine.tasks import TASKS
+from engine.family import FAMILIES
 from engine.trainer import Trainer
 from engine.viewkinds import VIEWS
 from engine.viewkinds.classes import STRIP
@@ -32,7 +32,7 @@ CNN = {"data": {"dataset": "digits", "n_samples": 400},
 
 def _kinds(make_spec, patch) -> list[str]:
     spec = make_spec(patch)
-    return [v.kind for v in applying(TASKS.get(spec.task or data_info(spec.data).task), data_info(spec.data))]
+    return [v.kind for v in applying(FAMILIES.get(spec.task or data_info(spec.data).task), data_info(spec.data))]
 
 
 def test_which_views_apply(make_spec):
@@ -41,14 +41,8 @@ def test_which_views_apply(make_spec):
     assert _kinds(make_spec, {"data": {"dataset": "plane"}}) == ["surface", "weights"]
     assert _kinds(make_spec, {"data": {"dataset": "digits"}}) == [
         "confusion", "misclassified", "filters", "feature_maps", "weights"]
-    # A sequence dataset (the forecasting family's) gets the forecast view.
-    assert "forecast" in [v.kind for v in applying(_Task("forecasting"), DataInfo((30, 1), None, "forecasting",
-                                                                                "sequence"))]
-
-
-class _Task:
-    def __init__(self, name: str) -> None:
-        self.name, self.has_accuracy = name, False
+    assert _kinds(make_spec, {"task": "forecasting", "data": {"dataset": "sequences"},
+                              "model": {"layers": [{"type": "lstm", "units": 8}]}}) == ["forecast", "weights"]
 
 
 def test_the_catalog_lists_each_tasks_views():

@@ -1,0 +1,126 @@
+"""The supervised families: one stack of hidden layers, a Dense head, `loss(model(x), y)`.
+
+Classification and regression are two entries of one class; forecasting (engine/families/
+forecasting.py) subclasses it. What differs between them is data: the head's width, the loss,
+whether labels are classes, and the constant guess that the diagnosis measures against.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar, Optional
+
+import torch
+from torch import nn
+
+from ..data import DataInfo, Split
+from ..diagnosis import diagnose
+from ..events import Diagnosis
+from ..family import FAMILIES, ExportParts, Family, Metric, Stepper
+from ..layers import Dense
+from ..shapes import Summary
+from ..spec import ExperimentSpec, LayersModel, ModelSpec
+from ..stack import build_stack, dense_head, infer_stack
+from .supervised_step import SupervisedStepper
+
+LOSS_METRICS = (
+    Metric("train_loss", "Training loss", "loss", pair="val_loss"),
+    Metric("val_loss", "Validation loss", "loss"),
+)
+ACC_METRICS = (
+    Metric("train_acc", "Training accuracy", "acc", pair="val_acc", percent=True),
+    Metric("val_acc", "Validation accuracy", "acc", percent=True),
+)
+
+
+class Supervised(Family):
+    """One stack (`model.layers`), then a linear Dense head that the family sizes from the data."""
+
+    metrics: ClassVar[tuple[Metric, ...]] = LOSS_METRICS + ACC_METRICS
+    natural: ClassVar[str]  # the datasets' natural task that this family takes
+    loss_code: ClassVar[str]  # the loss in the exported script
+
+    def model_spec(self) -> type[ModelSpec]:
+        return LayersModel
+
+    def fits(self, data: DataInfo) -> Optional[str]:
+        return None if data.task == self.natural else ""
+
+    def head_units(self, data: DataInfo) -> int:
+        """Width of the output head."""
+        raise NotImplementedError
+
+    def make_loss(self) -> nn.Module:
+        """The training and validation loss (the l1/l2 penalty is added by the stepper)."""
+        raise NotImplementedError
+
+    def plan(self, spec: ExperimentSpec, data: DataInfo) -> Summary:
+        stack = self.stacks[0]
+        layers = stack.layers(spec.model)
+        rows, shape = infer_stack(layers, data.input_shape, stack)
+        head, _ = dense_head(self.head_units(data), shape, layers, stack, "model.head")
+        return Summary(data.input_shape, self.name, data.n_classes, rows + [head])
+
+    def build(self, spec: ExperimentSpec, summary: Summary) -> nn.Sequential:
+        """One child per layer (index i is model.layers[i]; the last child is the head)."""
+        rows = summary.rows
+        head = rows[-1]
+        blocks = build_stack(self.stacks[0].layers(spec.model), rows[:-1])
+        blocks.append(Dense(units=head.output_shape[0], activation="linear").core(head.input_shape))
+        return nn.Sequential(*blocks)
+
+    def stepper(self, spec: ExperimentSpec, model: nn.Module, split: Split, device: torch.device) -> Stepper:
+        t = spec.training
+        return SupervisedStepper(model, split, device, optimizer=t.optimizer, lr=t.lr, l1=t.l1, l2=t.l2,
+                                 loss=self.make_loss(), classes=self.target == "class")
+
+    def diagnose(self, history: dict[str, list], spec: ExperimentSpec, baseline: float,
+                 status: Optional[str], best_epoch: Optional[int]) -> Diagnosis:
+        return diagnose(history, spec, baseline, status=status, best_epoch=best_epoch)
+
+    def export(self, spec: ExperimentSpec, summary: Summary) -> ExportParts:
+        from .supervised_export import supervised_parts
+        return supervised_parts(self, spec, summary)
+
+
+class Classification(Supervised):
+    name = "classification"
+    label = "Classification"
+    description = "Softmax head with one unit per class; cross-entropy loss; accuracy."
+    target = "class"
+    natural = "classification"
+    loss_code = "nn.CrossEntropyLoss()"
+
+    def head_units(self, data: DataInfo) -> int:
+        return int(data.n_classes or 2)
+
+    def make_loss(self) -> nn.Module:
+        return nn.CrossEntropyLoss()
+
+    def baseline(self, split: Split) -> float:
+        """The class prior's entropy: what predicting the training frequencies scores."""
+        p = torch.bincount(split.y_train).float() / len(split.y_train)
+        p = p[p > 0]
+        return float(-(p * p.log()).sum())
+
+
+class Regression(Supervised):
+    name = "regression"
+    label = "Regression"
+    description = "Linear head with one unit; mean squared error."
+    natural = "regression"
+    loss_code = "nn.MSELoss()"
+    # The accuracy columns stay (always null): runs saved before families existed hold them.
+
+    def head_units(self, data: DataInfo) -> int:
+        return data.target_dim
+
+    def make_loss(self) -> nn.Module:
+        return nn.MSELoss()
+
+    def baseline(self, split: Split) -> float:
+        """The variance of y: what predicting its mean scores."""
+        return float(split.y_train.float().var(unbiased=False))
+
+
+FAMILIES.register(Classification.name, Classification())
+FAMILIES.register(Regression.name, Regression())

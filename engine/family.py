@@ -1,0 +1,187 @@
+"""The family contract: everything that differs between kinds of network lives behind it.
+
+A family (classification, regression, forecasting; later reconstruction and generation) names
+its stacks, infers their shapes, builds their modules, trains them through a Stepper, names its
+metric columns and the one that picks the best epoch, computes its baseline, diagnoses a history
+and contributes its part of the exported script. The trainer, the server and the page read a
+family only through this contract, so adding one is adding files (docs/architecture.md).
+
+This module imports nothing of the engine but the registry, so that the data contract, the spec
+and shape inference can all depend on it without an import circle.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple, Optional
+
+import torch
+
+from .registry import Registry
+
+if TYPE_CHECKING:  # annotations only: these modules import this one
+    from .data import DataInfo, Split
+    from .events import Diagnosis
+    from .shapes import Summary
+    from .spec import ExperimentSpec, ModelSpec
+
+
+class Metric(NamedTuple):
+    """One history column a family reports each epoch."""
+
+    name: str  # the column's key in events, history and `metrics` messages
+    label: str  # what the page prints
+    chart: str  # the chart group it is drawn in: "loss", "acc", ... (same group, same axes)
+    pair: Optional[str] = None  # on a train column: its validation column; the page shades the gap
+    percent: bool = False  # a share in [0, 1], printed as a percentage
+    baseline: bool = False  # a reference line (naive forecast, ...), drawn thin and grey
+
+    def to_dict(self) -> dict[str, Any]:
+        return self._asdict()
+
+
+@dataclass(frozen=True)
+class StackDef:
+    """A named stack of layers in `model`: `path` is where its list lives, e.g. 'layers' or 'encoder.layers'."""
+
+    name: str
+    label: str  # the builder's list is named this ("Layers", "Encoder layers")
+    path: str
+
+    def layers(self, model: Any) -> list:
+        """The stack's layer specs, read from a validated ModelSpec."""
+        node = model
+        for part in self.path.split("."):
+            node = getattr(node, part)
+        return list(node)
+
+
+class Stepper:
+    """Owns a family's modules, optimizers and losses; trains one epoch at a time.
+
+    `train_epoch(order, batch_size)` returns the epoch's training metrics and `evaluate()` the
+    validation ones, both keyed by the family's metric names (None where a value does not apply).
+    """
+
+    def train_epoch(self, order: torch.Tensor, batch_size: int) -> tuple[dict[str, Optional[float]], float]:
+        """Train one pass in `order` (a permutation of the training rows): (metrics, seconds per step)."""
+        raise NotImplementedError
+
+    def evaluate(self) -> dict[str, Optional[float]]:
+        """Validation metrics in eval mode."""
+        raise NotImplementedError
+
+    def set_lr(self, lr: float) -> None:
+        """Set every optimizer's learning rate (the schedule and live changes call this)."""
+        raise NotImplementedError
+
+    def set_l2(self, l2: float) -> None:
+        """A live change of the l2 penalty; families without one ignore it."""
+
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        """The weights to save; keys are the module's own (a multi-stack family prefixes the stack)."""
+        raise NotImplementedError
+
+    def load_state_dict(self, sd: dict[str, torch.Tensor]) -> None:
+        """Load weights saved by `state_dict`."""
+        raise NotImplementedError
+
+
+@dataclass
+class ExportParts:
+    """What a family adds to the standalone script (engine/export.py writes the rest)."""
+
+    model: str  # `def build_model():` returning the modules, built in the engine's order
+    train: str  # `def to_y(y)`, the loss, the baseline, evaluation and `def train(verbose)` -> (model, history)
+    helpers: list[str] = field(default_factory=list)  # names in engine.export_code.HELPERS that model needs
+    constants: dict[str, Any] = field(default_factory=dict)  # NAME = literal lines before the loop
+
+
+class Family:
+    """Base of every family. Subclasses set the class attributes and override the methods."""
+
+    name: ClassVar[str]
+    label: ClassVar[str]
+    description: ClassVar[str] = ""
+    stacks: ClassVar[tuple[StackDef, ...]] = (StackDef("layers", "Layers", "layers"),)
+    metrics: ClassVar[tuple[Metric, ...]] = ()
+    monitor: ClassVar[Optional[str]] = "val_loss"  # best epoch + early stopping; None: neither
+    target: ClassVar[str] = "value"  # how labels become y: "class" (long (N,)), "value" (float (N, H))
+    data_kinds: ClassVar[Optional[tuple[str, ...]]] = None  # data kinds it trains on (None: any)
+    views: ClassVar[tuple[str, ...]] = ()  # view kinds it can feed (the view registry decides)
+
+    def model_spec(self) -> "type[ModelSpec]":
+        """The pydantic model of `spec.model` for this family (its stacks and options)."""
+        raise NotImplementedError
+
+    def fits(self, data: "DataInfo") -> Optional[str]:
+        """None when the family trains on `data`, else why not: a sentence for the user, or "" when
+        the data's natural task is another one (the dataset's task_problem then says why)."""
+        if self.data_kinds is not None and data.kind not in self.data_kinds:
+            return f"task {self.name!r} needs {' or '.join(self.data_kinds)} data"
+        return None
+
+    def plan(self, spec: "ExperimentSpec", data: "DataInfo") -> "Summary":
+        """Shape inference for every stack; raises ShapeError naming the stack's paths."""
+        raise NotImplementedError
+
+    def build(self, spec: "ExperimentSpec", summary: "Summary") -> torch.nn.Module:
+        """The modules, built in order (the reproducibility protocol seeds just before this)."""
+        raise NotImplementedError
+
+    def stepper(self, spec: "ExperimentSpec", model: torch.nn.Module, split: "Split",
+                device: torch.device) -> Stepper:
+        """A Stepper that trains `model` on `split`."""
+        raise NotImplementedError
+
+    def baseline(self, split: "Split") -> float:
+        """The loss of learning nothing (the constant guess): the scale of divergence and diagnosis."""
+        raise NotImplementedError
+
+    def diagnose(self, history: dict[str, list], spec: "ExperimentSpec", baseline: float,
+                 status: Optional[str], best_epoch: Optional[int]) -> "Diagnosis":
+        """The verdict on a history (engine/diagnosis.py holds the shared rules)."""
+        raise NotImplementedError
+
+    def export(self, spec: "ExperimentSpec", summary: "Summary") -> ExportParts:
+        """The family's part of the standalone script (engine/export.py assembles it)."""
+        raise NotImplementedError
+
+    def empty_model(self) -> dict[str, Any]:
+        """`spec.model` with every stack empty (a data preview's); a family with options adds its defaults."""
+        out: dict[str, Any] = {}
+        for s in self.stacks:
+            node = out
+            *parents, leaf = s.path.split(".")
+            for part in parents:
+                node = node.setdefault(part, {})
+            node[leaf] = []
+        return out
+
+    def columns(self) -> tuple[str, ...]:
+        """The history columns of a run of this family, in order."""
+        return ("epoch", *(m.name for m in self.metrics), "lr", "step_time")
+
+    def catalog_entry(self) -> dict[str, Any]:
+        """What /api/catalog says about the family."""
+        return {"name": self.name, "label": self.label, "description": self.description,
+                "stacks": [{"name": s.name, "label": s.label, "path": s.path} for s in self.stacks],
+                "metrics": [m.to_dict() for m in self.metrics], "monitor": self.monitor,
+                "columns": list(self.columns()), "data_kinds": list(self.data_kinds) if self.data_kinds else None,
+                "views": list(self.views)}
+
+
+FAMILIES: Registry[Family] = Registry("task")
+
+
+def columns_of(task: Optional[str]) -> tuple[str, ...]:
+    """The history columns of a task's runs (a task no longer registered keeps the supervised ones)."""
+    if task is not None and task in FAMILIES:
+        return FAMILIES.get(task).columns()
+    from .events import HISTORY_COLUMNS
+    return HISTORY_COLUMNS
+
+
+def monitor_of(task: Optional[str]) -> Optional[str]:
+    """The column that picks a task's best epoch (val_loss for a task no longer registered)."""
+    return FAMILIES.get(task).monitor if task is not None and task in FAMILIES else "val_loss"
