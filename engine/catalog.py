@@ -15,6 +15,8 @@ from .layers import LAYERS, WeightedLayer
 from .optimizers import LABELS as OPTIMIZER_LABELS
 from .optimizers import OPTIMIZERS
 from .spec import CosineSchedule, DataSpec, ExponentialSchedule, Limits, NoSchedule, StepSchedule, TrainingSpec
+from .viewkinds import VIEWS  # noqa: F401  (registers the built-in views)
+from .views import views_of
 
 PRESETS: list[dict[str, Any]] = [
     {"name": "spiral", "label": "Spiral, two hidden layers",
@@ -57,6 +59,11 @@ def _layer_entry(name: str, cls: Any) -> dict[str, Any]:
             "params": props, "defaults": {"type": name, **defaults}}
 
 
+def _views(task: str) -> list[dict[str, Any]]:
+    """The views a task can feed; the page shows those whose data kinds include the dataset's."""
+    return [{"kind": v.kind, "title": v.title, "data_kinds": list(v.data_kinds)} for v in views_of(task)]
+
+
 @lru_cache(maxsize=1)
 def _layers() -> list[dict[str, Any]]:
     return [_layer_entry(n, c) for n, c in LAYERS.items()]
@@ -79,8 +86,9 @@ def catalog() -> dict[str, Any]:
                       "default_samples": d.default_samples, "max_samples": d.max_samples,
                       "description": d.description} for n, d in DATASETS.items()],
         "optimizers": [{"name": n, "label": OPTIMIZER_LABELS.get(n, n)} for n in OPTIMIZERS.names()],
-        # Each task (family): its stacks, metric columns (label, chart group, train/val pair), monitor, views.
-        "tasks": [fam.catalog_entry() for _, fam in FAMILIES.items()],
+        # Each task (family): its stacks, metric columns (label, chart group, train/val pair), monitor,
+        # and the views the view registry has for it (engine/views.py decides; Family.views is not read).
+        "tasks": [{**fam.catalog_entry(), "views": _views(n)} for n, fam in FAMILIES.items()],
         "lr_schedules": [s().model_dump() for s in (NoSchedule, StepSchedule, ExponentialSchedule, CosineSchedule)],
         "defaults": {"data": {k: f.default for k, f in DataSpec.model_fields.items() if k != "dataset"},
                      "training": TrainingSpec().model_dump(mode="json")},

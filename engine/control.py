@@ -1,4 +1,5 @@
-"""Thread-safe controls for a training run: pause, resume, step one epoch, stop, set lr/l2.
+"""Thread-safe controls for a training run: pause, resume, step one epoch, stop, set lr/l2, and
+the user's pick of a validation example for the views that follow one (feature maps).
 
 The trainer calls `wait_turn()` between epochs; another thread calls the rest.
 """
@@ -6,7 +7,7 @@ The trainer calls `wait_turn()` between epochs; another thread calls the rest.
 from __future__ import annotations
 
 import threading
-from typing import Optional
+from typing import Callable, Optional
 
 
 class Control:
@@ -19,6 +20,7 @@ class Control:
         self._steps = 0  # epochs allowed while paused
         self._lr: Optional[float] = None
         self._l2: Optional[float] = None
+        self._pick: Optional[int] = None  # validation row picked since the trainer last looked
 
     @property
     def paused(self) -> bool:
@@ -62,13 +64,31 @@ class Control:
             self._lr = self._l2 = None
             return out
 
-    def wait_turn(self) -> bool:
-        """Block while paused with no step allowed; False once stop was asked for."""
+    def pick(self, index: int) -> None:
+        """The user picked validation row `index`; a paused trainer answers it at once."""
         with self._cond:
-            while self._paused and self._steps == 0 and not self._stop:
-                self._cond.wait()
-            if self._stop:
-                return False
-            if self._paused and self._steps > 0:
-                self._steps -= 1
-            return True
+            self._pick = index
+            self._cond.notify_all()
+
+    def take_pick(self) -> Optional[int]:
+        """The trainer's side: the pending pick, cleared once read."""
+        with self._cond:
+            out, self._pick = self._pick, None
+            return out
+
+    def wait_turn(self, on_pick: Callable[[int], None] | None = None) -> bool:
+        """Block while paused with no step allowed; False once stop was asked for. A pick that
+        arrives while paused is handed to `on_pick` (outside the lock) and the wait goes on."""
+        while True:
+            with self._cond:
+                while (self._paused and self._steps == 0 and not self._stop
+                       and (on_pick is None or self._pick is None)):
+                    self._cond.wait()
+                if self._stop:
+                    return False
+                if not self._paused or self._steps > 0:
+                    if self._paused:
+                        self._steps -= 1
+                    return True
+                pick, self._pick = self._pick, None
+            on_pick(pick)  # type: ignore[misc]  # only reached with on_pick set and a pick pending

@@ -65,7 +65,7 @@ class DiagnosisEvent:
 
 @dataclass
 class SnapshotEvent:
-    """A view of the model: kind names the view (boundary, curve, surface, weights, ...); data is JSON-ready."""
+    """A view of the model: kind names a registered View (engine/views.py); data is JSON-ready."""
 
     kind: str
     epoch: int

@@ -22,21 +22,20 @@ from typing import Callable, Optional
 import torch
 
 from .control import Control
-from .data import Split, build_split
+from .data import Split, build_split, data_info
 from .device import resolve_device
 from .events import DiagnosisEvent, EndEvent, EpochEvent, EpochMetrics, Event, SnapshotEvent
 from .family import FAMILIES
 from .layers import SeededDropout
 from .shapes import Summary, infer
-from .snapshots import snapshot_kind, take_snapshot, weight_summary
 from .spec import ExperimentSpec, Limits
+from .viewkinds import VIEWS  # noqa: F401  (registers the built-in views)
+from .views import ViewCadence, ViewData, applying
 
 # Module construction draws from torch's global RNG; concurrent runs in one process take turns.
 _INIT_LOCK = threading.Lock()
 DIAGNOSIS_INTERVAL_S = 0.25
 DIAGNOSIS_REFRESH_S = 1.0
-SNAPSHOT_MIN_INTERVAL_S = 0.2  # views refresh at most 5 times a second
-SNAPSHOT_BUDGET = 0.03  # a snapshot may cost at most this share of wall time
 EXPLODE_FACTOR = 1e3  # a train loss this many times the constant predictor's is diverged
 
 DIVERGED_ADVICE = ("The loss became NaN or exploded. Lower the learning rate (try a tenth), "
@@ -216,10 +215,9 @@ class Trainer:
         torch.set_num_threads(1)
         control = control or Control()
         total = epochs or self.spec.training.epochs
-        kind = snapshot_kind(self.summary.input_shape, self.family.target == "class")
-        x_all = torch.cat([self.split.x_train, self.split.x_val]) if kind else None
-        last_diag = last_snap = 0.0
-        snap_cost = 0.0
+        views = ViewCadence(applying(self.family, data_info(self.spec.data)), ViewData(self.split, self.summary),
+                            lambda kind, epoch, snap: emit(SnapshotEvent(kind, epoch, snap)))
+        last_diag = 0.0
         verdict: Optional[str] = None
         status = "finished"
 
@@ -235,21 +233,15 @@ class Trainer:
                 verdict, last_sent = d.verdict, now
                 emit(DiagnosisEvent(d))
 
-        def snapshot_now() -> None:
-            nonlocal last_snap, snap_cost
-            t = time.perf_counter()
-            at = self.weights_epoch  # after restore_best, the best epoch's weights are the ones shown
-            if kind:
-                emit(SnapshotEvent(kind, at, take_snapshot(self.model, kind, x_all, at)))
-            emit(SnapshotEvent("weights", at, weight_summary(self.model, at)))
-            snap_cost = time.perf_counter() - t
-            last_snap = time.perf_counter()
+        def on_pick(index: int) -> None:  # a pick while paused is answered at once
+            views.pick(index, self.model, self.epoch)
 
         while self.epoch < total:
-            if not control.wait_turn():
+            if not control.wait_turn(on_pick):
                 status = "stopped"
                 break
             self.apply_changes(*control.take_changes())
+            pick = control.take_pick()
             emit(EpochEvent(self.step()))
             if self.diverged:
                 status = "diverged"
@@ -258,13 +250,14 @@ class Trainer:
             if now - last_diag >= DIAGNOSIS_INTERVAL_S:
                 diagnose_now()
                 last_diag = time.perf_counter()
-            if now - last_snap >= max(SNAPSHOT_MIN_INTERVAL_S, snap_cost / SNAPSHOT_BUDGET):
-                snapshot_now()
+            if pick is not None:
+                views.pick(pick, self.model, self.epoch)
+            views.due(self.model, self.epoch)
             if self.stopped_early:
                 break
         restored = self.restore_best()
-        if not self.diverged and self.epoch > 0:
-            snapshot_now()
+        if not self.diverged and self.epoch > 0:  # after restore_best, the best epoch's weights are shown
+            views.all(self.model, self.weights_epoch)
         diagnose_now(final=True)
         val, val_acc = self.final_metrics(restored)
         emit(EndEvent(status, self.epoch, self.best_epoch, val, verdict, self.stopped_early,

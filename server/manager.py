@@ -29,7 +29,7 @@ from engine.shapes import infer
 from engine.spec import ExperimentSpec
 from engine.trainer import Trainer
 
-from .protocol import SetControl
+from .protocol import PickControl, SetControl
 from .runs import INTERRUPTED_ERROR, IllegalTransition, Run, RunStatus
 from .settings import Settings
 from .store import Store
@@ -299,6 +299,9 @@ class RunManager:
             raise IllegalTransition(f"run {run.id} has already ended ({run.status.value})")
         if isinstance(frame, SetControl):
             run.control.set(lr=frame.lr, l2=frame.l2)
+            return run.status
+        if isinstance(frame, PickControl):
+            run.control.pick(frame.index)  # answered at the next epoch, or at once while paused
             return run.status
         action = frame.action
         if action == "stop":

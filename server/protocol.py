@@ -6,6 +6,7 @@ from typing import Annotated, Any, Literal, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
+from engine.viewkinds.image import CHOICES as PICK_CHOICES
 
 
 # -- client to server ------------------------------------------------------------------------
@@ -25,7 +26,14 @@ class SetControl(_Frame):
     l2: Optional[float] = Field(None, ge=0.0, le=1e3)
 
 
-ControlFrame = Annotated[Union[SimpleControl, SetControl], Field(discriminator="action")]
+class PickControl(_Frame):
+    """Pick validation example `index` (one of the thumbnails a feature_maps snapshot offers)."""
+
+    action: Literal["pick"]
+    index: int = Field(ge=0, lt=PICK_CHOICES)
+
+
+ControlFrame = Annotated[Union[SimpleControl, SetControl, PickControl], Field(discriminator="action")]
 CONTROL_ADAPTER: TypeAdapter[Any] = TypeAdapter(ControlFrame)
 
 

@@ -63,7 +63,7 @@ async def _receive(ws: WebSocket, run: Run, sub: Subscriber, manager: RunManager
             frame = CONTROL_ADAPTER.validate_json(text)
         except ValidationError as e:
             err = e.errors(include_url=False)[0]
-            loc = tuple(p for p in err["loc"] if p not in ("pause", "resume", "step", "stop", "set"))
+            loc = tuple(p for p in err["loc"] if p not in ("pause", "resume", "step", "stop", "set", "pick"))
             sub.add(_error(f"bad control frame: {err['msg']}", json_path(loc) if loc else None))
             continue
         if not steer:

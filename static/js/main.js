@@ -95,14 +95,20 @@ function onMessage(run, msg) {
   }
 }
 
+/** A run's snapshot, to its view: weights while the model is the one edited, the rest while the data is. */
 function showSnapshot(run, snap) {
-  if (snap.kind === SNAP.WEIGHTS) {
-    if (sameSpec(run.spec.model, state.spec.model) && sameSpec(run.spec.data.dataset, state.spec.data.dataset)) {
-      views.network.setWeights(snap);
-    }
-  } else if (sameSpec(run.spec.data, state.spec.data)) {
-    views.output.setSnapshot(snap);
-  }
+  const fits = snap.kind === SNAP.WEIGHTS
+    ? sameSpec(run.spec.model, state.spec.model) && sameSpec(run.spec.data.dataset, state.spec.data.dataset)
+    : sameSpec(run.spec.data, state.spec.data);
+  if (fits) views.outputs.set(snap);
+}
+
+/** The feature maps view asks for validation example `index`: true when a live run will answer. */
+function pickExample(index) {
+  const run = current();
+  if (!isActive(run) || state.readOnly) return false;
+  links.control(run, ACTION.PICK, { index });
+  return true;
 }
 
 /** A run's status changed: the legend and the buttons follow. */
@@ -222,7 +228,7 @@ function clearRuns({ stop = true } = {}) {
 /** The charts follow the runs; the rest shows no results yet: the network of `summary`, no weights. */
 function showNoResults(summary, diagnosisText) {
   chartRuns();
-  views.output.setSnapshot(null);
+  views.outputs.clear();
   views.network.setSummary(summary);
   views.network.setWeights(null);
   views.diagnosis.idle(diagnosisText);
@@ -405,6 +411,7 @@ function buildViews(catalog) {
     dropout: (p) => editLayers(withDropout(catalog, stackLayers(state.spec), p)),
     remedy: fork,
     exportOpen: onExportOpen,
+    pick: pickExample,
   });
 }
 

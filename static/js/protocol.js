@@ -42,12 +42,17 @@ export const MSG = Object.freeze({
   END: "end",
 });
 
-// The `kind` of a snapshot message.
+// The `kind` of a snapshot message: one per view the engine registers (docs/protocol.md).
 export const SNAP = Object.freeze({
   BOUNDARY: "boundary",
   SURFACE: "surface",
   CURVE: "curve",
   WEIGHTS: "weights",
+  FILTERS: "filters",
+  FEATURE_MAPS: "feature_maps",
+  CONFUSION: "confusion",
+  MISCLASSIFIED: "misclassified",
+  FORECAST: "forecast",
 });
 
 // Client-to-server control frames: {"action": ...}.
@@ -57,6 +62,7 @@ export const ACTION = Object.freeze({
   STEP: "step",
   STOP: "stop",
   SET: "set",
+  PICK: "pick", // {"action": "pick", "index": i}: the feature maps of validation example i
 });
 
 export const STATUS = Object.freeze({

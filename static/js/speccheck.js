@@ -76,11 +76,10 @@ export function createSpecCheck(page, { problems }) {
     const res = await api.preview(d, state.spec.task, d.dataset === CSV_DATASET ? where : {});
     if (seq !== previewSeq || !res.ok) return; // a bad data field is named by validate
     views.dataPanel.setPreview(res.data);
-    views.output.setData(res.data);
+    views.outputs.setData(res.data);
     const run = page.current();
     if (run && sameSpec(run.spec.data, state.spec.data)) {
-      const snap = Object.values(run.snapshots).find((s) => s.kind !== SNAP.WEIGHTS);
-      if (snap) views.output.setSnapshot(snap);
+      views.outputs.setAll(Object.values(run.snapshots).filter((s) => s.kind !== SNAP.WEIGHTS));
     }
   }
 

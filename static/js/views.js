@@ -10,12 +10,12 @@ import { createDiagnosisCard } from "./diagnosis.js";
 import { $ } from "./dom.js";
 import { createExportMenu } from "./exportmenu.js";
 import { createNetworkView } from "./network.js";
-import { createOutputView } from "./boundary.js";
+import { createOutputs } from "./outputs.js";
 import { createTrainPanel } from "./trainpanel.js";
 
 /**
  * on: {builder: {add, move, remove, param, fix}, data(edits), example(name), useUpload(id), csvFile(file),
- *      csvColumns(choice), training(edits), dropout(p), remedy(remedy), exportOpen()}.
+ *      csvColumns(choice), training(edits), dropout(p), remedy(remedy), exportOpen(), pick(index) -> bool}.
  */
 export function createViews(catalog, on) {
   const views = {};
@@ -33,11 +33,10 @@ export function createViews(catalog, on) {
     loss: $("#loss-chart"), acc: $("#acc-chart"), lr: $("#lr-chart"), accPanel: $("#acc-panel"),
     legend: $("#run-legend"), readout: $("#readout"), logToggle: $("#log-scale"),
   });
-  views.output = createOutputView($("#output-canvas"), {
-    showValInput: $("#show-val"), caption: $("#output-caption"), pointKey: $("#point-key"),
-  });
   const labels = Object.fromEntries(catalog.layers.map((l) => [l.type, l.label]));
   views.network = createNetworkView($("#network-canvas"), { caption: $("#network-caption"), labels });
+  views.outputs = createOutputs({ tabs: $("#output-tabs"), body: $("#output-views"), none: $("#output-none") },
+    { catalog, ctx: { network: views.network, onPick: on.pick } });
   views.diagnosis = createDiagnosisCard($("#diagnosis"), { onRemedy: on.remedy });
   views.exportMenu = createExportMenu($("#btn-export"), $("#export-menu"), { onOpen: on.exportOpen });
   views.compare = createCompareDialog($("#compare-dialog"), catalog);

@@ -16,7 +16,7 @@ from engine.control import Control
 from engine.datasets import build_split
 from engine.errors import SpecError
 from engine.events import DiagnosisEvent, EndEvent, EpochEvent, SnapshotEvent
-from engine.snapshots import CURVE_POINTS, GRID
+from engine.viewkinds.plane import CURVE_POINTS, GRID
 from engine.trainer import Trainer
 
 WAIT = 10.0  # seconds before a test gives up on an event that should come at once
@@ -337,15 +337,15 @@ def test_surface_snapshot_for_two_d_regression(make_spec):
         assert d["value"][r * 64 + c] == pytest.approx(value, abs=1e-3), (r, c)  # sent to 4 decimals
 
 
-def test_images_get_weight_summaries_but_no_view(make_spec):
+def test_images_get_weight_summaries_and_the_image_views(make_spec):
     trainer = Trainer(make_spec({"data": {"dataset": "digits", "n_samples": 60},
                                  "model": {"layers": [{"type": "flatten"}, {"type": "dense", "units": 4}]},
                                  "training": {"epochs": 2}}))
     events: list = []
     trainer.run(emit=events.append)
     snaps = [e for e in events if isinstance(e, SnapshotEvent)]
-    assert snaps and {s.kind for s in snaps} == {"weights"}
-    last = snaps[-1].data
+    assert {s.kind for s in snaps} == {"weights", "filters", "feature_maps", "confusion", "misclassified"}
+    last = [s for s in snaps if s.kind == "weights"][-1].data
     assert last["epoch"] == 2 and [entry["index"] for entry in last["layers"]] == [0, 1, 2]
     flatten, dense, head = last["layers"]
     assert flatten["mean_abs"] is None
@@ -353,6 +353,8 @@ def test_images_get_weight_summaries_but_no_view(make_spec):
     assert dense["mean_abs"] == pytest.approx(float(w.abs().mean()), abs=1e-5)
     assert len(head["matrix"]) == 10 and len(head["matrix"][0]) == 4  # (out, in)
     assert [type(e) for e in events][-2:] == [DiagnosisEvent, EndEvent]
+    filters = [s for s in snaps if s.kind == "filters"][-1].data
+    assert filters["filters"] == [] and filters["layer"] is None  # no conv layer: nothing to draw
 
 
 def test_events_arrive_in_order(make_spec):

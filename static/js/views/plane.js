@@ -1,14 +1,25 @@
-// The output view on a canvas: the decision boundary (classification on 2-D data), the value
-// surface (regression on 2-D data) or the fitted curve (regression on 1-D data), drawn under the
-// training points, with the validation points on a toggle. Redraws at most once a frame.
+// The picture of the data and the model's predictions on a canvas: the decision boundary
+// (classification on 2-D data), the value surface (regression on 2-D data) or the fitted curve
+// (regression on 1-D data), drawn under the training points, with the validation points on a
+// toggle. One renderer serves the three kinds, which never apply to the same data. Redraws at
+// most once a frame.
 
-import { fitCanvas, frameScheduler } from "./dom.js";
-import { DATA_KIND, SNAP, TASK } from "./protocol.js";
-import { boundsOf, classColor, divergingRgb, drawAxes, drawPoints, hexToRgb, makeFrame } from "./plot2d.js";
+import { el, fitCanvas, frameScheduler } from "../dom.js";
+import { DATA_KIND, SNAP, TASK } from "../protocol.js";
+import { boundsOf, classColor, divergingRgb, drawAxes, drawPoints, hexToRgb, makeFrame } from "../plot2d.js";
+import { registerView } from "./registry.js";
 
 const MARGIN = 6;
 
-export function createOutputView(canvas, { showValInput, caption, pointKey }) {
+function createPlane(slot) {
+  const showValInput = el("input", { attrs: { id: "show-val", type: "checkbox", checked: true } });
+  const canvas = el("canvas", { class: "output-canvas", attrs: { id: "output-canvas", role: "img", "aria-label": "Data" } });
+  const caption = el("p", { class: "hint", attrs: { id: "output-caption" } });
+  const pointKey = el("p", { class: "hint point-key", attrs: { id: "point-key" } },
+    el("span", { class: "dot", attrs: { "aria-hidden": "true" } }), "training ",
+    el("span", { class: "dot hollow", attrs: { "aria-hidden": "true" } }), "validation ",
+    el("label", { class: "check small", title: "Show the validation points (hollow)" }, showValInput, " show"));
+  slot.append(canvas, caption, pointKey);
   let preview = null;
   let snapshot = null;
   const schedule = frameScheduler(draw);
@@ -32,26 +43,7 @@ export function createOutputView(canvas, { showValInput, caption, pointKey }) {
       message(ctx, w, h, "Loading the data…");
       return;
     }
-    pointKey.hidden = preview.kind === DATA_KIND.IMAGE || preview.kind === DATA_KIND.TABLE
-      || preview.kind === DATA_KIND.SEQUENCE;
-    if (preview.kind === DATA_KIND.SEQUENCE) {
-      message(ctx, w, h, "Sequence data: compare the validation loss with the naive forecast on the loss chart.");
-      canvas.setAttribute("aria-label", "No 2-D output view for sequence data");
-      caption.textContent = "";
-      return;
-    }
-    if (preview.kind === DATA_KIND.IMAGE) {
-      message(ctx, w, h, "Images have no 2-D boundary to draw. Watch the loss and accuracy charts, and the network's weights.");
-      canvas.setAttribute("aria-label", "No output view for image data");
-      caption.textContent = "";
-      return;
-    }
-    if (preview.kind === DATA_KIND.TABLE) {
-      message(ctx, w, h, `A table of ${preview.input_shape[0]} features has no 2-D picture of what the network predicts. Watch the loss and accuracy charts.`);
-      canvas.setAttribute("aria-label", "No output view for a table of more than two features");
-      caption.textContent = "";
-      return;
-    }
+    if (preview.kind !== DATA_KIND.ONE_D && preview.kind !== DATA_KIND.TWO_D) return; // not this view's data
     const showVal = showValInput.checked;
     if (preview.kind === DATA_KIND.ONE_D) drawCurve(ctx, w, h, showVal);
     else drawPlane(ctx, w, h, showVal);
@@ -172,6 +164,10 @@ export function createOutputView(canvas, { showValInput, caption, pointKey }) {
     },
   };
 }
+
+registerView(SNAP.BOUNDARY, { title: "Decision boundary", create: createPlane });
+registerView(SNAP.SURFACE, { title: "Predicted surface", create: createPlane, shares: SNAP.BOUNDARY });
+registerView(SNAP.CURVE, { title: "Fitted curve", create: createPlane, shares: SNAP.BOUNDARY });
 
 function wrapText(ctx, text, x, y, maxWidth, lineHeight) {
   let line = "";

@@ -1,0 +1,51 @@
+"""The forecast view: a validation series with the model's one-step forecasts over the truth, and a
+multi-step rollout that feeds the model's own outputs back in.
+
+Contract with the sequence data (engine/families, `sequences`): x_val is (N, T, F) windows that slide
+one step at a time along one validation series, with the series in feature 0, and y_val is (N, H),
+the H values after each window. So window i+1 is window i moved on by one step, and y_val[i, 0] is
+the value at series position T + i.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+from torch import nn
+
+from ..views import View, ViewData, model_device, register_view, rounded
+
+POINTS = 200  # validation steps drawn
+ROLLOUT_STEPS = 60  # about this many steps fed back (rounded up to whole horizons)
+
+
+def _rollout(model: nn.Module, window: torch.Tensor, horizon: int, k: int) -> torch.Tensor:
+    """Feed the model its own forecasts: k forward passes of one window, (T, F) -> (k * H,)."""
+    w = window.clone()
+    out = []
+    for _ in range(k):
+        y = model(w[None])[0, :horizon]  # (1, T, F) -> (H,)
+        out.append(y)
+        step = w[-1:].repeat(horizon, 1)  # (H, F): other features held at their last value
+        step[:, 0] = y
+        w = torch.cat([w, step])[-len(window):]  # slide on by H steps
+    return torch.cat(out)
+
+
+def take_forecast(model: nn.Module, data: ViewData, epoch: int) -> dict[str, Any]:
+    """Truth and one-step forecasts along the validation series, and a rollout from its start."""
+    device = model_device(model)
+    x = data.split.x_val[:POINTS].to(device)  # (P, T, F)
+    y = data.split.y_val[:POINTS].reshape(len(x), -1)  # (P, H)
+    horizon = int(y.shape[1])
+    pred = model(x)[:, 0].cpu()  # (P,): the first of each window's H forecasts
+    k = max(1, math.ceil(min(ROLLOUT_STEPS, len(x)) / horizon))
+    roll = _rollout(model, x[0], horizon, k).cpu()  # (k * H,)
+    return {"context": rounded(x[0, :, 0].cpu(), 4), "truth": rounded(y[:, 0], 4), "pred": rounded(pred, 4),
+            "rollout": rounded(roll, 4), "horizon": horizon, "k": k}
+
+
+register_view(View("forecast", "Forecast", lambda task, data: data.kind == "sequence", take_forecast,
+                   tasks=("forecasting",), data_kinds=("sequence",)))
