@@ -11,6 +11,7 @@ from .activations import ACTIVATIONS
 from .activations import LABELS as ACTIVATION_LABELS
 from .datasets import DATASETS
 from .layers import LAYERS, WeightedLayer
+from .lessons import LESSONS
 from .optimizers import LABELS as OPTIMIZER_LABELS
 from .optimizers import OPTIMIZERS
 from .spec import CosineSchedule, DataSpec, ExponentialSchedule, Limits, NoSchedule, StepSchedule, TrainingSpec
@@ -74,5 +75,6 @@ def catalog() -> dict[str, Any]:
         "defaults": {"data": {k: f.default for k, f in DataSpec.model_fields.items() if k != "dataset"},
                      "training": TrainingSpec().model_dump(mode="json")},
         "presets": PRESETS,
+        "lessons": sorted((lesson.public() for _, lesson in LESSONS.items()), key=lambda x: x["number"]),
         "limits": Limits().model_dump(),
     }
