@@ -12,6 +12,7 @@ from .activations import LABELS as ACTIVATION_LABELS
 from .data import DATASETS
 from .family import FAMILIES
 from .layers import LAYERS, WeightedLayer
+from .lessons import LESSONS
 from .optimizers import LABELS as OPTIMIZER_LABELS
 from .optimizers import OPTIMIZERS
 from .spec import CosineSchedule, DataSpec, ExponentialSchedule, Limits, NoSchedule, StepSchedule, TrainingSpec
@@ -93,5 +94,6 @@ def catalog() -> dict[str, Any]:
         "defaults": {"data": {k: f.default for k, f in DataSpec.model_fields.items() if k != "dataset"},
                      "training": TrainingSpec().model_dump(mode="json")},
         "presets": PRESETS,
+        "lessons": sorted((lesson.public() for _, lesson in LESSONS.items()), key=lambda x: x["number"]),
         "limits": Limits().model_dump(),
     }

@@ -8,6 +8,8 @@ import { RUN_COLORS } from "./charts.js";
 import { chartsOf, monitorOf } from "./metrics.js";
 import { $ } from "./dom.js";
 import { ACTION, CSV_DATASET, MSG, SNAP, STATUS } from "./protocol.js";
+import { createLessonFlow, MAX_LESSON_RUNS } from "./lessonflow.js";
+import { createLessonPanel } from "./lessons.js";
 import { createRunLinks } from "./runlinks.js";
 import { applyMessage, isActive, makeRun, resetHistory, savedRuns, setStatus } from "./runs.js";
 import { createSessionFlow } from "./session.js";
@@ -41,6 +43,7 @@ let toolbar = null;
 const ui = { busy: false }; // a request the buttons wait for is on its way
 let flow = null; // session.js: the requests of saving, sharing, forking and uploading
 let check = null; // speccheck.js: validating the spec as it is edited, and the data preview
+let lessons = null; // lessonflow.js: the open lesson's runs and the check of its claim
 
 // -- runs ----------------------------------------------------------------------------------------
 const current = () => state.runs[state.runs.length - 1] || null;
@@ -89,6 +92,7 @@ function onMessage(run, msg) {
         run.hasWeights = undefined; // asked when the Export menu opens on it
       }
       refreshRuns();
+      lessons.runEnded(run);
       break;
     default:
       break;
@@ -146,7 +150,7 @@ async function startRun(spec, { label = null, parent = null } = {}) {
   });
   run.inSession = Boolean(state.session);
   state.runs.push(run);
-  while (state.runs.length > MAX_RUNS) retire(state.runs.shift());
+  while (state.runs.length > (lessons.lesson ? MAX_LESSON_RUNS : MAX_RUNS)) retire(state.runs.shift());
   links.connect(run);
   showNoResults(run.summary || state.summary, "Training… the diagnosis appears after a few epochs.");
   return run;
@@ -381,6 +385,8 @@ const page = {
   },
   showSavedRuns,
   clearRuns,
+  startRun,
+  normalize: (spec) => normalize(state.catalog, spec),
 };
 
 // -- start-up -----------------------------------------------------------------------------------------------------
@@ -445,11 +451,17 @@ async function main() {
   views.trainPanel.render(state.spec, dropoutRate(stackLayers(state.spec)));
   check = createSpecCheck({ state, views, current, onChecked }, { problems: $("#stack-problems") });
   flow = createSessionFlow(page);
+  lessons = createLessonFlow(page, createLessonPanel($("#lesson"), $("#lesson-select"), {
+    lessons: state.catalog.lessons || [],
+    on: { run: (l) => lessons.run(l), next: (l) => lessons.next(l), close: () => lessons.close() },
+  }));
   setReadOnly(state.readOnly);
   writeSpec(state.spec);
   chartRuns();
   updateControls();
-  await flow.start({ specInUrl: Boolean(fromUrl) });
+  const lessonId = document.body.dataset.lesson;
+  await flow.start({ specInUrl: Boolean(fromUrl) || Boolean(lessonId) });
+  if (lessonId && !lessons.open(lessonId)) notify(`There is no lesson “${lessonId}”.`, "bad");
   document.body.dataset.ready = "true";
   await check.validate();
 }

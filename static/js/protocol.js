@@ -24,6 +24,9 @@ export const API = Object.freeze({
   sessionPreview: (id) => `/api/sessions/${encodeURIComponent(id)}/data/preview`,
   shared: (token) => `/api/shared/${encodeURIComponent(token)}`,
   sharedPreview: (token) => `/api/shared/${encodeURIComponent(token)}/data/preview`,
+  // Lessons: the shareable link that opens one, and the check of its claim on the runs it trained.
+  lessonPage: (id) => `/lessons/${encodeURIComponent(id)}`,
+  lessonCheck: (id, runIds) => `/api/lessons/${encodeURIComponent(id)}/check?runs=${runIds.map(encodeURIComponent).join(",")}`,
   fork: (token) => `/api/shared/${encodeURIComponent(token)}/fork`,
   sharePage: (token) => `/s/${encodeURIComponent(token)}`,
 });
