@@ -10,6 +10,8 @@ from .lesson import register
 SPIRAL_FEW = {"dataset": "spiral", "n_samples": 60, "noise": 0.3, "seed": 2}
 SPIRAL_MANY = {"dataset": "spiral", "n_samples": 600, "noise": 0.1, "seed": 1}
 CALM = {"epochs": 150, "lr": 0.003, "batch_size": 32, "seed": 1}  # a small lr: no late spikes to misread
+WAVES = {"dataset": "sequences", "n_samples": 800, "seed": 0}
+WAVE_TRAINING = {"optimizer": "adam", "lr": 0.01, "batch_size": 32, "epochs": 30, "seed": 0}
 BIG = [{"type": "dense", "units": 128, "activation": "relu"}] * 3
 
 
@@ -108,6 +110,20 @@ LESSONS: list[dict[str, Any]] = [
      "expect": [{"claim": "fewer_params_no_worse",
                  "text": "The CNN reaches the MLP's validation accuracy with fewer parameters.",
                  "params": {"run": 0, "than": 1, "tolerance": 0.01}}]},
+    {"id": "lstm_forecast", "number": 8, "family": "rnn",
+     "title": "An LSTM forecasts a noisy wave",
+     "text": ["A recurrent layer reads a window of the series one step at a time and carries a memory from "
+              "step to step, so it can follow a rhythm: where the wave was, and which way it was going.",
+              "The honest yardstick for a forecast is the naive one: tomorrow equals today. The LSTM here "
+              "beats it clearly. An MLP sees the same 30 steps all at once, flattened, and is trained beside "
+              "it: compare their validation curves with the naive forecast's line."],
+     "watch": "The validation loss against the flat naive-forecast line on the loss chart, and the Forecast view.",
+     "runs": [{"label": "LSTM", "spec": _spec(WAVES, [{"type": "lstm", "units": 16}], **WAVE_TRAINING)},
+              {"label": "MLP", "spec": _spec(WAVES, [{"type": "flatten"},
+                                                   {"type": "dense", "units": 32, "activation": "relu"}],
+                                            **WAVE_TRAINING)}],
+     "expect": [{"claim": "beats_naive", "text": "The LSTM beats the naive forecast.",
+                 "params": {"run": 0, "factor": 0.8}}]},
     {"id": "why_gpus", "number": 11, "family": "feedforward",
      "title": "Why GPUs: bigger batches, more samples per second",
      "text": ["Training is mostly matrix multiplication, and a batch of samples is one bigger multiplication. "

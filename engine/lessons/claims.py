@@ -125,6 +125,16 @@ def throughput_rises(p: dict[str, Any], runs: list[Outcome]) -> Result:
     return held, f"Training speed: {words}."
 
 
+@CLAIMS.register("beats_naive")
+def beats_naive(p: dict[str, Any], runs: list[Outcome]) -> Result:
+    """params: run, factor: a forecast's val loss (window mean) is below `factor` x the naive forecast's."""
+    r = runs[p["run"]]
+    val, naive = r.tail_mean("val_loss"), r.tail_mean("naive_val_loss")
+    held = val < p.get("factor", 1.0) * naive
+    return held, (f"{r.label}: val loss {_f(val)} against {_f(naive)} for repeating the last value "
+                  f"({val / naive:.0%} of it)." if naive else f"{r.label}: no naive forecast to compare.")
+
+
 def check(claims: list[Any], runs: list[Outcome]) -> dict[str, Any]:
     """Each claim's verdict and evidence, and whether they all held."""
     out = []
