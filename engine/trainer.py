@@ -99,6 +99,8 @@ class Trainer:
         self._es_state: Optional[dict] = None  # weights at early stopping's best (min_delta applies)
         self._es_best = math.inf
         self._es_wait = 0
+        self._es_epoch: Optional[int] = None  # the epoch of _es_state
+        self.weights_epoch = 0  # the epoch whose weights the model holds now
         self.stopped_early = False
         self.diverged = False
 
@@ -132,6 +134,7 @@ class Trainer:
         values, step_time = self.stepper.train_epoch(order, self.spec.training.batch_size)
         values.update(self.stepper.evaluate())
         self.epoch += 1
+        self.weights_epoch = self.epoch
         m = EpochMetrics(self.epoch, lr, step_time,
                          {c: values.get(c) for c in self.columns if c not in ("epoch", "lr", "step_time")})
         self._record(m)
@@ -167,6 +170,7 @@ class Trainer:
         if watched < self._es_best - es.min_delta:
             self._es_best = watched
             self._es_wait = 0
+            self._es_epoch = m.epoch
             if es.restore_best:  # the same weights as the best epoch's when this epoch is also that
                 self._es_state = self._best_state if self.best_epoch == m.epoch else self._copy_weights()
         else:
@@ -188,10 +192,24 @@ class Trainer:
         """Weights of the epoch with the best monitored metric (None before the first epoch)."""
         return self._best_state
 
-    def restore_best(self) -> None:
-        """Keras' restore_best_weights: only once early stopping has triggered."""
+    def restore_best(self) -> bool:
+        """Keras' restore_best_weights: only once early stopping has triggered. True if it restored."""
         if self.stopped_early and self._es_state is not None:
             self.stepper.load_state_dict(self._es_state)
+            self.weights_epoch = self._es_epoch or self.epoch
+            return True
+        return False
+
+    def final_metrics(self, restored: bool) -> tuple[Optional[float], Optional[float]]:
+        """(monitored value, val accuracy or None) of the weights the run ends with, which are the
+        ones saved and exported."""
+        if not self.epoch or self.monitor is None:
+            return None, None
+        if restored:
+            values = self.stepper.evaluate()
+            return values.get(self.monitor), values.get("val_acc")
+        acc = self.history.get("val_acc")
+        return self.history[self.monitor][-1], (acc[-1] if acc else None)
 
     # -- the whole run ---------------------------------------------------------------
     def run(self, control: Control | None = None, emit: Callable[[Event], None] = lambda e: None,
@@ -222,9 +240,10 @@ class Trainer:
         def snapshot_now() -> None:
             nonlocal last_snap, snap_cost
             t = time.perf_counter()
+            at = self.weights_epoch  # after restore_best, the best epoch's weights are the ones shown
             if kind:
-                emit(SnapshotEvent(kind, self.epoch, take_snapshot(self.model, kind, x_all, self.epoch)))
-            emit(SnapshotEvent("weights", self.epoch, weight_summary(self.model, self.epoch)))
+                emit(SnapshotEvent(kind, at, take_snapshot(self.model, kind, x_all, at)))
+            emit(SnapshotEvent("weights", at, weight_summary(self.model, at)))
             snap_cost = time.perf_counter() - t
             last_snap = time.perf_counter()
 
@@ -245,11 +264,12 @@ class Trainer:
                 snapshot_now()
             if self.stopped_early:
                 break
-        self.restore_best()
+        restored = self.restore_best()
         if not self.diverged and self.epoch > 0:
             snapshot_now()
         diagnose_now(final=True)
-        val = self.history[self.monitor][-1] if self.epoch and self.monitor else None
-        emit(EndEvent(status, self.epoch, self.best_epoch, val, verdict, self.stopped_early,
-                      DIVERGED_ADVICE if status == "diverged" else None))
+        val_loss, val_acc = self.final_metrics(restored)
+        emit(EndEvent(status, self.epoch, self.best_epoch, val_loss, verdict, self.stopped_early,
+                      DIVERGED_ADVICE if status == "diverged" else None, val_acc=val_acc,
+                      weights_epoch=self.weights_epoch if self.epoch else None))
         return RunResult(status, self.epoch, self.best_epoch, self.stopped_early)
