@@ -200,13 +200,15 @@ class Trainer:
         return False
 
     def final_metrics(self, restored: bool) -> tuple[Optional[float], Optional[float]]:
-        """(monitored metric, val accuracy) of the weights the run ends with, the ones saved and exported."""
+        """(monitored value, val accuracy or None) of the weights the run ends with, which are the
+        ones saved and exported."""
         if not self.epoch or self.monitor is None:
             return None, None
         if restored:
             values = self.stepper.evaluate()
             return values.get(self.monitor), values.get("val_acc")
-        return self.history[self.monitor][-1], (self.history.get("val_acc") or [None])[-1]
+        acc = self.history.get("val_acc")
+        return self.history[self.monitor][-1], (acc[-1] if acc else None)
 
     # -- the whole run ---------------------------------------------------------------
     def run(self, control: Control | None = None, emit: Callable[[Event], None] = lambda e: None,
@@ -259,8 +261,8 @@ class Trainer:
         if not self.diverged and self.epoch > 0:  # after restore_best, the best epoch's weights are shown
             views.all(self.model, self.weights_epoch)
         diagnose_now(final=True)
-        val, val_acc = self.final_metrics(restored)
-        emit(EndEvent(status, self.epoch, self.best_epoch, val, verdict, self.stopped_early,
+        val_loss, val_acc = self.final_metrics(restored)
+        emit(EndEvent(status, self.epoch, self.best_epoch, val_loss, verdict, self.stopped_early,
                       DIVERGED_ADVICE if status == "diverged" else None, val_acc=val_acc,
                       weights_epoch=self.weights_epoch if self.epoch else None))
         return RunResult(status, self.epoch, self.best_epoch, self.stopped_early)

@@ -82,9 +82,7 @@ class EndMsg(BaseModel):
     status: str
     epochs: int
     best_epoch: Optional[int] = None
-    # The family's monitored metric (the wire name predates families), and val accuracy, of the
-    # weights kept: epoch `weights_epoch`'s. Null for a family without a monitored metric.
-    val_loss: Optional[float] = None
+    val_loss: Optional[float] = None  # the monitored metric of the weights kept, epoch `weights_epoch`
     val_acc: Optional[float] = None
     weights_epoch: Optional[int] = None
     verdict: Optional[str] = None
