@@ -1,10 +1,10 @@
 """The forecast view: a validation series with the model's one-step forecasts over the truth, and a
 multi-step rollout that feeds the model's own outputs back in.
 
-Contract with the sequence data (engine/families, `sequences`): x_val is (N, T, F) windows that slide
-one step at a time along one validation series, with the series in feature 0, and y_val is (N, H),
-the H values after each window. So window i+1 is window i moved on by one step, and y_val[i, 0] is
-the value at series position T + i.
+Contract with the sequence data (engine/sequences.py): x_val is (N, T, F) windows, the series in
+feature 0, and y_val is (N, H), the H values after each window. The windows of one series come in
+order, each the last moved on by one step, and the validation split holds several series. The view
+draws the first of them: the windows up to the first that does not continue the one before.
 """
 
 from __future__ import annotations
@@ -34,11 +34,19 @@ def _rollout(model: nn.Module, window: torch.Tensor, horizon: int, k: int) -> to
     return torch.cat(out)
 
 
+def first_series(x: torch.Tensor) -> int:
+    """How many of the windows (N, T, F) in front slide one step at a time along one series."""
+    goes_on = (x[1:, :-1] == x[:-1, 1:]).flatten(1).all(dim=1)  # (N-1,): window i+1 continues window i
+    breaks = (~goes_on).nonzero()
+    return int(breaks[0]) + 1 if len(breaks) else len(x)
+
+
 def take_forecast(model: nn.Module, data: ViewData, epoch: int) -> dict[str, Any]:
-    """Truth and one-step forecasts along the validation series, and a rollout from its start."""
+    """Truth and one-step forecasts along the first validation series, and a rollout from its start."""
     device = model_device(model)
-    x = data.split.x_val[:POINTS].to(device)  # (P, T, F)
-    y = data.split.y_val[:POINTS].reshape(len(x), -1)  # (P, H)
+    n = first_series(data.split.x_val[:POINTS])
+    x = data.split.x_val[:n].to(device)  # (P, T, F)
+    y = data.split.y_val[:n].reshape(n, -1)  # (P, H)
     horizon = int(y.shape[1])
     pred = model(x)[:, 0].cpu()  # (P,): the first of each window's H forecasts
     k = max(1, math.ceil(min(ROLLOUT_STEPS, len(x)) / horizon))
