@@ -69,22 +69,6 @@ def _digits() -> Workload:
                     lambda params: torch.optim.Adam(params, lr=0.001))
 
 
-def _digits_cnn() -> Workload:
-    # The catalog's CNN preset, with every view of a CNN on digits updating in run(): filters,
-    # feature maps, confusion matrix, misclassified digits and weights.
-    spec = parse_spec({"data": {"dataset": "digits"},
-                       "model": {"layers": [{"type": "conv2d", "filters": 8, "kernel_size": 3, "activation": "relu"},
-                                            {"type": "maxpool2d", "kernel_size": 2}, {"type": "flatten"},
-                                            {"type": "dense", "units": 32, "activation": "relu"}]},
-                       "training": {"optimizer": "adam", "lr": 0.005, "batch_size": 64, "epochs": 15,
-                                    "device": "cpu"}})
-    # (B, 1, 8, 8) -> conv "same" (B, 8, 8, 8) -> pool (B, 8, 4, 4) -> (B, 128) -> (B, 32) -> (B, 10)
-    return Workload("CNN conv8-pool-32, digits, batch 64", spec,
-                    lambda: nn.Sequential(nn.Conv2d(1, 8, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
-                                          nn.Linear(128, 32), nn.ReLU(), nn.Linear(32, 10)),
-                    lambda params: torch.optim.Adam(params, lr=0.005))
-
-
 def plain(w: Workload, split) -> tuple[float, float]:
     """Train with a textbook loop; return (seconds, final val loss)."""
     t = w.spec.training
@@ -169,5 +153,5 @@ def table(rows: list[dict[str, Any]]) -> str:
 def main() -> None:
     torch.set_num_threads(1)
     print(f"engine vs plain PyTorch: steps per CPU second, best of {REPEATS}, 1 thread, torch {torch.__version__}")
-    rows = [measure(w) for w in (_circle(), _digits(), _digits_cnn())]
+    rows = [measure(w) for w in (_circle(), _digits())]
     print(table(rows))
