@@ -3,7 +3,7 @@
 
 import { el, fitCanvas, setText } from "./dom.js";
 import { field, fieldErrors, numberInput, rangeInput, readControl, selectInput, writeControl } from "./forms.js";
-import { boundsOf, classColor, divergingRgb, drawAxes, drawDigits, drawPoints, makeFrame } from "./plot2d.js";
+import { boundsOf, classColor, divergingRgb, drawAxes, drawDigits, drawPoints, drawWindows, makeFrame } from "./plot2d.js";
 import { CSV_DATASET, DATA_KIND, TASK, UPLOAD_FIELDS } from "./protocol.js";
 
 const P = {
@@ -143,7 +143,9 @@ export function createDataPanel(root, { catalog, examples, onChange, onExample, 
       setText(previewCaption, "");
       return;
     }
-    if (preview.kind === DATA_KIND.IMAGE) {
+    if (preview.kind === DATA_KIND.SEQUENCE) {
+      drawWindows(ctx, w, h, preview.windows, preview.targets); // a few validation windows and what follows
+    } else if (preview.kind === DATA_KIND.IMAGE) {
       const side = preview.input_shape[preview.input_shape.length - 1];
       drawDigits(ctx, w, h, preview.images, preview.labels, side);
     } else {
@@ -161,7 +163,8 @@ export function createDataPanel(root, { catalog, examples, onChange, onExample, 
         : (i) => `rgb(${divergingRgb((ys[i] - lo) / (hi - lo || 1)).join(",")})`;
       drawPoints(ctx, frame, xy, fill, { radius: 2.2 });
     }
-    const what = preview.kind === DATA_KIND.IMAGE ? "images" : preview.kind === DATA_KIND.TABLE ? "rows" : "points";
+    const what = { [DATA_KIND.IMAGE]: "images", [DATA_KIND.TABLE]: "rows", [DATA_KIND.SEQUENCE]: "windows" }[preview.kind]
+      || "points";
     const axes = preview.kind === DATA_KIND.TABLE && preview.input_shape[0] > 2
       ? ` (drawn by the first two of ${preview.input_shape[0]} features)` : "";
     setText(previewCaption, `${preview.n_train} training · ${preview.n_val} validation ${what}${axes}`);
