@@ -47,6 +47,11 @@ PRESETS: list[dict[str, Any]] = [
                                    {"type": "flatten"},
                                    {"type": "dense", "units": 32, "activation": "relu"}]},
               "training": {"epochs": 30, "batch_size": 64, "lr": 0.005}}},
+    {"name": "lstm_sequences", "label": "Forecasting: LSTM on sequences",
+     "description": "An LSTM reads 30 steps of a noisy sum of sines and forecasts the next; watch it beat the naive forecast.",
+     "spec": {"data": {"dataset": "sequences", "n_samples": 800},
+              "model": {"layers": [{"type": "lstm", "units": 16}]},
+              "training": {"epochs": 30, "batch_size": 32, "lr": 0.01}}},
 ]
 
 

@@ -109,6 +109,7 @@ class Family:
     target: ClassVar[str] = "value"  # how labels become y: "class" (long (N,)), "value" (float (N, H))
     data_kinds: ClassVar[Optional[tuple[str, ...]]] = None  # data kinds it trains on (None: any)
     views: ClassVar[tuple[str, ...]] = ()  # view kinds it can feed (the view registry decides)
+    charts: ClassVar[dict[str, str]] = {"loss": "Loss", "acc": "Accuracy"}  # chart group -> its title
 
     def model_spec(self) -> "type[ModelSpec]":
         """The pydantic model of `spec.model` for this family (its stacks and options)."""
@@ -164,9 +165,11 @@ class Family:
 
     def catalog_entry(self) -> dict[str, Any]:
         """What /api/catalog says about the family."""
-        return {"name": self.name, "label": self.label, "description": self.description,
+        return {"name": self.name, "label": self.label, "description": self.description, "target": self.target,
                 "stacks": [{"name": s.name, "label": s.label, "path": s.path} for s in self.stacks],
                 "metrics": [m.to_dict() for m in self.metrics], "monitor": self.monitor,
+                "charts": [{"name": g, "label": self.charts.get(g, g.replace("_", " ").capitalize())}
+                           for g in dict.fromkeys(m.chart for m in self.metrics)],
                 "columns": list(self.columns()), "data_kinds": list(self.data_kinds) if self.data_kinds else None,
                 "views": list(self.views)}
 

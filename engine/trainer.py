@@ -98,6 +98,8 @@ class Trainer:
         self._es_state: Optional[dict] = None  # weights at early stopping's best (min_delta applies)
         self._es_best = math.inf
         self._es_wait = 0
+        self._es_epoch: Optional[int] = None  # the epoch of _es_state
+        self.weights_epoch = 0  # the epoch whose weights the model holds now
         self.stopped_early = False
         self.diverged = False
 
@@ -131,6 +133,7 @@ class Trainer:
         values, step_time = self.stepper.train_epoch(order, self.spec.training.batch_size)
         values.update(self.stepper.evaluate())
         self.epoch += 1
+        self.weights_epoch = self.epoch
         m = EpochMetrics(self.epoch, lr, step_time,
                          {c: values.get(c) for c in self.columns if c not in ("epoch", "lr", "step_time")})
         self._record(m)
@@ -166,6 +169,7 @@ class Trainer:
         if watched < self._es_best - es.min_delta:
             self._es_best = watched
             self._es_wait = 0
+            self._es_epoch = m.epoch
             if es.restore_best:  # the same weights as the best epoch's when this epoch is also that
                 self._es_state = self._best_state if self.best_epoch == m.epoch else self._copy_weights()
         else:
@@ -187,10 +191,24 @@ class Trainer:
         """Weights of the epoch with the best monitored metric (None before the first epoch)."""
         return self._best_state
 
-    def restore_best(self) -> None:
-        """Keras' restore_best_weights: only once early stopping has triggered."""
+    def restore_best(self) -> bool:
+        """Keras' restore_best_weights: only once early stopping has triggered. True if it restored."""
         if self.stopped_early and self._es_state is not None:
             self.stepper.load_state_dict(self._es_state)
+            self.weights_epoch = self._es_epoch or self.epoch
+            return True
+        return False
+
+    def final_metrics(self, restored: bool) -> tuple[Optional[float], Optional[float]]:
+        """(monitored value, val accuracy or None) of the weights the run ends with, which are the
+        ones saved and exported."""
+        if not self.epoch or self.monitor is None:
+            return None, None
+        if restored:
+            values = self.stepper.evaluate()
+            return values.get(self.monitor), values.get("val_acc")
+        acc = self.history.get("val_acc")
+        return self.history[self.monitor][-1], (acc[-1] if acc else None)
 
     # -- the whole run ---------------------------------------------------------------
     def run(self, control: Control | None = None, emit: Callable[[Event], None] = lambda e: None,
@@ -217,8 +235,9 @@ class Trainer:
                 verdict, last_sent = d.verdict, now
                 emit(DiagnosisEvent(d))
 
+        # Views are taken of the weights the model holds: after restore_best, the best epoch's.
         def on_pick(index: int) -> None:  # a pick while paused is answered at once
-            views.pick(index, self.model, self.epoch)
+            views.pick(index, self.model, self.weights_epoch)
 
         while self.epoch < total:
             if not control.wait_turn(on_pick):
@@ -235,15 +254,16 @@ class Trainer:
                 diagnose_now()
                 last_diag = time.perf_counter()
             if pick is not None:
-                views.pick(pick, self.model, self.epoch)
-            views.due(self.model, self.epoch)
+                views.pick(pick, self.model, self.weights_epoch)
+            views.due(self.model, self.weights_epoch)
             if self.stopped_early:
                 break
-        self.restore_best()
+        restored = self.restore_best()
         if not self.diverged and self.epoch > 0:
-            views.all(self.model, self.epoch)
+            views.all(self.model, self.weights_epoch)
         diagnose_now(final=True)
-        val = self.history[self.monitor][-1] if self.epoch and self.monitor else None
-        emit(EndEvent(status, self.epoch, self.best_epoch, val, verdict, self.stopped_early,
-                      DIVERGED_ADVICE if status == "diverged" else None))
+        val_loss, val_acc = self.final_metrics(restored)
+        emit(EndEvent(status, self.epoch, self.best_epoch, val_loss, verdict, self.stopped_early,
+                      DIVERGED_ADVICE if status == "diverged" else None, val_acc=val_acc,
+                      weights_epoch=self.weights_epoch if self.epoch else None))
         return RunResult(status, self.epoch, self.best_epoch, self.stopped_early)

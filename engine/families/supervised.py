@@ -109,7 +109,11 @@ class Regression(Supervised):
     description = "Linear head with one unit; mean squared error."
     natural = "regression"
     loss_code = "nn.MSELoss()"
-    # The accuracy columns stay (always null): runs saved before families existed hold them.
+    metrics: ClassVar[tuple[Metric, ...]] = LOSS_METRICS
+
+    def columns(self) -> tuple[str, ...]:
+        # The accuracy columns stay in the history (always null): runs saved before families existed hold them.
+        return ("epoch", *(m.name for m in LOSS_METRICS + ACC_METRICS), "lr", "step_time")
 
     def head_units(self, data: DataInfo) -> int:
         return data.target_dim

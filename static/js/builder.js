@@ -9,7 +9,9 @@ import { layerIndexOf, layerParamOf } from "./spec.js";
 
 const ACTIVATION = "activation";
 const PADDING_CHOICES = ["same", "valid", 0, 1, 2, 3];
-const PATH_PREFIX = /^model\.layers\[\d+\](\.\w+)? \([^)]*\): /;
+const PATH_PREFIX = /^model\.[\w.]*?layers\[\d+\](\.\w+)? \([^)]*\): /;
+// Layers of this category take a sequence (T, F): the palette offers them on sequence data only.
+const SEQUENCE_CATEGORY = "recurrent";
 
 /** A parameter's label: the schema's title, or its description where the title is a bare letter. */
 function paramLabel(name, schema) {
@@ -30,9 +32,10 @@ function schemaKind(schema) {
 
 /**
  * els: {palette, stack, input, head, total, problems}; on: {add(type, index), move(from, to),
- * remove(index), param(index, name, value), fix(fix)}.
+ * remove(index), param(index, name, value), fix(fix)}. `stack` is the path of the stack it edits
+ * in `model` ("layers", or a family's "encoder.layers"): errors under model.<stack>[i] show on layer i.
  */
-export function createBuilder(els, { catalog, on }) {
+export function createBuilder(els, { catalog, on, stack = "layers" }) {
   const byType = new Map(catalog.layers.map((l) => [l.type, l]));
   let readOnly = false;
   let dragging = false;
@@ -179,7 +182,9 @@ export function createBuilder(els, { catalog, on }) {
 
   // -- shapes, counts and errors ---------------------------------------------------------------------
   function showSummary(summary) {
-    const rows = summary ? summary.layers : [];
+    // This stack's rows (a summary from before named stacks lists them all under `layers`).
+    const name = stack.split(".")[0];
+    const rows = summary ? ((summary.stacks && summary.stacks[name]) || summary.layers) : [];
     const items = [...els.stack.children];
     items.forEach((item, i) => {
       const row = rows.find((r) => !r.is_head && r.index === i);
@@ -195,9 +200,9 @@ export function createBuilder(els, { catalog, on }) {
     append(els.input, el("span", { class: "io-name", text: "Input" }), el("span", { class: "shape", text: fmtShape(summary.input_shape) }));
     const head = rows.find((r) => r.is_head);
     if (head) {
-      const kind = summary.task === "classification"
-        ? `Dense ${head.output_shape[0]} · softmax`
-        : "Dense 1 · linear";
+      // A family whose target is a class reads its head through a softmax; the others as they are.
+      const family = (catalog.tasks || []).find((t) => t.name === summary.task);
+      const kind = `Dense ${head.output_shape[0]} · ${family && family.target === "class" ? "softmax" : "linear"}`;
       append(els.head, el("span", { class: "io-name", text: "Output head" }), el("span", { class: "io-desc", text: kind }),
         el("span", { class: "layer-params", text: `${fmtInt(head.params)} params` }));
     }
@@ -217,14 +222,14 @@ export function createBuilder(els, { catalog, on }) {
     }
     const rest = [];
     for (const err of errors) {
-      const index = layerIndexOf(err.path);
+      const index = layerIndexOf(err.path, stack);
       const item = index === null ? null : items[index];
       if (!item) {
         rest.push(err);
         continue;
       }
       item.classList.add("invalid");
-      const param = layerParamOf(err.path);
+      const param = layerParamOf(err.path, stack);
       const control = param && item.querySelector(`[data-param="${CSS.escape(param)}"]`);
       if (control) control.setAttribute("aria-invalid", "true");
       const box = item.querySelector(".layer-error");
@@ -248,5 +253,14 @@ export function createBuilder(els, { catalog, on }) {
     els.stack.querySelectorAll("input, select, button").forEach((n) => { n.disabled = value; });
   }
 
-  return { render, showSummary, showErrors, setReadOnly };
+  /** Offer recurrent layers only where the data is a sequence (elsewhere they can only fail). */
+  function setDataKind(kind) {
+    for (const item of els.palette.querySelectorAll(".palette-item")) {
+      const entry = byType.get(item.dataset.type);
+      item.hidden = Boolean(entry) && entry.category === SEQUENCE_CATEGORY && kind !== "sequence";
+    }
+    els.palette.dataset.dataKind = kind || "";
+  }
+
+  return { render, showSummary, showErrors, setReadOnly, setDataKind };
 }

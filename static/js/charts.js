@@ -1,10 +1,13 @@
-// Training curves with uPlot: loss (train solid, validation dashed, the gap between them shaded,
-// markers for the best epoch and an early stop), accuracy and learning rate. Every run on the
-// page is overlaid in its own colour. Incoming metrics only mark the charts dirty; the data are
-// rebuilt and handed to setData once per animation frame, however fast the epochs arrive.
+// Training curves with uPlot, one chart per chart group of the family's metrics (the catalog's
+// tasks[i].charts): the first group (loss: train solid, validation dashed, the gap between each
+// train/validation pair shaded, reference lines such as the naive forecast thin and dotted,
+// markers for the best epoch and an early stop), then the others (accuracy, or whatever a family
+// names), then the learning rate. Every run on the page is overlaid in its own colour. Incoming
+// metrics only mark the charts dirty; the data are rebuilt and handed to setData once per
+// animation frame, however fast the epochs arrive.
 
 import uPlot from "uplot";
-import { clear, el, fmtNum, frameScheduler, setText } from "./dom.js";
+import { $, clear, el, fmtNum, frameScheduler, setText } from "./dom.js";
 import { hexToRgb } from "./plot2d.js";
 import { COL } from "./protocol.js";
 
@@ -27,15 +30,30 @@ export const epochTicks = (u, splits) => splits.map((v) => (Number.isInteger(v) 
 /** Count the non-null values of a column: what a chart really draws. */
 const filled = (col) => (col ? col.reduce((n, v) => n + (v === null || v === undefined ? 0 : 1), 0) : 0);
 
+/** The series of one metric: a train column solid, its validation pair dashed, a reference dotted. */
+function seriesStyle(m, metrics) {
+  const isVal = metrics.some((o) => o.pair === m.name);
+  if (m.baseline) return { label: m.label, dash: [2, 3], width: 1.5, alpha: 0.7 };
+  if (m.pair) return { label: "train", dash: undefined, width: 2, alpha: 1 };
+  if (isVal) return { label: "validation", dash: [6, 4], width: 2, alpha: 1 };
+  return { label: m.label, dash: undefined, width: 2, alpha: 1 };
+}
+
+/** A short name for the legend's readout: train, val, naive val, val acc ... */
+const shortName = (name) => name.replace(/_loss$/, "").replace(/_/g, " ");
+
 /**
  * els: {loss, acc, lr, accPanel, legend, readout, logToggle}. Runs are read, never changed:
  * [{label, color, parentLabel, history: {epoch, train_loss, ...}, bestEpoch, stoppedEarlyAt}].
+ * The first chart group draws in els.loss, a group named "acc" in els.acc, any other in a panel
+ * of its own, made here (id `chart-<group>`), before the learning-rate panel.
  */
 export function createCharts(els) {
   let runs = [];
-  let hasAcc = true;
+  let groups = [];
   let plots = null;
   let builtFor = "";
+  const extra = new Map(); // group name -> {panel, node} made for a family's own chart group
   const schedule = frameScheduler(draw);
 
   els.logToggle.addEventListener("change", schedule);
@@ -43,9 +61,30 @@ export function createCharts(els) {
   const sizeOf = (node) => ({ width: Math.max(200, node.clientWidth), height: Math.max(80, node.clientHeight) });
   const observer = new ResizeObserver(() => {
     if (!plots) return;
-    for (const [name, plot] of Object.entries(plots)) if (plot) plot.setSize(sizeOf(els[name]));
+    for (const [name, plot] of Object.entries(plots)) if (plot) plot.setSize(sizeOf(nodeOf(name)));
   });
   for (const name of ["loss", "acc", "lr"]) observer.observe(els[name]);
+
+  const groupOf = (kind) => groups.find((g) => g.name === kind) || null;
+  const firstGroup = () => groups[0] || { name: "loss", metrics: [] };
+  /** The chart kinds drawn, in order: the first group as "loss", the others by name, then lr. */
+  const kinds = () => ["loss", ...groups.slice(1).map((g) => g.name), "lr"];
+  const metricsOf = (kind) => (kind === "loss" ? firstGroup() : groupOf(kind) || { metrics: [] }).metrics;
+
+  function nodeOf(kind) {
+    if (kind === "loss" || kind === "acc" || kind === "lr") return els[kind];
+    if (!extra.has(kind)) {
+      const g = groupOf(kind);
+      const title = el("h2", { text: g ? g.label : kind, attrs: { id: `chart-${kind}-title` } });
+      const node = el("div", { class: "chart chart-small", attrs: { id: `chart-${kind}` } });
+      const panel = el("section", { class: "panel chart-panel", attrs: { "aria-labelledby": `chart-${kind}-title` } },
+        el("div", { class: "panel-head" }, title), node);
+      els.lr.closest("section").before(panel);
+      observer.observe(node);
+      extra.set(kind, { panel, node, title });
+    }
+    return extra.get(kind).node;
+  }
 
   // -- plugins ---------------------------------------------------------------------------------
   /** Shade between each run's train and validation curves, beneath the lines. */
@@ -57,9 +96,12 @@ export function createCharts(els) {
     ctx.rect(left, top, width, height);
     ctx.clip();
     const xs = u.data[0];
-    runs.forEach((run, r) => {
-      const tr = u.data[1 + 2 * r];
-      const va = u.data[2 + 2 * r];
+    const metrics = metricsOf("loss");
+    const k = metrics.length;
+    const pairs = metrics.map((m, i) => [i, metrics.findIndex((o) => o.name === m.pair)]).filter(([, j]) => j >= 0);
+    runs.forEach((run, r) => pairs.forEach(([i, j]) => {
+      const tr = u.data[1 + r * k + i];
+      const va = u.data[1 + r * k + j];
       if (!tr || !va) return;
       ctx.fillStyle = rgba(run.color, 0.13);
       let seg = [];
@@ -83,7 +125,7 @@ export function createCharts(els) {
         else seg.push(i);
       }
       flush();
-    });
+    }));
     ctx.restore();
   }
 
@@ -142,9 +184,14 @@ export function createCharts(els) {
         setText(values, "");
         return;
       }
-      const acc = h[COL.VAL_ACC][i];
-      const parts = [`train ${fmtNum(h[COL.TRAIN_LOSS][i])}`, `val ${fmtNum(h[COL.VAL_LOSS][i])}`];
-      if (acc !== null && acc !== undefined) parts.push(`val acc ${(100 * acc).toFixed(1)}%`);
+      // The first group's columns, then each other column that is not a train one (its pair is shown).
+      const shown = [...metricsOf("loss"), ...groups.slice(1).flatMap((g) => g.metrics.filter((m) => !m.pair))];
+      const parts = [];
+      for (const m of shown) {
+        const v = (h[m.name] || [])[i];
+        if (v === null || v === undefined) continue;
+        parts.push(`${shortName(m.name)} ${m.percent ? `${(100 * v).toFixed(1)}%` : fmtNum(v)}`);
+      }
       setText(values, (epoch === null ? `@ ${h[COL.EPOCH][i]}: ` : "") + parts.join(" · "));
     });
   }
@@ -157,26 +204,29 @@ export function createCharts(els) {
         out.push({ label: `${run.label} lr`, stroke: run.color, width: 2, value: (u, v) => fmtNum(v) });
         continue;
       }
-      out.push({ label: `${run.label} train`, stroke: run.color, width: 2, spanGaps: false,
-                 value: (u, v) => fmtNum(v) });
-      out.push({ label: `${run.label} validation`, stroke: run.color, width: 2, dash: [6, 4], spanGaps: false,
-                 value: (u, v) => fmtNum(v) });
+      const metrics = metricsOf(kind);
+      for (const m of metrics) {
+        const st = seriesStyle(m, metrics);
+        out.push({ label: `${run.label} ${st.label}`, stroke: st.alpha < 1 ? rgba(run.color, st.alpha) : run.color,
+                   width: st.width, dash: st.dash, spanGaps: false, value: (u, v) => fmtNum(v) });
+      }
     }
     return out;
   }
 
   function optsFor(kind) {
     const log = kind === "loss" && els.logToggle.checked;
-    const yValues = kind === "acc"
+    const percent = kind !== "lr" && metricsOf(kind).length > 0 && metricsOf(kind).every((m) => m.percent);
+    const yValues = percent
       ? (u, splits) => splits.map((v) => `${Math.round(v * 100)}%`)
       : (u, splits) => splits.map((v) => fmtNum(v, 2));
     return {
-      ...sizeOf(els[kind]),
+      ...sizeOf(nodeOf(kind)),
       legend: { show: false },
       cursor: { sync: { key: SYNC_KEY }, drag: { x: false, y: false }, points: { size: 6 } },
       scales: {
         x: { time: false },
-        y: log ? { distr: 3 } : kind === "acc" ? { range: (u, lo, hi) => [Math.min(0.5, lo ?? 0), 1] } : {},
+        y: log ? { distr: 3 } : percent ? { range: (u, lo, hi) => [Math.min(0.5, lo ?? 0), 1] } : {},
       },
       axes: [{ ...AXIS, size: 28, values: epochTicks },
              { ...AXIS, size: axisWidth, values: yValues }],
@@ -190,14 +240,16 @@ export function createCharts(els) {
   function build() {
     if (plots) for (const plot of Object.values(plots)) if (plot) plot.destroy();
     plots = {};
-    for (const kind of ["loss", "acc", "lr"]) {
-      clear(els[kind]);
-      plots[kind] = new uPlot(optsFor(kind), dataFor(kind), els[kind]);
+    for (const kind of kinds()) {
+      const node = nodeOf(kind);
+      clear(node);
+      plots[kind] = new uPlot(optsFor(kind), dataFor(kind), node);
     }
     builtFor = shapeKey();
   }
 
-  const shapeKey = () => `${els.logToggle.checked}|${runs.map((r) => `${r.label}:${r.color}`).join(",")}`;
+  const shapeKey = () => `${els.logToggle.checked}|${runs.map((r) => `${r.label}:${r.color}`).join(",")}|`
+    + groups.map((g) => `${g.name}:${g.metrics.map((m) => m.name).join("+")}`).join(",");
 
   function dataFor(kind) {
     const n = runs.reduce((m, r) => Math.max(m, r.history[COL.EPOCH].length), 0);
@@ -207,24 +259,34 @@ export function createCharts(els) {
       while (out.length < n) out.push(null);
       return out;
     };
-    const cols = kind === "loss" ? [COL.TRAIN_LOSS, COL.VAL_LOSS] : kind === "acc" ? [COL.TRAIN_ACC, COL.VAL_ACC] : [COL.LR];
+    const cols = kind === "lr" ? [COL.LR] : metricsOf(kind).map((m) => m.name);
     const data = [xs];
-    for (const run of runs) for (const c of cols) data.push(pad(run.history[c]));
+    for (const run of runs) for (const c of cols) data.push(pad(run.history[c] || []));
     return data;
   }
 
   function draw() {
     if (builtFor !== shapeKey()) build();
-    for (const kind of ["loss", "acc", "lr"]) plots[kind].setData(dataFor(kind));
+    for (const kind of kinds()) plots[kind].setData(dataFor(kind));
     const u = plots.loss;
     const last = runs.length - 1;
+    const metrics = metricsOf("loss");
+    const k = metrics.length;
+    const train = metrics.findIndex((m) => m.pair);
+    const val = train >= 0 ? metrics.findIndex((m) => m.name === metrics[train].pair) : -1;
     els.loss.dataset.points = String(u.data[0].length);
     els.loss.dataset.runs = String(runs.length);
     els.loss.dataset.series = String(u.series.length - 1);
-    els.loss.dataset.trainPoints = String(last >= 0 ? filled(u.data[1 + 2 * last]) : 0);
-    els.loss.dataset.valPoints = String(last >= 0 ? filled(u.data[2 + 2 * last]) : 0);
+    els.loss.dataset.columns = metrics.map((m) => m.name).join(" ");
+    els.loss.dataset.trainPoints = String(last >= 0 && train >= 0 ? filled(u.data[1 + last * k + train]) : 0);
+    els.loss.dataset.valPoints = String(last >= 0 && val >= 0 ? filled(u.data[1 + last * k + val]) : 0);
     els.loss.closest(".chart-panel").classList.toggle("empty", !u.data[0].length);
-    els.accPanel.hidden = !hasAcc;
+    setText($("#loss-title"), firstGroup().label || "Loss");
+    els.accPanel.hidden = !groupOf("acc") || groups[0] === groupOf("acc");
+    for (const [name, { panel, node }] of extra) {
+      panel.hidden = !groupOf(name) || groups[0] === groupOf(name);
+      node.dataset.points = String(last >= 0 && plots[name] ? filled(plots[name].data[1 + last * metricsOf(name).length]) : 0);
+    }
     renderLegend();
     if (u.cursor.idx === null || u.cursor.idx === undefined) showLatest();
   }
@@ -246,10 +308,11 @@ export function createCharts(els) {
 
 
   return {
-    /** The runs to draw (first = oldest), and whether the task reports accuracy. */
-    setRuns(next, { accuracy }) {
+    /** The runs to draw (first = oldest), and the chart groups of their family's metrics
+     * ([{name, label, metrics}], metrics.js's chartsOf). */
+    setRuns(next, { charts }) {
       runs = next;
-      hasAcc = accuracy;
+      groups = charts;
       schedule();
     },
     /** New epochs arrived: redraw on the next frame. */

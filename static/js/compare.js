@@ -5,21 +5,30 @@ import uPlot from "uplot";
 import { AXIS, epochTicks, rgba } from "./charts.js";
 import { createDialog } from "./dialog.js";
 import { $, clear, el, fmtNum, setText } from "./dom.js";
+import { metricsOf, monitorOf, taskOfRun } from "./metrics.js";
 import { COL } from "./protocol.js";
 import { ema } from "./smooth.js";
 import { compareSpecs, showValue } from "./specdiff.js";
 
-const METRICS = [
-  { col: COL.VAL_LOSS, label: "Validation loss" },
-  { col: COL.TRAIN_LOSS, label: "Training loss" },
-  { col: COL.VAL_ACC, label: "Validation accuracy", acc: true },
-  { col: COL.TRAIN_ACC, label: "Training accuracy", acc: true },
-];
 const DEFAULT_PICKED = 4;
 
 const hasValues = (col) => Array.isArray(col) && col.some((v) => v !== null && v !== undefined);
 
-export function createCompareDialog(root) {
+/** The metric columns of the runs' families, each once: every monitored one first, then the
+ * validation columns, then the rest, in the catalog's order ({col, label, acc}). */
+function metricChoices(catalog, runs) {
+  const seen = new Map();
+  const monitors = new Set(runs.map((r) => monitorOf(catalog, taskOfRun(r))).filter(Boolean));
+  for (const run of runs) {
+    for (const m of metricsOf(catalog, taskOfRun(run), run.history)) {
+      if (!seen.has(m.name)) seen.set(m.name, { col: m.name, label: m.label, acc: Boolean(m.percent) });
+    }
+  }
+  const rank = (m) => (monitors.has(m.col) ? 0 : m.col.startsWith("val") ? 1 : 2);
+  return [...seen.values()].map((m, i) => [m, i]).sort((a, b) => rank(a[0]) - rank(b[0]) || a[1] - b[1]).map(([m]) => m);
+}
+
+export function createCompareDialog(root, catalog = null) {
   const dialog = createDialog(root, { onClose: () => destroyPlot() });
   const list = $("#compare-list", root);
   const metric = $("#compare-metric", root);
@@ -69,11 +78,12 @@ export function createCompareDialog(root) {
     }
   }
 
+  let choices = [];
+
   function renderMetrics() {
-    const withAcc = runs.some((r) => hasValues(r.history[COL.VAL_ACC]));
+    choices = metricChoices(catalog, runs).filter((m) => runs.some((r) => hasValues(r.history[m.col])) || !m.acc);
     const keep = metric.value;
-    metric.replaceChildren(...METRICS.filter((m) => withAcc || !m.acc)
-      .map((m) => el("option", { text: m.label, props: { value: m.col } })));
+    metric.replaceChildren(...choices.map((m) => el("option", { text: m.label, props: { value: m.col } })));
     if ([...metric.options].some((o) => o.value === keep)) metric.value = keep;
   }
 
@@ -81,7 +91,7 @@ export function createCompareDialog(root) {
     const beta = Number(smoothing.value);
     setText(smoothingOut, beta.toFixed(2));
     const col = metric.value;
-    const isAcc = col === COL.VAL_ACC || col === COL.TRAIN_ACC;
+    const isAcc = choices.some((m) => m.col === col && m.acc);
     const n = sel.reduce((m, r) => Math.max(m, r.history[COL.EPOCH].length), 0);
     const pad = (values) => {
       const out = values.slice(0, n).map((v) => (v === undefined ? null : v));

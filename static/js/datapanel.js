@@ -3,7 +3,7 @@
 
 import { el, fitCanvas, setText } from "./dom.js";
 import { field, fieldErrors, numberInput, rangeInput, readControl, selectInput, writeControl } from "./forms.js";
-import { boundsOf, classColor, divergingRgb, drawAxes, drawDigits, drawPoints, drawWindows, makeFrame } from "./plot2d.js";
+import { boundsOf, classColor, divergingRgb, drawAxes, drawDigits, drawPoints, makeFrame } from "./plot2d.js";
 import { CSV_DATASET, DATA_KIND, TASK, UPLOAD_FIELDS } from "./protocol.js";
 
 const P = {
@@ -24,6 +24,24 @@ const CSV_DESCRIPTION = "Your own table: the feature columns are the inputs, the
  * value], ...]) asks main.js to edit the spec; onExample(name) for a preset; onUseUpload(id) for a
  * table uploaded to the session.
  */
+/** A few validation windows of a series, one above the other: the window as a line, then the
+ * values to forecast as dots. windows: [[T values]], targets: [[H values]]. */
+function drawWindows(ctx, w, h, windows, targets) {
+  const shown = windows.slice(0, 4);
+  const rowH = h / Math.max(1, shown.length);
+  shown.forEach((win, r) => {
+    const next = targets[r] || [];
+    const all = win.concat(next);
+    const frame = makeFrame([0, all.length - 1], boundsOf(all), w - 8, rowH - 8, 4, r * rowH + 4);
+    ctx.strokeStyle = "#1c7ed6";
+    ctx.lineWidth = 1.5;
+    ctx.beginPath();
+    win.forEach((v, t) => (t ? ctx.lineTo(frame.px(t), frame.py(v)) : ctx.moveTo(frame.px(t), frame.py(v))));
+    ctx.stroke();
+    drawPoints(ctx, frame, next.map((v, k) => [win.length + k, v]), () => "#e8590c", { radius: 2.5 });
+  });
+}
+
 export function createDataPanel(root, { catalog, examples, onChange, onExample, onUseUpload }) {
   examples.append(el("option", { text: "Load an example…", props: { value: "" } }),
     ...catalog.presets.map((p) => el("option", { text: p.label, title: p.description, props: { value: p.name } })));
@@ -143,11 +161,11 @@ export function createDataPanel(root, { catalog, examples, onChange, onExample, 
       setText(previewCaption, "");
       return;
     }
-    if (preview.kind === DATA_KIND.SEQUENCE) {
-      drawWindows(ctx, w, h, preview.windows, preview.targets); // a few validation windows and what follows
-    } else if (preview.kind === DATA_KIND.IMAGE) {
+    if (preview.kind === DATA_KIND.IMAGE) {
       const side = preview.input_shape[preview.input_shape.length - 1];
       drawDigits(ctx, w, h, preview.images, preview.labels, side);
+    } else if (preview.kind === DATA_KIND.SEQUENCE) {
+      drawWindows(ctx, w, h, preview.windows || [], preview.targets || []);
     } else {
       const pts = preview.train.x.concat(preview.val.x);
       const ys = preview.train.y.concat(preview.val.y);
@@ -163,8 +181,8 @@ export function createDataPanel(root, { catalog, examples, onChange, onExample, 
         : (i) => `rgb(${divergingRgb((ys[i] - lo) / (hi - lo || 1)).join(",")})`;
       drawPoints(ctx, frame, xy, fill, { radius: 2.2 });
     }
-    const what = { [DATA_KIND.IMAGE]: "images", [DATA_KIND.TABLE]: "rows", [DATA_KIND.SEQUENCE]: "windows" }[preview.kind]
-      || "points";
+    const what = preview.kind === DATA_KIND.IMAGE ? "images" : preview.kind === DATA_KIND.TABLE ? "rows"
+      : preview.kind === DATA_KIND.SEQUENCE ? "windows" : "points";
     const axes = preview.kind === DATA_KIND.TABLE && preview.input_shape[0] > 2
       ? ` (drawn by the first two of ${preview.input_shape[0]} features)` : "";
     setText(previewCaption, `${preview.n_train} training · ${preview.n_val} validation ${what}${axes}`);

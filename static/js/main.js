@@ -5,14 +5,15 @@
 
 import { api, errorText } from "./api.js";
 import { RUN_COLORS } from "./charts.js";
+import { chartsOf, monitorOf } from "./metrics.js";
 import { $ } from "./dom.js";
-import { ACTION, CSV_DATASET, MSG, SNAP, STATUS, TASK } from "./protocol.js";
+import { ACTION, CSV_DATASET, MSG, SNAP, STATUS } from "./protocol.js";
 import { createRunLinks } from "./runlinks.js";
 import { applyMessage, isActive, makeRun, resetHistory, savedRuns, setStatus } from "./runs.js";
 import { createSessionFlow } from "./session.js";
 import { createSpecCheck } from "./speccheck.js";
-import { applyFix, clone, dropoutRate, insertLayer, liveEdit, mergePatch, moveItem, normalize, presetSpec, sameSpec,
-         setIn, setParam, taskOf, withDropout, withUpload } from "./spec.js";
+import { applyFix, clone, dropoutRate, getIn, insertLayer, liveEdit, mergePatch, moveItem, normalize, presetSpec, sameSpec,
+         setIn, setParam, stacksOf, taskOf, withDropout, withUpload } from "./spec.js";
 import { createToolbar } from "./toolbar.js";
 import { readSpec, writeSpec } from "./urlstate.js";
 import { createViews } from "./views.js";
@@ -141,6 +142,7 @@ async function startRun(spec, { label = null, parent = null } = {}) {
     parentLabel: parent ? parent.label : null,
     parentId: parent ? parent.id : null,
     color: RUN_COLORS[state.colorIndex++ % RUN_COLORS.length],
+    monitor: monitorOf(state.catalog, res.data.summary ? res.data.summary.task : spec.task),
   });
   run.inSession = Boolean(state.session);
   state.runs.push(run);
@@ -159,7 +161,8 @@ function retire(run, { stop = true } = {}) {
 /** Put saved runs (a session's, oldest first) on the charts; live ones are followed. */
 function showSavedRuns(saved) {
   for (const r of state.runs) retire(r);
-  state.runs = savedRuns(saved, { normalizeSpec: (s) => normalize(state.catalog, s), colors: RUN_COLORS })
+  state.runs = savedRuns(saved, { normalizeSpec: (s) => normalize(state.catalog, s), colors: RUN_COLORS,
+                                  monitorOf: (task) => monitorOf(state.catalog, task) })
     .slice(-MAX_SAVED_SHOWN);
   state.colorIndex = saved.length;
   state.runNumber = saved.length;
@@ -259,14 +262,17 @@ async function checkWeights(run) {
 }
 
 // -- editing the spec -------------------------------------------------------------------------------------
+/** The layers of the stack the builder edits: the family's first (model.layers for supervised). */
+const stackLayers = (spec) => getIn(spec.model, stacksOf(state.catalog, spec)[0].path) || [];
+
 /** Replace the spec; `structural` redraws the stack (the builder's own inputs stay otherwise). */
 function editSpec(next, { structural = false, live = true } = {}) {
   const prev = state.spec;
   state.spec = next;
   writeSpec(next);
-  if (structural) views.builder.render(next.model.layers);
+  if (structural) views.builder.render(stackLayers(next));
   renderData();
-  views.trainPanel.render(next, dropoutRate(next.model.layers));
+  views.trainPanel.render(next, dropoutRate(stackLayers(next)));
   check.edited(prev, next);
   if (live) setLive(prev, next);
   updateControls();
@@ -277,12 +283,14 @@ function editPaths(edits) {
 }
 
 function editLayers(layers, opts = { structural: true }) {
-  editSpec(setIn(state.spec, "model.layers", layers), opts);
+  editSpec(setIn(state.spec, `model.${stacksOf(state.catalog, state.spec)[0].path}`, layers), opts);
 }
 
 function renderData() {
   views.dataPanel.render(state.spec);
   const d = state.spec.data;
+  const dataset = state.catalog.datasets.find((x) => x.name === d.dataset);
+  views.builder.setDataKind(dataset ? dataset.kind : null);
   const upload = d.dataset === CSV_DATASET ? state.uploads.find((u) => u.id === d.upload) || null : null;
   views.csv.render(upload, {
     canChoose: Boolean(upload && state.csvFile && state.csvFile.uploads.has(upload.id)), readOnly: state.readOnly,
@@ -316,7 +324,7 @@ function loadExample(name) {
 function chartRuns() {
   const run = current();
   const task = run && run.summary ? run.summary.task : taskOf(state.catalog, state.spec);
-  views.charts.setRuns(state.runs, { accuracy: task === TASK.CLASSIFICATION });
+  views.charts.setRuns(state.runs, { charts: chartsOf(state.catalog, task, run ? run.history : null) });
 }
 
 function showEpoch() {
@@ -387,12 +395,12 @@ function bindToolbar() {
 function buildViews(catalog) {
   views = createViews(catalog, {
     builder: {
-      add: (type, index) => editLayers(insertLayer(catalog, state.spec.model.layers, type, index)),
-      move: (from, to) => editLayers(moveItem(state.spec.model.layers, from, to)),
-      remove: (index) => editLayers(state.spec.model.layers.filter((_, i) => i !== index)),
-      param: (index, name, value) => editLayers(setParam(state.spec.model.layers, index, name, value),
+      add: (type, index) => editLayers(insertLayer(catalog, stackLayers(state.spec), type, index)),
+      move: (from, to) => editLayers(moveItem(stackLayers(state.spec), from, to)),
+      remove: (index) => editLayers(stackLayers(state.spec).filter((_, i) => i !== index)),
+      param: (index, name, value) => editLayers(setParam(stackLayers(state.spec), index, name, value),
         { structural: false }),
-      fix: (fix) => editLayers(applyFix(catalog, state.spec.model.layers, fix)),
+      fix: (fix) => editLayers(applyFix(catalog, stackLayers(state.spec), fix)),
     },
     data: editPaths,
     example: loadExample,
@@ -400,7 +408,7 @@ function buildViews(catalog) {
     csvFile: (file) => flow.uploadCsv(file),
     csvColumns: (choice) => flow.chooseColumns(choice),
     training: editPaths,
-    dropout: (p) => editLayers(withDropout(catalog, state.spec.model.layers, p)),
+    dropout: (p) => editLayers(withDropout(catalog, stackLayers(state.spec), p)),
     remedy: fork,
     exportOpen: onExportOpen,
     pick: pickExample,
@@ -432,9 +440,9 @@ async function main() {
   state.spec = fromUrl ? normalize(state.catalog, fromUrl) : presetSpec(state.catalog, state.catalog.presets[0].name);
   buildViews(state.catalog);
   views.trainPanel.setHealth(state.health);
-  views.builder.render(state.spec.model.layers);
+  views.builder.render(stackLayers(state.spec));
   renderData();
-  views.trainPanel.render(state.spec, dropoutRate(state.spec.model.layers));
+  views.trainPanel.render(state.spec, dropoutRate(stackLayers(state.spec)));
   check = createSpecCheck({ state, views, current, onChecked }, { problems: $("#stack-problems") });
   flow = createSessionFlow(page);
   setReadOnly(state.readOnly);

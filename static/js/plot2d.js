@@ -120,30 +120,3 @@ export function drawDigits(ctx, w, h, images, labels, side) {
     }
   }
 }
-
-/** A few windows of a series, one above the other, each with the values that follow it (dots).
- * windows: [W][T] numbers; targets: [W][H]. */
-export function drawWindows(ctx, w, h, windows, targets) {
-  const n = windows.length;
-  if (!n) return;
-  const T = windows[0].length;
-  const H = targets[0] ? targets[0].length : 0;
-  const all = windows.flat().concat(targets.flat());
-  const [lo, hi] = boundsOf(all);
-  const band = h / n;
-  const px = (t) => 4 + ((w - 8) * t) / (T + H - 1 || 1);
-  ctx.lineWidth = 1.2;
-  windows.forEach((win, r) => {
-    const py = (v) => r * band + band - 2 - ((band - 4) * (v - lo)) / (hi - lo || 1);
-    ctx.strokeStyle = "#1c7ed6";
-    ctx.beginPath();
-    win.forEach((v, t) => (t ? ctx.lineTo(px(t), py(v)) : ctx.moveTo(px(t), py(v))));
-    ctx.stroke();
-    ctx.fillStyle = "#f08c00";
-    (targets[r] || []).forEach((v, k) => {
-      ctx.beginPath();
-      ctx.arc(px(T + k), py(v), 2.2, 0, 2 * Math.PI);
-      ctx.fill();
-    });
-  });
-}

@@ -79,15 +79,14 @@ export const STATUS = Object.freeze({
 // A run in one of these states may still produce epochs.
 export const ACTIVE_STATUSES = new Set([STATUS.QUEUED, STATUS.RUNNING, STATUS.PAUSED]);
 
-// The columns of a `metrics` message and of a run's history, in order.
-export const COLUMNS = Object.freeze(["epoch", "train_loss", "val_loss", "train_acc", "val_acc", "lr", "step_time"]);
+// The columns every `metrics` message and run history has. The others are the family's metric
+// columns, which the catalog lists (tasks[i].metrics; see metrics.js); VAL_LOSS is only the
+// monitor of a task the catalog does not know.
 export const COL = Object.freeze({
   EPOCH: "epoch",
-  TRAIN_LOSS: "train_loss",
-  VAL_LOSS: "val_loss",
-  TRAIN_ACC: "train_acc",
-  VAL_ACC: "val_acc",
   LR: "lr",
+  STEP_TIME: "step_time",
+  VAL_LOSS: "val_loss",
 });
 
 export const VERDICT = Object.freeze({

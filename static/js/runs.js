@@ -1,7 +1,7 @@
 // A run as the page keeps it: what the server said about it, folded from the websocket's
 // messages. Pure functions on a run record; main.js owns the records themselves.
 
-import { ACTIVE_STATUSES, COL, COLUMNS, MSG, STATUS } from "./protocol.js";
+import { ACTIVE_STATUSES, COL, MSG, STATUS } from "./protocol.js";
 
 export const STATUS_TEXT = {
   [STATUS.QUEUED]: "Queued", [STATUS.RUNNING]: "Training", [STATUS.PAUSED]: "Paused",
@@ -9,16 +9,19 @@ export const STATUS_TEXT = {
   [STATUS.DIVERGED]: "Diverged", [STATUS.INTERRUPTED]: "Interrupted",
 };
 
-export const emptyHistory = () => Object.fromEntries(COLUMNS.map((c) => [c, []]));
+// A history starts with the base columns; a family's metric columns appear as messages bring them.
+export const emptyHistory = () => ({ [COL.EPOCH]: [], [COL.LR]: [], [COL.STEP_TIME]: [] });
 export const isActive = (run) => Boolean(run) && ACTIVE_STATUSES.has(run.status);
 export const lastEpoch = (run) => {
   const epochs = run ? run.history[COL.EPOCH] : [];
   return epochs.length ? epochs[epochs.length - 1] : 0;
 };
 
-/** A run record from POST /api/runs' answer and the spec it was started with. */
-export function makeRun(created, spec, { label, parentLabel = null, parentId = null, color }) {
+/** A run record from POST /api/runs' answer and the spec it was started with. `monitor` is the
+ * column that picks its best epoch (the catalog's tasks[i].monitor; null for none). */
+export function makeRun(created, spec, { label, parentLabel = null, parentId = null, color, monitor = COL.VAL_LOSS }) {
   return {
+    monitor,
     id: created.id,
     label,
     parentLabel,
@@ -53,12 +56,18 @@ export function setStatus(run, status, text = null) {
 function appendMetrics(run, msg) {
   const h = run.history;
   const n = (msg[COL.EPOCH] || []).length;
-  for (const c of COLUMNS) {
+  const before = h[COL.EPOCH].length;
+  for (const c of Object.keys(msg)) {
+    if (c === "type" || !Array.isArray(msg[c])) continue;
+    if (!h[c]) h[c] = new Array(before).fill(null); // a column this record has not seen yet
+  }
+  for (const c of Object.keys(h)) {
     const src = msg[c] || [];
     for (let i = 0; i < n; i++) h[c].push(src[i] ?? null);
   }
+  if (!run.monitor || !h[run.monitor]) return;
   for (let i = h[COL.EPOCH].length - n; i < h[COL.EPOCH].length; i++) {
-    const v = h[COL.VAL_LOSS][i];
+    const v = h[run.monitor][i];
     if (v !== null && v < run.bestVal) {
       run.bestVal = v;
       run.bestEpoch = h[COL.EPOCH][i];
@@ -93,11 +102,11 @@ export function applyMessage(run, msg) {
 }
 
 /** A run record from a saved run (RunOut, as a session lists it): its whole history at once. */
-export function savedRun(out, { label, parentLabel = null, color }) {
-  const run = makeRun(out, out.spec, { label, parentLabel, parentId: out.parent, color });
-  run.history = Object.fromEntries(COLUMNS.map((c) => [c, [...((out.history || {})[c] || [])]]));
-  const vals = run.history[COL.VAL_LOSS];
-  vals.forEach((v, i) => {
+export function savedRun(out, { label, parentLabel = null, color, monitor = COL.VAL_LOSS }) {
+  const run = makeRun(out, out.spec, { label, parentLabel, parentId: out.parent, color, monitor });
+  run.history = { ...emptyHistory(), ...Object.fromEntries(Object.entries(out.history || {}).map(([c, v]) => [c, [...v]])) };
+  const vals = (monitor && run.history[monitor]) || [];
+  vals.forEach((v) => {
     if (v !== null && v < run.bestVal) run.bestVal = v;
   });
   run.bestEpoch = out.best_epoch || null;
@@ -115,13 +124,14 @@ export function savedRun(out, { label, parentLabel = null, color }) {
 }
 
 /** Records of a session's saved runs (oldest first), labelled, with parents named and colours in turn. */
-export function savedRuns(saved, { normalizeSpec, colors }) {
+export function savedRuns(saved, { normalizeSpec, colors, monitorOf = () => COL.VAL_LOSS }) {
   const labels = new Map(saved.map((r, i) => [r.id, r.label || `Run ${i + 1}`]));
   return saved.map((out, i) => {
     const run = savedRun({ ...out, spec: normalizeSpec(out.spec) }, {
       label: labels.get(out.id),
       parentLabel: out.parent ? labels.get(out.parent) || null : null,
       color: colors[i % colors.length],
+      monitor: monitorOf(out.summary && out.summary.task ? out.summary.task : out.spec.task),
     });
     run.inSession = true;
     return run;

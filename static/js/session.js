@@ -10,6 +10,7 @@ import { $ } from "./dom.js";
 import { createSessionsDialog } from "./mysessions.js";
 import { API, CSV_DATASET } from "./protocol.js";
 import { savedRuns } from "./runs.js";
+import { monitorOf } from "./metrics.js";
 import { createSessionBar, SAVE_STATE } from "./sessionbar.js";
 import { createShareDialog } from "./sharedialog.js";
 import { clone, isObject, normalize, sameSpec } from "./spec.js";
@@ -300,7 +301,8 @@ export function createSessionFlow(page) {
       }
       saved = res.data.runs;
     }
-    const runs = saved ? savedRuns(saved, { normalizeSpec: (s) => normalize(state.catalog, s), colors: RUN_COLORS })
+    const runs = saved ? savedRuns(saved, { normalizeSpec: (s) => normalize(state.catalog, s), colors: RUN_COLORS,
+                                            monitorOf: (task) => monitorOf(state.catalog, task) })
       : state.runs;
     views.compare.open(runs, invoker);
   }

@@ -33,6 +33,22 @@ export function setIn(obj, path, value) {
   return out;
 }
 
+/** The value at `path` ("encoder.layers") in `obj`, or undefined. */
+export function getIn(obj, path) {
+  let node = obj;
+  for (const k of path.split(".")) {
+    if (!isObject(node)) return undefined;
+    node = node[k];
+  }
+  return node;
+}
+
+/** The stacks of a spec's family ([{name, label, path}]; the catalog's tasks[i].stacks). */
+export function stacksOf(catalog, spec) {
+  const task = (catalog.tasks || []).find((t) => t.name === taskOf(catalog, spec));
+  return task && task.stacks && task.stacks.length ? task.stacks : [{ name: "layers", label: "Layers", path: "layers" }];
+}
+
 /** A layer of `type` with the catalog's defaults. */
 export function defaultLayer(catalog, type) {
   const entry = catalog.layers.find((l) => l.type === type);
@@ -47,15 +63,18 @@ export function defaultLayer(catalog, type) {
 export function normalize(catalog, spec) {
   const d = catalog.defaults;
   const part = (x) => (isObject(x) ? x : {});
-  const given = (spec.model && spec.model.layers) || [];
-  const layers = Array.isArray(given) ? given.filter(isObject) : [];
   // Null defaults mean "not set" (the dataset's own sample count, no uploaded table): leave them out.
   const dataDefaults = Object.fromEntries(Object.entries(d.data).filter(([, v]) => v !== null));
-  const out = {
-    data: { ...dataDefaults, ...part(spec.data) },
-    model: { layers: layers.map((l) => ({ ...defaultLayer(catalog, l.type), ...l })) },
-    training: { ...clone(d.training), ...part(spec.training) },
-  };
+  const data = { ...dataDefaults, ...part(spec.data) };
+  // Every stack the family names ("layers", "encoder.layers", ...) gets its layers' defaults; the
+  // model's other fields (a family's options) stay as given.
+  let model = clone(part(spec.model));
+  for (const stack of stacksOf(catalog, { ...spec, data })) {
+    const given = getIn(model, stack.path);
+    const layers = Array.isArray(given) ? given.filter(isObject) : [];
+    model = setIn(model, stack.path, layers.map((l) => ({ ...defaultLayer(catalog, l.type), ...l })));
+  }
+  const out = { data, model, training: { ...clone(d.training), ...part(spec.training) } };
   if (spec.task) out.task = spec.task;
   return out;
 }
@@ -152,15 +171,18 @@ export function liveEdit(runSpec, prev, next) {
   return sameSpec(spec, next) ? { changed, spec } : null;
 }
 
-/** Index of the layer a validation error path names ("model.layers[2].units" -> 2), or null. */
-export function layerIndexOf(path) {
-  const m = /^model\.layers\[(\d+)\]/.exec(path || "");
+const escapeRe = (s) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+
+/** Index of the layer a validation error path names in a stack ("model.layers[2].units" -> 2;
+ * stack "encoder.layers": "model.encoder.layers[1]" -> 1), or null. */
+export function layerIndexOf(path, stack = "layers") {
+  const m = new RegExp(`^model\\.${escapeRe(stack)}\\[(\\d+)\\]`).exec(path || "");
   return m ? Number(m[1]) : null;
 }
 
 /** The parameter a path names ("model.layers[2].units" -> "units"), or null. */
-export function layerParamOf(path) {
-  const m = /^model\.layers\[\d+\]\.(\w+)/.exec(path || "");
+export function layerParamOf(path, stack = "layers") {
+  const m = new RegExp(`^model\\.${escapeRe(stack)}\\[\\d+\\]\\.(\\w+)`).exec(path || "");
   return m ? m[1] : null;
 }
 

@@ -39,6 +39,6 @@ export function createViews(catalog, on) {
     { catalog, ctx: { network: views.network, onPick: on.pick } });
   views.diagnosis = createDiagnosisCard($("#diagnosis"), { onRemedy: on.remedy });
   views.exportMenu = createExportMenu($("#btn-export"), $("#export-menu"), { onOpen: on.exportOpen });
-  views.compare = createCompareDialog($("#compare-dialog"));
+  views.compare = createCompareDialog($("#compare-dialog"), catalog);
   return views;
 }
