@@ -84,9 +84,7 @@ def _digits() -> Workload:
                     lambda params: torch.optim.Adam(params, lr=0.001))
 
 
-def _digits_cnn() -> Workload:
-    # The catalog's CNN preset, with every view of a CNN on digits updating in run(): filters,
-    # feature maps, confusion matrix, misclassified digits and weights.
+def _cnn_digits() -> Workload:
     spec = parse_spec({"data": {"dataset": "digits"},
                        "model": {"layers": [{"type": "conv2d", "filters": 8, "kernel_size": 3, "padding": "same",
                                              "activation": "relu"},
@@ -94,7 +92,7 @@ def _digits_cnn() -> Workload:
                                             {"type": "dense", "units": 32, "activation": "relu"}]},
                        "training": {"optimizer": "adam", "lr": 0.005, "batch_size": 64, "epochs": 15,
                                     "device": "cpu"}})
-    # (B, 1, 8, 8) -> conv "same" (B, 8, 8, 8) -> pool (B, 8, 4, 4) -> (B, 128) -> (B, 32) -> (B, 10)
+    # (B, 1, 8, 8) -> conv (B, 8, 8, 8) -> pool (B, 8, 4, 4) -> (B, 128) -> (B, 32) -> (B, 10)
     return Workload("CNN conv8-pool-32, digits, batch 64", spec,
                     lambda: nn.Sequential(nn.Conv2d(1, 8, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
                                           nn.Linear(128, 32), nn.ReLU(), nn.Linear(32, 10)),
@@ -110,7 +108,7 @@ def _lstm_sequences() -> Workload:
                     lambda params: torch.optim.Adam(params, lr=0.01), loss=nn.MSELoss, classes=False)
 
 
-WORKLOADS = (_circle, _digits, _digits_cnn, _lstm_sequences)
+WORKLOADS = (_circle, _digits, _cnn_digits, _lstm_sequences)
 
 
 def plain(w: Workload, split) -> tuple[float, float]:

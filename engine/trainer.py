@@ -235,8 +235,9 @@ class Trainer:
                 verdict, last_sent = d.verdict, now
                 emit(DiagnosisEvent(d))
 
+        # Views are taken of the weights the model holds: after restore_best, the best epoch's.
         def on_pick(index: int) -> None:  # a pick while paused is answered at once
-            views.pick(index, self.model, self.epoch)
+            views.pick(index, self.model, self.weights_epoch)
 
         while self.epoch < total:
             if not control.wait_turn(on_pick):
@@ -253,12 +254,12 @@ class Trainer:
                 diagnose_now()
                 last_diag = time.perf_counter()
             if pick is not None:
-                views.pick(pick, self.model, self.epoch)
-            views.due(self.model, self.epoch)
+                views.pick(pick, self.model, self.weights_epoch)
+            views.due(self.model, self.weights_epoch)
             if self.stopped_early:
                 break
         restored = self.restore_best()
-        if not self.diverged and self.epoch > 0:  # after restore_best, the best epoch's weights are shown
+        if not self.diverged and self.epoch > 0:
             views.all(self.model, self.weights_epoch)
         diagnose_now(final=True)
         val_loss, val_acc = self.final_metrics(restored)
