@@ -103,8 +103,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         bar.close()
     d, end = last["diagnosis"], last["end"]
     if args.jsonl:
-        out({"type": "diagnosis", "verdict": d.verdict, "reason": d.reason,
-             "remedies": [r.__dict__ for r in d.remedies]})
+        out({"type": "diagnosis", "verdict": d.verdict, "cause": d.cause, "evidence": d.evidence, "also": d.also,
+             "reason": d.reason, "remedies": [r.__dict__ for r in d.remedies]})
         out({"type": "end", "status": end.status, "epochs": end.epochs, "best_epoch": end.best_epoch,
              "val_loss": end.val_loss, "verdict": d.verdict})
     else:
@@ -112,7 +112,7 @@ def cmd_train(args: argparse.Namespace) -> int:
               + (" (early stopping)" if end.stopped_early else ""))
         if end.val_loss is not None:
             print(f"final val loss: {end.val_loss:.4g}  best epoch: {end.best_epoch}")
-        print(f"verdict: {d.verdict}: {d.reason}")
+        print(f"verdict: {d.verdict}" + (f" (cause: {d.cause})" if d.cause else "") + f": {d.reason}")
         for r in d.remedies:
             print(f"  try: {r.label}: {r.why}")
         if end.advice:

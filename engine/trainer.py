@@ -23,6 +23,7 @@ from .device import resolve_device
 from .diagnosis import diagnose
 from .events import (HISTORY_COLUMNS, DiagnosisEvent, EndEvent, EpochEvent, EpochMetrics, Event,
                      SnapshotEvent)
+from .insides import build_insides
 from .layers import SeededDropout
 from .model import build_model, penalized
 from .optimizers import OPTIMIZERS
@@ -256,11 +257,13 @@ class Trainer:
         status = "finished"
 
         last_sent = 0.0
+        insides = build_insides(self.spec, self.model, self.x_train, self.y_train, self.loss_fn)
+        view: Optional[dict] = None  # the latest `insides` snapshot: the diagnosis reads it too
 
         def diagnose_now(final: bool = False) -> None:
             nonlocal verdict, last_sent
-            d = diagnose(self.history, self.spec, self.baseline,
-                         status="diverged" if self.diverged else None, best_epoch=self.best_epoch)
+            d = diagnose(self.history, self.spec, self.baseline, status="diverged" if self.diverged else None,
+                         best_epoch=self.best_epoch, insides=view, stopped_early=self.stopped_early)
             now = time.perf_counter()
             # A new verdict goes out at once; the same verdict with fresher numbers now and then.
             if final or d.verdict != verdict or now - last_sent >= DIAGNOSIS_REFRESH_S:
@@ -268,11 +271,14 @@ class Trainer:
                 emit(DiagnosisEvent(d))
 
         def snapshot_now() -> None:
-            nonlocal last_snap, snap_cost
+            nonlocal last_snap, snap_cost, view
             t = time.perf_counter()
             if kind:
                 emit(SnapshotEvent(kind, self.epoch, take_snapshot(self.model, kind, x_all, self.epoch)))
             emit(SnapshotEvent("weights", self.epoch, weight_summary(self.model, self.epoch)))
+            insides.take(self.epoch, self.history["lr"][-1], self.l1, self.l2)
+            view = insides.snapshot(self.epoch)
+            emit(SnapshotEvent("insides", self.epoch, view))
             snap_cost = time.perf_counter() - t
             last_snap = time.perf_counter()
 

@@ -95,7 +95,9 @@ function onMessage(run, msg) {
 }
 
 function showSnapshot(run, snap) {
-  if (snap.kind === SNAP.WEIGHTS) {
+  if (snap.kind === SNAP.INSIDES) {
+    if (sameSpec(run.spec.model, state.spec.model)) views.insides.set(snap);
+  } else if (snap.kind === SNAP.WEIGHTS) {
     if (sameSpec(run.spec.model, state.spec.model) && sameSpec(run.spec.data.dataset, state.spec.data.dataset)) {
       views.network.setWeights(snap);
     }
@@ -164,6 +166,7 @@ function showSavedRuns(saved) {
     if (run.end) views.diagnosis.showEnd(run.end);
     views.network.setSummary(run.summary);
     if (run.snapshots[SNAP.WEIGHTS]) showSnapshot(run, run.snapshots[SNAP.WEIGHTS]);
+    if (run.snapshots[SNAP.INSIDES]) showSnapshot(run, run.snapshots[SNAP.INSIDES]);
   }
   for (const r of state.runs) if (isActive(r)) links.connect(r);
   chartRuns();
@@ -222,6 +225,7 @@ function showNoResults(summary, diagnosisText) {
   views.output.setSnapshot(null);
   views.network.setSummary(summary);
   views.network.setWeights(null);
+  views.insides.set(null);
   views.diagnosis.idle(diagnosisText);
   updateControls();
 }

@@ -48,6 +48,7 @@ export const SNAP = Object.freeze({
   SURFACE: "surface",
   CURVE: "curve",
   WEIGHTS: "weights",
+  INSIDES: "insides",
 });
 
 // Client-to-server control frames: {"action": ...}.
@@ -89,6 +90,7 @@ export const VERDICT = Object.freeze({
   OVERFITTING: "overfitting",
   GOOD_FIT: "good_fit",
   DIVERGED: "diverged",
+  UNSTABLE: "unstable",
   TOO_EARLY: "too_early",
 });
 

@@ -9,6 +9,7 @@ import { createDataPanel } from "./datapanel.js";
 import { createDiagnosisCard } from "./diagnosis.js";
 import { $ } from "./dom.js";
 import { createExportMenu } from "./exportmenu.js";
+import { createInsidesView } from "./insides.js";
 import { createNetworkView } from "./network.js";
 import { createOutputView } from "./boundary.js";
 import { createTrainPanel } from "./trainpanel.js";
@@ -39,6 +40,7 @@ export function createViews(catalog, on) {
   const labels = Object.fromEntries(catalog.layers.map((l) => [l.type, l.label]));
   views.network = createNetworkView($("#network-canvas"), { caption: $("#network-caption"), labels });
   views.diagnosis = createDiagnosisCard($("#diagnosis"), { onRemedy: on.remedy });
+  views.insides = createInsidesView($("#insides"), { onFlags: (flags) => views.builder.showFlags(flags) });
   views.exportMenu = createExportMenu($("#btn-export"), $("#export-menu"), { onOpen: on.exportOpen });
   views.compare = createCompareDialog($("#compare-dialog"));
   return views;

@@ -64,8 +64,9 @@ def test_big_network_on_few_noisy_spiral_points_overfits():
     assert end.status == "finished" and end.epochs == 300
     assert d.verdict == "overfitting"
     h = trainer.history
-    # It learned the 42 training points far better than it generalises.
-    assert h["train_loss"][-1] < 0.5 * trainer.baseline < 2 * trainer.baseline < h["val_loss"][-1]
+    # It learned the 42 training points far better than it generalises (window means: the last epoch
+    # of a 300-epoch run on 42 points is chaotic across CPU kernels).
+    assert d.facts["train_loss"] < 0.5 * trainer.baseline < 2 * trainer.baseline < d.facts["val_loss"]
     assert h["train_acc"][-1] > h["val_acc"][-1] + 0.2
     ids = [r.id for r in d.remedies]
     assert {"early_stopping", "add_dropout", "add_l2", "more_data", "smaller_model"} <= set(ids)
