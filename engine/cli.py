@@ -114,7 +114,9 @@ def cmd_train(args: argparse.Namespace) -> int:
         if end.val_loss is not None:
             kept = f" (weights of epoch {end.weights_epoch})" if end.weights_epoch != end.epochs else ""
             print(f"final val loss: {end.val_loss:.4g}{kept}  best epoch: {end.best_epoch}")
-        print(f"verdict: {d.verdict}" + (f" (cause: {d.cause})" if d.cause else "") + f": {d.reason}")
+        print(f"verdict: {d.verdict}: {d.reason}")
+        if d.cause:
+            print(f"cause: {d.cause}" + (f" (also: {', '.join(d.also)})" if d.also else ""))
         for r in d.remedies:
             print(f"  try: {r.label}: {r.why}")
         if end.advice:

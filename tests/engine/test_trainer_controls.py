@@ -344,8 +344,11 @@ def test_images_get_weight_summaries_but_no_view(make_spec):
     events: list = []
     trainer.run(emit=events.append)
     snaps = [e for e in events if isinstance(e, SnapshotEvent)]
-    assert snaps and {s.kind for s in snaps} == {"weights"}
-    last = snaps[-1].data
+    # No output view for images; the weights and the insides (every model has them) still come.
+    assert snaps and {s.kind for s in snaps} == {"weights", "insides"}
+    insides = [s.data for s in snaps if s.kind == "insides"][-1]
+    assert [l["index"] for l in insides["layers"]] == [1, 2]  # the flatten has no weights
+    last = [s for s in snaps if s.kind == "weights"][-1].data
     assert last["epoch"] == 2 and [entry["index"] for entry in last["layers"]] == [0, 1, 2]
     flatten, dense, head = last["layers"]
     assert flatten["mean_abs"] is None
