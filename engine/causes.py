@@ -27,6 +27,7 @@ THRESHOLDS: dict[str, float] = {
     "under_ratio": 0.45,  # x L0: train_end above this is underfitting
     "unstable_ratio": 1.5,  # x L0: train_end above this, and not falling, is unstable
     "falling": 0.01,  # x L0 per 10 epochs: a train trend below -this is "still falling"
+    "steady": 3,  # falling steadily: mean |epoch-to-epoch change| at most this x the per-epoch fall
     "rough_max": 0.05,  # x L0: mean |epoch-to-epoch change| of train loss above this is oscillating
     "update_high": 1e-2,  # update ratio above this is a step too big for the weights
     "update_low": 1e-4,  # update ratio below this is a step too small to matter
@@ -72,7 +73,23 @@ class Evidence:
 
     @property
     def falling(self) -> bool:
-        return self.train_trend < -T["falling"] * self.l0
+        return falling_steadily(self.train_trend, self.roughness, self.l0)
+
+
+def roughness(train: Sequence[float], w: int) -> Optional[float]:
+    """Mean |train[i] - train[i-1]| over the last w epochs (None with fewer than 2)."""
+    tail = list(train[-w - 1:])
+    if len(tail) < 2:
+        return None
+    return sum(abs(b - a) for a, b in zip(tail, tail[1:])) / (len(tail) - 1)
+
+
+def falling_steadily(trend_per_10: float, rough: Optional[float], l0: float) -> bool:
+    """The train trend is below -falling x L0 per 10 epochs, and the loss moves mostly downhill:
+    its mean epoch-to-epoch change is at most `steady` x the per-epoch fall (not an oscillation)."""
+    if trend_per_10 >= -T["falling"] * l0:
+        return False
+    return rough is None or rough <= T["steady"] * (-trend_per_10 / 10)
 
 
 def _mean(xs: Sequence[float]) -> Optional[float]:
@@ -141,9 +158,7 @@ def evidence(verdict: str, facts: dict[str, Any], history: dict[str, list], spec
     w = facts.get("window", 3)
     ev = Evidence(verdict, facts.get("baseline_loss", 1.0) or 1e-8, len(train), facts.get("train_loss"),
                   facts.get("train_trend_per_10", 0.0))
-    tail = train[-w - 1:]
-    if len(tail) >= 2:
-        ev.roughness = sum(abs(b - a) for a, b in zip(tail, tail[1:])) / (len(tail) - 1)
+    ev.roughness = roughness(train, w)
     layers = spec.to_json()["model"]["layers"]
     ev.hidden = sum(1 for l in layers if l["type"] in R.SIZED)
     ev.plain_steps = spec.training.optimizer not in R.ADAPTIVE
@@ -341,7 +356,8 @@ _register(Cause(
     "too_small", "The model is too small", ("underfitting",), _too_small,
     lambda ev: (f"train loss is still {(ev.train_end or 0) / ev.l0:.0%} of the constant-guess loss with "
                 + ("no hidden layer: a linear model cannot bend its boundary" if ev.hidden == 0 else
-                   f"{ev.hidden} hidden layer{'s' if ev.hidden != 1 else ''}, and train loss has flattened")),
+                   f"{ev.hidden} hidden layer{'s' if ev.hidden != 1 else ''}, and train loss has "
+                   + ("flattened" if ev.train_trend >= -T["falling"] * ev.l0 else "stopped falling steadily"))),
     lambda spec, ev: [R.resize_model(spec, 2.0), R.train_longer(spec)],
     frozenset({"smaller_model", "add_l2", "add_dropout"}), fallback=True))
 

@@ -6,8 +6,8 @@ the last w = max(3, n // 10) epochs, and the thresholds of engine/causes.py's TH
 
   diverged      the run diverged, or a loss is missing (NaN/inf are never recorded).
   too_early     fewer than min_epochs epochs.
-  unstable      train_end > unstable_ratio * L0 and train loss is not falling (trend over the
-                window >= -falling * L0 per 10 epochs): far worse than a constant guess, no progress.
+  unstable      train_end > unstable_ratio * L0 and train loss is not falling steadily (see
+                causes.falling_steadily): far worse than a constant guess, no progress.
   overfitting   gap = val_end - train_end > gap_large * L0; or gap > gap_min * L0, val loss has risen
                 more than rise_min * L0 above its minimum, and that minimum is at least
                 max(stale_min, stale_share * n) epochs old. With early stopping and restore_best that
@@ -24,7 +24,7 @@ from __future__ import annotations
 import math
 from typing import Any, Optional, Sequence
 
-from .causes import CAUSES, THRESHOLDS as T, Evidence, evidence, find, g, remedies_for
+from .causes import CAUSES, THRESHOLDS as T, Evidence, evidence, falling_steadily, find, g, remedies_for, roughness
 from .events import Diagnosis
 from .remedies import early_stopping, keep
 from .spec import ExperimentSpec
@@ -140,9 +140,9 @@ def diagnose(history: dict[str, list], spec: ExperimentSpec, baseline: float,
             f"(mean of the last {w}); gap {g(gap)}, {gap / l0:.0%} of the constant-guess loss {g(l0)}. ")
     trend_s = f"val loss {'rises' if trend > 0 else 'falls'} {g(abs(trend))} per 10 epochs"
 
-    if train_end > T["unstable_ratio"] * l0 and train_trend >= -T["falling"] * l0:
+    if train_end > T["unstable_ratio"] * l0 and not falling_steadily(train_trend, roughness(train, w), l0):
         lead = (f"After {n} epochs the train loss is {g(train_end)}, {train_end / l0:.0%} of the constant-guess "
-                f"loss {g(l0)}, and not falling: the network is making no progress. ")
+                f"loss {g(l0)}, and not falling steadily: the network is making no progress. ")
         return _with_cause("unstable", lead, facts, history, spec, insides, n)
     stale = n - at_min >= max(T["stale_min"], int(T["stale_share"] * n))
     if _is_overfitting(gap, rise, stale, l0):
