@@ -364,7 +364,7 @@ _register(Cause(
 _register(Cause(
     "too_short", "Not trained long enough", ("underfitting",),
     lambda ev: 1.0 if ev.falling else None,
-    lambda ev: f"train loss is still falling ({g(ev.train_trend)} per 10 epochs) when the epochs ran out",
+    lambda ev: f"train loss is still falling steadily ({g(ev.train_trend)} per 10 epochs)",
     lambda spec, ev: [R.train_longer(spec)],
     frozenset({"smaller_model", "lower_lr"}), fallback=True))
 

@@ -145,7 +145,8 @@ export function createInsidesView(root, { onFlags = () => {} } = {}) {
       el("span", { text: "layer" }), el("span", { text: "gradient norm (log)" }), el("span", { text: "dead" }),
       el("span", { text: "saturated" }), el("span", { text: "" })));
     snap.layers.forEach((l) => rowsEl.append(row(l)));
-    captionEl.textContent = `Measured on a fixed batch of training points; ${snap.epochs.length} records up to epoch ${snap.epoch}. `
+    const n = snap.epochs.length;
+    captionEl.textContent = `Measured on a fixed batch of training points; ${n} record${n === 1 ? "" : "s"} up to epoch ${snap.epoch}. `
       + "Click a layer for its histograms.";
     showDetail();
     onFlags(new Map(snap.layers.filter((l) => (l.flags || []).length).map((l) => [l.index, l.flags])));
