@@ -17,6 +17,7 @@ records differ only because the weights changed. The probe never touches the opt
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any, Optional
 
@@ -58,15 +59,21 @@ def layer_infos(spec: Any, model: nn.Sequential) -> list[LayerInfo]:
 
 def _hist(t: torch.Tensor) -> dict[str, Any]:
     """Counts of `t`'s values in HIST_BINS equal bins over [lo, hi]."""
-    t = t.detach().float().reshape(-1)
-    t = t[torch.isfinite(t)]
-    if t.numel() == 0:
-        return {"lo": 0.0, "hi": 0.0, "counts": [0] * HIST_BINS}
-    lo, hi = float(t.min()), float(t.max())
+    t = t.detach().reshape(-1).float()
+    lo, hi = torch.stack(torch.aminmax(t)).tolist()  # one sync for both ends
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        t = t[torch.isfinite(t)]  # rare: only a run about to diverge has inf weights
+        if t.numel() == 0:
+            return {"lo": 0.0, "hi": 0.0, "counts": [0] * HIST_BINS}
+        lo, hi = torch.stack(torch.aminmax(t)).tolist()
     if hi <= lo:
         hi = lo + 1e-6
     counts = torch.histc(t, bins=HIST_BINS, min=lo, max=hi)
     return {"lo": round(lo, 5), "hi": round(hi, 5), "counts": [int(c) for c in counts.tolist()]}
+
+
+def _flat(ts: list[torch.Tensor]) -> torch.Tensor:
+    return ts[0].reshape(-1) if len(ts) == 1 else torch.cat([x.reshape(-1) for x in ts])
 
 
 def _unit_dim(y: torch.Tensor) -> int:
@@ -74,11 +81,15 @@ def _unit_dim(y: torch.Tensor) -> int:
     return 2 if y.dim() == 3 else 1
 
 
-def dead_share(y: torch.Tensor) -> float:
-    """The share of units whose output is never positive anywhere in the batch."""
+def _dead(y: torch.Tensor) -> torch.Tensor:
     d = _unit_dim(y)
     per_unit = y.transpose(0, d).reshape(y.shape[d], -1)  # (U, everything else)
-    return float((per_unit.max(dim=1).values <= 0).float().mean())
+    return (per_unit.amax(dim=1) <= 0).float().mean()
+
+
+def dead_share(y: torch.Tensor) -> float:
+    """The share of units whose output is never positive anywhere in the batch."""
+    return float(_dead(y))
 
 
 def _thin(rows: list, cap: int) -> None:
@@ -146,20 +157,21 @@ class Insides:
         for info in self.infos:
             ws = self._weights(info.index)
             grads = [p.grad if p.grad is not None else torch.zeros_like(p) for p in ws]
-            g = float(torch.sqrt(sum((x * x).sum() for x in grads)))
-            w = float(torch.sqrt(sum((x * x).sum() for x in ws)))
+            w_all, g_all = _flat(ws), _flat(grads)
             y = outs[info.index]
             y = y[0] if isinstance(y, tuple) else y
             sat = SATURATION.get(info.activation or "")
+            dead = info.activation in DEAD_KINDS
+            # Every scalar of the layer in one tensor, read back with one sync.
+            parts = [g_all.norm(), w_all.norm(), y.mean(), y.std() if y.numel() > 1 else y.new_zeros(()),
+                     _dead(y) if dead else y.new_zeros(()), sat(y).float().mean() if sat else y.new_zeros(())]
+            g, w, mean, std, dead_v, sat_v = torch.stack([p.float() for p in parts]).tolist()
             rec["layers"].append({
                 "grad_norm": g, "weight_norm": w, "update_ratio": lr * g / w if w > 0 else None,
-                "act_mean": float(y.mean()), "act_std": float(y.std()) if y.numel() > 1 else 0.0,
-                "dead": dead_share(y) if info.activation in DEAD_KINDS else None,
-                "saturated": float(sat(y).float().mean()) if sat else None,
+                "act_mean": mean, "act_std": std, "dead": dead_v if dead else None,
+                "saturated": sat_v if sat else None,
             })
-            hist["layers"].append({"weights": _hist(torch.cat([x.reshape(-1) for x in ws])),
-                                   "grads": _hist(torch.cat([x.reshape(-1) for x in grads])),
-                                   "activations": _hist(y)})
+            hist["layers"].append({"weights": _hist(w_all), "grads": _hist(g_all), "activations": _hist(y)})
         self.hists.append(hist)
         _thin(self.hists, MAX_HIST_RECORDS)
         return rec
