@@ -26,6 +26,7 @@ from .data import Split, build_split, data_info
 from .device import resolve_device
 from .events import DiagnosisEvent, EndEvent, EpochEvent, EpochMetrics, Event, SnapshotEvent
 from .family import FAMILIES
+from .insides import InsidesCadence
 from .layers import SeededDropout
 from .shapes import Summary, infer
 from .spec import ExperimentSpec, Limits
@@ -224,11 +225,15 @@ class Trainer:
         status = "finished"
 
         last_sent = 0.0
+        # The network's insides (engine/insides.py), at the views' cadence; the diagnosis reads the latest.
+        ins = InsidesCadence(self.family.insides(self.spec, self.model, self.split, self.stepper),
+                             lambda epoch, snap: emit(SnapshotEvent("insides", epoch, snap)))
 
         def diagnose_now(final: bool = False) -> None:
             nonlocal verdict, last_sent
             d = self.family.diagnose(self.history, self.spec, self.baseline,
-                                     "diverged" if self.diverged else None, self.best_epoch)
+                                     "diverged" if self.diverged else None, self.best_epoch,
+                                     insides=ins.view, stopped_early=self.stopped_early)
             now = time.perf_counter()
             # A new verdict goes out at once; the same verdict with fresher numbers now and then.
             if final or d.verdict != verdict or now - last_sent >= DIAGNOSIS_REFRESH_S:
@@ -256,11 +261,14 @@ class Trainer:
             if pick is not None:
                 views.pick(pick, self.model, self.weights_epoch)
             views.due(self.model, self.weights_epoch)
+            ins.due(self.epoch, self.history["lr"][-1], getattr(self.stepper, "l1", 0.0), self.l2)
             if self.stopped_early:
                 break
         restored = self.restore_best()
         if not self.diverged and self.epoch > 0:
             views.all(self.model, self.weights_epoch)
+            ins.final(self.epoch, self.weights_epoch, self.history["lr"][-1], getattr(self.stepper, "l1", 0.0),
+                      self.l2)
         diagnose_now(final=True)
         val_loss, val_acc = self.final_metrics(restored)
         emit(EndEvent(status, self.epoch, self.best_epoch, val_loss, verdict, self.stopped_early,

@@ -62,6 +62,9 @@ class DiagnosisMsg(BaseModel):
     remedies: list[dict[str, Any]]
     epoch: int
     facts: dict[str, Any] = {}
+    cause: Optional[str] = None
+    evidence: dict[str, Any] = {}
+    also: list[str] = []
 
 
 class SnapshotMsg(BaseModel):

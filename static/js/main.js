@@ -101,6 +101,10 @@ function onMessage(run, msg) {
 
 /** A run's snapshot, to its view: weights while the model is the one edited, the rest while the data is. */
 function showSnapshot(run, snap) {
+  if (snap.kind === SNAP.INSIDES) {
+    if (sameSpec(run.spec.model, state.spec.model)) views.insides.set(snap);
+    return;
+  }
   const fits = snap.kind === SNAP.WEIGHTS
     ? sameSpec(run.spec.model, state.spec.model) && sameSpec(run.spec.data.dataset, state.spec.data.dataset)
     : sameSpec(run.spec.data, state.spec.data);
@@ -177,6 +181,7 @@ function showSavedRuns(saved) {
     if (run.end) views.diagnosis.showEnd(run.end);
     views.network.setSummary(run.summary);
     if (run.snapshots[SNAP.WEIGHTS]) showSnapshot(run, run.snapshots[SNAP.WEIGHTS]);
+    if (run.snapshots[SNAP.INSIDES]) showSnapshot(run, run.snapshots[SNAP.INSIDES]);
   }
   for (const r of state.runs) if (isActive(r)) links.connect(r);
   chartRuns();
@@ -235,6 +240,7 @@ function showNoResults(summary, diagnosisText) {
   views.outputs.clear();
   views.network.setSummary(summary);
   views.network.setWeights(null);
+  views.insides.set(null);
   views.diagnosis.idle(diagnosisText);
   updateControls();
 }

@@ -56,6 +56,7 @@ export const SNAP = Object.freeze({
   CONFUSION: "confusion",
   MISCLASSIFIED: "misclassified",
   FORECAST: "forecast",
+  INSIDES: "insides",
 });
 
 // Client-to-server control frames: {"action": ...}.
@@ -97,6 +98,7 @@ export const VERDICT = Object.freeze({
   OVERFITTING: "overfitting",
   GOOD_FIT: "good_fit",
   DIVERGED: "diverged",
+  UNSTABLE: "unstable",
   TOO_EARLY: "too_early",
 });
 
