@@ -32,6 +32,9 @@ def warm_up() -> None:
                        "model": {"layers": [{"type": "dense", "units": 2}]},
                        "training": {"epochs": 1, "batch_size": 10, "device": "cpu"}})
     Trainer(spec).run()
+    # scikit-learn's datasets are imported on first use: ~1 s idle, 6 s on a loaded machine, which a
+    # fresh server's first digits or moons preview paid while the page waited for its views.
+    import sklearn.datasets  # noqa: F401
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
