@@ -111,6 +111,8 @@ def model_code(spec: ExperimentSpec) -> tuple[str, list[str]]:
                 helpers.append(h)
     head = summary.rows[-1]
     units = head_layer(summary.task, summary.n_classes).units
+    if not spec.model.layers and len(summary.input_shape) != 1:  # a linear model on images
+        lines.append(f"        nn.Flatten(),  # {fmt(summary.input_shape)} -> {fmt(head.input_shape)}")
     lines.append(f"        nn.Linear({head.input_shape[0]}, {units}),  # the head {fmt(head.input_shape)} -> ({units},)")
     return "\n".join(lines), helpers
 

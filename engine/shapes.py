@@ -83,6 +83,10 @@ def infer(spec: ExperimentSpec, limits: Limits | None = None) -> Summary:
         shape = out
     head = head_layer(summary.task, summary.n_classes)
     n = len(layers)
+    if not layers:
+        # [] is a linear model (docs/spec.md): an image (C, H, W) or sequence (T, F) input is
+        # flattened into the head, (B, *shape) -> (B, prod(shape)); build_model adds the nn.Flatten.
+        shape = (math.prod(shape),)
     if len(shape) != 1:
         where = f"model.layers[{n - 1}]"
         raise ShapeError([ErrorItem(
