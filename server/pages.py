@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -18,11 +19,15 @@ ROOT = Path(__file__).resolve().parent.parent
 TEMPLATES = Jinja2Templates(directory=str(ROOT / "templates"))  # autoescapes user text
 VENDOR = {"uplot": ROOT / "node_modules" / "uplot", "sortablejs": ROOT / "node_modules" / "sortablejs"}
 
+# The page's import map, inlined as it must be, and allowed by the CSP through its hash (server/guard.py).
+IMPORT_MAP = json.dumps({"imports": {"uplot": "/vendor/uplot/dist/uPlot.esm.js",
+                                     "sortablejs": "/vendor/sortablejs/modular/sortable.esm.js"}})
+
 router = APIRouter(include_in_schema=False)
 
 
 def _page(request: Request, **context: Any) -> HTMLResponse:
-    base = {"version": __version__, "read_only": False, "share_token": None}
+    base = {"version": __version__, "read_only": False, "share_token": None, "import_map": IMPORT_MAP}
     return TEMPLATES.TemplateResponse(request, "index.html", {**base, **context})
 
 

@@ -11,7 +11,7 @@ import asyncio
 import json
 import math
 import time
-from typing import Any
+from typing import Any, Optional
 
 from pydantic import ValidationError
 from starlette.websockets import WebSocket, WebSocketDisconnect
@@ -40,6 +40,18 @@ def encode(msg: dict[str, Any]) -> str:
         return json.dumps(msg, allow_nan=False, separators=(",", ":"))
     except ValueError:
         return json.dumps(_finite(msg), separators=(",", ":"))
+
+
+STREAM_PROTOCOL = "layerlab"  # the Sec-WebSocket-Protocol the server answers with
+TOKEN_PROTOCOL = STREAM_PROTOCOL + ".token."  # + the session's edit token, offered by the client
+
+
+def protocol_token(offered: list[str]) -> Optional[str]:
+    """The edit token a client offered as a `layerlab.token.<token>` subprotocol, if any."""
+    for value in offered:
+        if value.startswith(TOKEN_PROTOCOL):
+            return value[len(TOKEN_PROTOCOL):] or None
+    return None
 
 
 def _error(message: str, path: str | None = None) -> dict[str, Any]:
@@ -90,10 +102,11 @@ async def _send(ws: WebSocket, sub: Subscriber, window: float) -> None:
             return
 
 
-async def stream(ws: WebSocket, run: Run, manager: RunManager, steer: bool = True) -> None:
+async def stream(ws: WebSocket, run: Run, manager: RunManager, steer: bool = True,
+                 subprotocol: Optional[str] = None) -> None:
     """Serve one client until the run ends, the client leaves or the server stops. Without `steer`
     (a session's run watched through a share link) control frames get an error."""
-    await ws.accept()
+    await ws.accept(subprotocol=subprotocol)
     sub = run.subscribe()
     if manager.shutting_down:
         sub.close()
