@@ -52,7 +52,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         warm_up()
         store = Store(settings.database_url)
         manager = RunManager(settings, store)
-        uploads = Uploads(store, settings.max_samples)
+        uploads = Uploads(store, settings.max_samples, settings.max_concurrent_uploads)
         manager.split_provider = uploads.split
         manager.data_check = partial(check_spec_data, manager, uploads)
         app.state.manager = manager

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import threading
 import time
 from collections import deque
@@ -37,6 +38,7 @@ log = logging.getLogger("layerlab.runs")
 PIPE_CAPACITY = 10_000  # events a worker may run ahead of the event loop before it waits
 DRAIN_INTERVAL_S = 0.02  # the loop takes a worker's events at most this often
 KEEP_TERMINAL = 200  # finished runs kept in memory; older ones are read back from the database
+WORKER_NICE = 10  # training threads' nice (the event loop keeps 0): see lower_priority
 RETRY_AFTER_S = 2  # Retry-After of a 503 for a busy database
 SAVE_BACKOFF_S = (0.05, 2.0)  # a failed write is retried after 50 ms, doubling up to 2 s
 SHUTDOWN_SAVE_S = 15.0  # at shutdown, how long the last writes are retried before the server gives up
@@ -94,6 +96,17 @@ class EventPipe:
                 self._apply(item)
             except Exception:  # one bad event must not kill the loop's callback
                 log.exception("applying a worker event failed")
+
+
+def lower_priority() -> None:
+    """Give the calling (worker) thread a nice of WORKER_NICE, so that the event loop's thread wins
+    the CPU whenever it has work: with 8 runs training on 2 cores, health p99 went from 21 ms to
+    217 ms as the loop waited behind the trainers (issue 14). Linux nices threads one by one;
+    elsewhere this does nothing."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), WORKER_NICE)
+    except (AttributeError, OSError):  # not Linux, or not permitted
+        pass
 
 
 def _safetensors(state: dict[str, torch.Tensor]) -> bytes:
@@ -221,6 +234,7 @@ class RunManager:
     def _work(self, run: Run, pipe: EventPipe, provider: Optional[Callable[[ExperimentSpec], Any]]) -> None:
         """The worker thread: train, then hand the weights and the end over to the loop."""
         end: list[EndEvent] = []
+        lower_priority()
         try:
             split = provider(run.spec) if provider else None
             trainer = Trainer(run.spec, self.limits, split=split)

@@ -191,6 +191,7 @@ async def create_session_run(session: EditableDep, spec: SpecDep, manager: Manag
 # -- uploads -----------------------------------------------------------------------------------------
 @router.post("/sessions/{session_id}/uploads", status_code=201, response_model=UploadOut,
              responses={**AUTH_ERRORS, 413: {"description": "over max_upload_bytes"},
+                        503: {"description": "max_concurrent_uploads are being read (Retry-After)"},
                         422: {"description": "a bad file or column choice: errors name the row and column"}})
 async def upload_csv(session: EditableDep, request: Request, manager: ManagerDep, settings: SettingsDep,
                      sessions: SessionsDep, uploads: UploadsDep, filename: Annotated[str, Query(max_length=200)] = "data.csv",
@@ -206,9 +207,13 @@ async def upload_csv(session: EditableDep, request: Request, manager: ManagerDep
     instead of 422 (413), as /api/validate does: the page checks a file as it is chosen, and a
     browser logs each 4xx as an error.
     """
+    if uploads.slots.locked():  # each parse holds up to ~3x the file: a few at a time, the rest later
+        raise HTTPException(503, f"{settings.max_concurrent_uploads} uploads are being read; try again shortly",
+                            headers={"Retry-After": "2"})
     try:
-        raw = await read_capped(request, settings.max_upload_bytes)
-        table, info = await asyncio.to_thread(uploads.parse, raw, features, target, task)
+        async with uploads.slots:
+            raw = await read_capped(request, settings.max_upload_bytes)
+            table, info = await asyncio.to_thread(uploads.parse, raw, features, target, task)
     except CsvError as e:
         if report:
             return JSONResponse({"errors": [e.to_dict()]})
