@@ -218,9 +218,11 @@ def test_a_fork_can_take_a_new_title_and_copies_a_run_still_going(sapi, client):
     assert copy["title"] == "Copy"
     (r,) = copy["runs"]
     assert r["status"] == "stopped" and len(r["history"]["epoch"]) >= 1
-    stopped = client.post(f"/api/runs/{run['id']}/control", json={"action": "stop"}, headers=bearer(s["edit_token"]))
-    assert stopped.status_code == 200, stopped.text  # a session's run stops only with its edit token
-    sapi.wait_done(run["id"])
+    # A session's run is steered with the session's edit token (without it this stop is a 403, and the
+    # run went on for its 5000 epochs).
+    stop = client.post(f"/api/runs/{run['id']}/control", json={"action": "stop"}, headers=bearer(s["edit_token"]))
+    assert stop.status_code == 200, stop.text
+    assert sapi.wait_done(run["id"])["status"] == "stopped"
 
 
 def test_lookup_returns_the_sessions_whose_token_matches(sapi, client):
