@@ -38,7 +38,6 @@ log = logging.getLogger("layerlab.runs")
 PIPE_CAPACITY = 10_000  # events a worker may run ahead of the event loop before it waits
 DRAIN_INTERVAL_S = 0.02  # the loop takes a worker's events at most this often
 KEEP_TERMINAL = 200  # finished runs kept in memory; older ones are read back from the database
-WORKER_NICE = 10  # training threads' nice (the event loop keeps 0): see lower_priority
 RETRY_AFTER_S = 2  # Retry-After of a 503 for a busy database
 SAVE_BACKOFF_S = (0.05, 2.0)  # a failed write is retried after 50 ms, doubling up to 2 s
 SHUTDOWN_SAVE_S = 15.0  # at shutdown, how long the last writes are retried before the server gives up
@@ -98,15 +97,44 @@ class EventPipe:
                 log.exception("applying a worker event failed")
 
 
-def lower_priority() -> None:
-    """Give the calling (worker) thread a nice of WORKER_NICE, so that the event loop's thread wins
-    the CPU whenever it has work: with 8 runs training on 2 cores, health p99 went from 21 ms to
-    217 ms as the loop waited behind the trainers (issue 14). Linux nices threads one by one;
-    elsewhere this does nothing."""
-    try:
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), WORKER_NICE)
-    except (AttributeError, OSError):  # not Linux, or not permitted
-        pass
+class Slots:
+    """How many runs may train an epoch at once (LAYERLAB_TRAINING_SLOTS), whatever the number of
+    workers: with 8 runs training on 2 cores, the event loop waited behind them and health p99 went
+    from 21 ms to 217 ms (issue 14). A worker takes a slot for each epoch and gives it back between
+    epochs, so the runs of a crowd take turns, epoch by epoch, and a core stays free for the loop.
+    A paused run holds no slot."""
+
+    def __init__(self, n: int) -> None:
+        self._sem = threading.BoundedSemaphore(max(1, n))
+
+    def gate(self, control: Any) -> "SlotGate":
+        return SlotGate(self._sem, control)
+
+
+class SlotGate:
+    """The control a worker's trainer sees: the run's own, with a slot taken for each epoch."""
+
+    def __init__(self, sem: threading.BoundedSemaphore, control: Any) -> None:
+        self._sem, self._control, self._held = sem, control, False
+
+    def wait_turn(self) -> bool:
+        """Give the slot back, wait while paused, then wait for a slot; False once stop was asked for."""
+        self.release()
+        if not self._control.wait_turn():
+            return False
+        while not self._sem.acquire(timeout=0.05):
+            if self._control.stopping:
+                return False
+        self._held = True
+        return True
+
+    def take_changes(self) -> tuple[Optional[float], Optional[float]]:
+        return self._control.take_changes()
+
+    def release(self) -> None:
+        if self._held:
+            self._held = False
+            self._sem.release()
 
 
 def _safetensors(state: dict[str, torch.Tensor]) -> bytes:
@@ -121,6 +149,7 @@ class RunManager:
         self.store = store
         self.limits = settings.limits()
         self.runs: dict[str, Run] = {}
+        self.slots = Slots(settings.training_slots or max(1, (os.cpu_count() or 1) - 1))
         self.pending: deque[Run] = deque()
         self.active = 0
         self.shutting_down = False
@@ -234,7 +263,7 @@ class RunManager:
     def _work(self, run: Run, pipe: EventPipe, provider: Optional[Callable[[ExperimentSpec], Any]]) -> None:
         """The worker thread: train, then hand the weights and the end over to the loop."""
         end: list[EndEvent] = []
-        lower_priority()
+        gate = self.slots.gate(run.control)
         try:
             split = provider(run.spec) if provider else None
             trainer = Trainer(run.spec, self.limits, split=split)
@@ -245,7 +274,7 @@ class RunManager:
                 else:
                     pipe.put(event)
 
-            trainer.run(run.control, emit)
+            trainer.run(gate, emit)  # type: ignore[arg-type]  # a Control, one epoch per slot
             weights = {"final": _safetensors(trainer.model.state_dict())}
             best = trainer.best_state()
             if best is not None:
@@ -258,6 +287,7 @@ class RunManager:
             log.exception("run %s failed", run.id)
             pipe.put(("failed", f"{type(e).__name__}: {e}"))
         finally:
+            gate.release()
             pipe.put(("done", None))
 
     def _apply(self, run: Run, item: Any) -> None:

@@ -37,6 +37,9 @@ class Settings:
     log_level: str = "info"
     # Runs training at once; more wait as `queued`.
     max_concurrent_runs: int = field(default_factory=_cores)
+    # Runs training an epoch at the same moment, whatever max_concurrent_runs is; the others take
+    # turns, epoch by epoch. 0: one less than the cores (at least 1), so a core stays with the event loop.
+    training_slots: int = 0
     # Runs waiting at once; beyond it POST /api/runs answers 429.
     max_queued_runs: int = 64
     # Per-run caps; the defaults are the engine's own (engine.spec.Limits).

@@ -194,3 +194,24 @@ def test_the_query_token_no_longer_steers(sapi, client):
         assert "edit token" in m["message"]
     stopped = client.post(f"/api/runs/{run['id']}/control", json={"action": "stop"}, headers=bearer(s["edit_token"]))
     assert stopped.status_code == 200
+
+
+# -- load: a bound on how many runs train at once ---------------------------------------------------------------
+def test_runs_beyond_the_training_slots_take_turns_epoch_by_epoch(make_client):
+    """Two running runs, one slot: both advance (turns, not one after the other), never both at once."""
+    client = make_client(training_slots=1, max_concurrent_runs=2)
+    api = api_for(client)
+    a, b = (api.create(spec({"training": {"epochs": 5000}}))["id"] for _ in range(2))
+    api.wait_epochs(a, 20)
+    api.wait_epochs(b, 20)
+    for r in (a, b):
+        assert api.run(r)["status"] == "running"
+    slots = client.app.state.manager.slots
+    api.control(a, {"action": "pause"})
+    api.wait_settled(a)
+    before = len(api.run(b)["history"]["epoch"])
+    api.wait_epochs(b, before + 20)  # a paused run holds no slot
+    for r in (a, b):
+        api.control(r, {"action": "stop"})
+        assert api.wait_status(r, "stopped")["error"] is None
+    assert slots._sem._value == 1  # every slot given back
