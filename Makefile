@@ -5,7 +5,7 @@ PIP    := $(VENV)/bin/pip
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: setup run test test-kernels test-fast bench clean browser
+.PHONY: setup run test test-kernels test-fast fuzz bench clean browser
 
 setup: $(VENV)/.installed node_modules/.installed browser
 
@@ -44,6 +44,11 @@ test-kernels: setup
 
 test-fast: $(VENV)/.installed
 	$(PY) -m pytest -q -m "not browser and not slow"
+
+# 10,000 hostile bodies, websocket frames and schemathesis cases per route against a live server
+# (the same tests `make test` runs with a few hundred examples).
+fuzz: $(VENV)/.installed
+	FUZZ_LIVE=1 FUZZ_EXAMPLES=10000 $(PY) -m pytest -q -s tests/server/test_fuzz.py
 
 bench: setup
 	$(PY) -m bench

@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 from typing import Any, Optional
 
 from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Integer, LargeBinary, String, Text
-from sqlalchemy import create_engine, event, inspect, text
+from sqlalchemy import create_engine, delete, event, inspect, select, text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -68,8 +68,19 @@ class RunRow(Base):
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
 
 
+class BlobRow(Base):
+    """An uploaded table in engine.csvdata.Table's binary form, addressed by its SHA-256: the uploads
+    of a session and of every fork of it share one copy."""
+
+    __tablename__ = "blobs"
+    hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    size_bytes: Mapped[int] = mapped_column(Integer)
+    data: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
 class UploadRow(Base):
-    """A CSV uploaded to a session: its cells as text, column by column (engine.csvdata.Table)."""
+    """A CSV uploaded to a session: its table is the blob `blob` names (older rows: `table`, as JSON)."""
 
     __tablename__ = "uploads"
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
@@ -80,8 +91,15 @@ class UploadRow(Base):
     size_bytes: Mapped[int] = mapped_column(Integer)
     # Column summaries and the suggested choice of columns, for the page.
     info: Mapped[dict[str, Any]] = mapped_column(JSON)
-    table: Mapped[dict[str, Any]] = mapped_column(JSON, deferred=True)
+    table: Mapped[dict[str, Any]] = mapped_column(JSON, deferred=True)  # {} when `blob` is set
+    blob: Mapped[Optional[str]] = mapped_column(String(64), nullable=True, index=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+def drop_orphan_blobs(s: Any) -> None:
+    """Delete the stored tables that no upload names any more (inside the caller's transaction)."""
+    used = select(UploadRow.blob).where(UploadRow.blob.is_not(None))
+    s.execute(delete(BlobRow).where(BlobRow.hash.not_in(used)))
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:

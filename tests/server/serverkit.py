@@ -212,6 +212,8 @@ def history_of(messages: list[dict[str, Any]]) -> dict[str, list]:
 # -- servers ----------------------------------------------------------------------------------------------
 def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
     """Settings for a test: a fresh SQLite file in tmp_path, then the overrides."""
+    # TestClient's requests name the host 'testserver'; live servers are reached on 127.0.0.1.
+    overrides.setdefault("allowed_hosts", "testserver,127.0.0.1,localhost")
     return Settings(database_url=f"sqlite:///{tmp_path / 'layerlab.db'}", **overrides)
 
 

@@ -19,6 +19,8 @@ FIELDS = [f.name for f in dataclasses.fields(Settings)]
 def _other_value(name: str) -> tuple[str, object]:
     """A value for the field that is not its default, as text and as the expected Python value."""
     default = getattr(Settings(), name)
+    if isinstance(default, bool):  # before int: a bool is an int
+        return ("false" if default else "true"), not default
     if isinstance(default, str):
         return f"x-{name}", f"x-{name}"
     if isinstance(default, int):
@@ -48,6 +50,16 @@ def test_a_bad_value_names_its_variable(name: str, raw: str) -> None:
     var = f"LAYERLAB_{name.upper()}"
     with pytest.raises(ValueError, match=f"{var}='{re.escape(raw)}' is not a valid"):
         Settings.from_env({var: raw})
+
+
+@pytest.mark.parametrize("raw,value", [("1", True), ("TRUE", True), ("on", True), ("0", False), ("no", False)])
+def test_a_boolean_setting_reads_the_usual_words(raw: str, value: bool) -> None:
+    assert Settings.from_env({"LAYERLAB_API_DOCS": raw}).api_docs is value
+
+
+def test_a_boolean_setting_refuses_other_words() -> None:
+    with pytest.raises(ValueError, match="LAYERLAB_API_DOCS='maybe' is not a valid bool"):
+        Settings.from_env({"LAYERLAB_API_DOCS": "maybe"})
 
 
 def test_settings_limits_feed_the_engine() -> None:
