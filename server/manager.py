@@ -118,10 +118,11 @@ class SlotGate:
     def __init__(self, sem: threading.BoundedSemaphore, control: Any) -> None:
         self._sem, self._control, self._held = sem, control, False
 
-    def wait_turn(self) -> bool:
-        """Give the slot back, wait while paused, then wait for a slot; False once stop was asked for."""
+    def wait_turn(self, on_pick: Optional[Callable[[int], None]] = None) -> bool:
+        """Give the slot back, wait while paused (answering picks), then wait for a slot; False once
+        stop was asked for."""
         self.release()
-        if not self._control.wait_turn():
+        if not self._control.wait_turn(on_pick):
             return False
         while not self._sem.acquire(timeout=0.05):
             if self._control.stopping:
@@ -131,6 +132,9 @@ class SlotGate:
 
     def take_changes(self) -> tuple[Optional[float], Optional[float]]:
         return self._control.take_changes()
+
+    def take_pick(self) -> Optional[int]:
+        return self._control.take_pick()
 
     def release(self) -> None:
         if self._held:
