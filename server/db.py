@@ -1,16 +1,17 @@
-"""Database: SQLAlchemy 2 models, the engine, and start-up schema creation and migration.
+"""Database: SQLAlchemy 2 models, the engine, and start-up schema migration (Alembic).
 
-SQLite (WAL mode) by default; every type used is portable, so Postgres is only a URL away.
+SQLite (WAL mode) by default; PostgreSQL (postgresql+psycopg://...) for several web replicas.
 """
 
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from datetime import datetime, timezone
 from typing import Any, Optional
 
 from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Integer, LargeBinary, String, Text
-from sqlalchemy import create_engine, event, inspect, text
+from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -105,18 +106,32 @@ def make_engine(url: str) -> Engine:
     return engine
 
 
-def migrate(engine: Engine) -> None:
-    """Create missing tables, then add columns that the models have and the tables lack.
+MIGRATIONS = Path(__file__).with_name("migrations")
+# pg_advisory_lock key of schema migrations: any fixed 64-bit number that nothing else takes.
+MIGRATION_LOCK = 0x4C4C_4D49_4752  # "LLMIGR"
 
-    Additive migrations only: a new nullable (or defaulted) column is added in place.
+
+def migrate(engine: Engine) -> None:
+    """Bring the schema up to Alembic's head, once, however many replicas start together.
+
+    On PostgreSQL the upgrade runs under a session advisory lock: a second replica waits, then finds
+    the schema at head and does nothing. SQLite serialises writers itself (one file, one writer).
     """
-    Base.metadata.create_all(engine)
-    insp = inspect(engine)
-    with engine.begin() as conn:
-        for table in Base.metadata.sorted_tables:
-            have = {c["name"] for c in insp.get_columns(table.name)}
-            for col in table.columns:
-                if col.name in have:
-                    continue
-                ddl = col.type.compile(dialect=engine.dialect)
-                conn.execute(text(f'ALTER TABLE "{table.name}" ADD COLUMN "{col.name}" {ddl}'))
+    from alembic import command
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with engine.connect() as conn:
+        postgres = conn.dialect.name == "postgresql"
+        if postgres:
+            conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": MIGRATION_LOCK})
+            conn.commit()
+        try:
+            config.attributes["connection"] = conn
+            command.upgrade(config, "head")
+            conn.commit()
+        finally:
+            if postgres:
+                conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": MIGRATION_LOCK})
+                conn.commit()

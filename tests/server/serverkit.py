@@ -211,8 +211,9 @@ def history_of(messages: list[dict[str, Any]]) -> dict[str, list]:
 
 # -- servers ----------------------------------------------------------------------------------------------
 def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
-    """Settings for a test: a fresh SQLite file in tmp_path, then the overrides."""
-    return Settings(database_url=f"sqlite:///{tmp_path / 'layerlab.db'}", **overrides)
+    """Settings for a test: a fresh SQLite file in tmp_path (unless database_url is given), then the overrides."""
+    overrides.setdefault("database_url", f"sqlite:///{tmp_path / 'layerlab.db'}")
+    return Settings(**overrides)
 
 
 class LiveServer:

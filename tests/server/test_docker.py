@@ -3,7 +3,6 @@ everything in it that the server reads is real (CLI options, LAYERLAB_* settings
 
 from __future__ import annotations
 
-import dataclasses
 import re
 import shlex
 from typing import Any
@@ -17,7 +16,7 @@ from server.cli import build_parser
 from server.settings import Settings
 from serverkit import ROOT
 
-FIELDS = {f.name for f in dataclasses.fields(Settings)}
+FIELDS = set(Settings.model_fields)
 
 
 @pytest.fixture(scope="module")

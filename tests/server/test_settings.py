@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import re
 import subprocess
+from typing import get_args
 
 import pytest
 
@@ -13,12 +13,16 @@ from server.cli import build_parser
 from server.settings import Settings
 from serverkit import LAYERLAB, ROOT
 
-FIELDS = [f.name for f in dataclasses.fields(Settings)]
+FIELDS = list(Settings.model_fields)
 
 
 def _other_value(name: str) -> tuple[str, object]:
     """A value for the field that is not its default, as text and as the expected Python value."""
     default = getattr(Settings(), name)
+    choices = get_args(Settings.model_fields[name].annotation)
+    if choices:  # a Literal: another of its choices
+        other = next(c for c in choices if c != default)
+        return other, other
     if isinstance(default, str):
         return f"x-{name}", f"x-{name}"
     if isinstance(default, int):
