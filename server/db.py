@@ -100,6 +100,9 @@ def make_engine(url: str) -> Engine:
         if u.database and u.database != ":memory:":
             os.makedirs(os.path.dirname(os.path.abspath(u.database)), exist_ok=True)
         kwargs["connect_args"] = {"check_same_thread": False}
+    else:
+        # A server outlives a database restart: a pooled connection is checked before use, not found dead mid-write.
+        kwargs["pool_pre_ping"] = True
     engine = create_engine(url, **kwargs)
     if u.get_backend_name() == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)

@@ -210,35 +210,8 @@ class RunManager:
 
     def _apply(self, run: Run, item: Any) -> None:
         """On the loop: one event from a worker."""
-        if isinstance(item, EpochEvent):
-            run.add_epoch(item.metrics.to_dict())
-            if run.control.paused and run.status == RunStatus.RUNNING:
-                run.transition(RunStatus.PAUSED)  # a `step` on a running run pauses it
-        elif isinstance(item, DiagnosisEvent):
-            run.set_diagnosis(item.diagnosis.to_dict())
-        elif isinstance(item, SnapshotEvent):
-            run.set_snapshot(item.kind, item.epoch, item.data)
-        elif isinstance(item, EndEvent):
-            run.best_epoch, run.stopped_early, run.advice = item.best_epoch, item.stopped_early, item.advice
-            status = RunStatus(item.status)
-            if status == RunStatus.STOPPED and self.shutting_down:
-                status = RunStatus.INTERRUPTED
-            if run.error is None and status == RunStatus.INTERRUPTED:
-                run.error = INTERRUPTED_ERROR
-            run.finish(status, {"val_loss": item.val_loss, "verdict": item.verdict})
-        elif isinstance(item, tuple):
-            kind, payload = item
-            if kind == "weights":
-                run.weights, run.has_weights = payload, True
-            elif kind == "failed":
-                run.error = payload
-                run.advice = "The run raised an error. Check the spec, or try a smaller model or batch."
-                if not run.terminal:
-                    run.finish(RunStatus.FAILED, {})
-            elif kind == "status":  # a change made on a remote trainer (e.g. paused from another replica)
-                run.transition(RunStatus(payload))
-            elif kind == "done":
-                self._release(run)
+        if apply_item(run, item, self.shutting_down) == "done":
+            self._release(run)
 
     def _release(self, run: Run) -> None:
         self.active -= 1
@@ -338,6 +311,43 @@ class RunManager:
 
     def counts(self) -> dict[str, int]:
         return {"active": self.active, "queued": len(self.pending)}
+
+
+def apply_item(run: Run, item: Any, shutting_down: bool = False) -> Optional[str]:
+    """One item of a run's worker applied to the run's state (wherever the Run lives: a server's
+    loop, or a remote trainer's copy). Returns "done" for the worker's last item."""
+    if isinstance(item, EpochEvent):
+        run.add_epoch(item.metrics.to_dict())
+        if run.control.paused and run.status == RunStatus.RUNNING:
+            run.transition(RunStatus.PAUSED)  # a `step` on a running run pauses it
+    elif isinstance(item, DiagnosisEvent):
+        run.set_diagnosis(item.diagnosis.to_dict())
+    elif isinstance(item, SnapshotEvent):
+        run.set_snapshot(item.kind, item.epoch, item.data)
+    elif isinstance(item, EndEvent):
+        run.best_epoch, run.stopped_early, run.advice = item.best_epoch, item.stopped_early, item.advice
+        status = RunStatus(item.status)
+        if status == RunStatus.STOPPED and shutting_down:
+            status = RunStatus.INTERRUPTED
+        if run.error is None and status == RunStatus.INTERRUPTED:
+            run.error = INTERRUPTED_ERROR
+        if not run.terminal:
+            run.finish(status, {"val_loss": item.val_loss, "verdict": item.verdict})
+    elif isinstance(item, tuple):
+        kind, payload = item
+        if kind == "weights":
+            run.weights, run.has_weights = payload, True
+        elif kind == "failed":
+            run.error = payload
+            run.advice = "The run raised an error. Check the spec, or try a smaller model or batch."
+            if not run.terminal:
+                run.finish(RunStatus.FAILED, {})
+        elif kind == "status":  # a change made on a remote trainer (e.g. paused from another replica)
+            if not run.terminal:
+                run.transition(RunStatus(payload))
+        elif kind == "done":
+            return "done"
+    return None
 
 
 def run_row_state(run: Run) -> dict[str, Any]:

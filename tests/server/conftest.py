@@ -20,6 +20,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from server.app import create_app
+from clusterkit import Postgres, RayHead, pg_available
 from serverkit import Api, LiveServer, ServeProcess, api_for, make_settings
 from sessions_kit import SessionsApi
 
@@ -108,3 +109,25 @@ def serve(tmp_path: Path) -> Iterator[Callable[..., ServeProcess]]:
     yield start
     for p in procs:
         p.kill()
+
+
+# -- the throwaway cluster parts (tests/server/clusterkit.py): at most one each per test session, started
+# only by a test that asks for them (every such test is marked `cluster`, which `make test-fast` skips).
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[Postgres]:
+    """A PostgreSQL server of the test session's own (skips where PostgreSQL is not installed)."""
+    why = pg_available()
+    if why:
+        pytest.skip(why)
+    pg = Postgres()
+    yield pg
+    pg.close()
+
+
+@pytest.fixture(scope="session")
+def ray_head() -> Iterator[RayHead]:
+    """A local Ray head with two CPUs, on loopback with its own temp dir."""
+    pytest.importorskip("ray")
+    head = RayHead(num_cpus=2)
+    yield head
+    head.close()

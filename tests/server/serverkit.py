@@ -230,9 +230,10 @@ class LiveServer:
         self.ws_base = f"ws://127.0.0.1:{self.port}"
         self.api = http_api(self.base)
 
-    def start(self) -> "LiveServer":
+    def start(self, timeout: float = 10.0) -> "LiveServer":
         self.thread.start()
-        wait_for(lambda: self.server.started, 10, what="uvicorn to start")
+        wait_for(lambda: self.server.started or not self.thread.is_alive(), timeout, what="uvicorn to start")
+        assert self.server.started, "uvicorn stopped while starting (see the log above)"
         return self
 
     @property

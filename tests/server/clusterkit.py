@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Optional
 
 PG_BIN = Path(os.environ.get("LAYERLAB_TEST_PG_BIN", "/usr/lib/postgresql/15/bin"))
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 RAY = ROOT / ".venv" / "bin" / "ray"
 
 
