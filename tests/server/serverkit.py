@@ -250,9 +250,10 @@ class LiveServer:
 
 
 class ServeProcess:
-    """`layerlab serve --port P --db FILE` in its own process group, with LAYERLAB_* env settings."""
+    """`layerlab serve --port P [--db FILE]` in its own process group, with LAYERLAB_* env settings
+    (without `db`, the database is LAYERLAB_DATABASE_URL's)."""
 
-    def __init__(self, db: Path, log: Path, **env: str) -> None:
+    def __init__(self, db: Optional[Path], log: Path, start_timeout: float = 30.0, **env: str) -> None:
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.ws_base = f"ws://127.0.0.1:{self.port}"
@@ -261,10 +262,11 @@ class ServeProcess:
         full_env.update({f"LAYERLAB_{k.upper()}": v for k, v in env.items()})
         self.log = log
         self._log_file = open(log, "ab")
-        self.proc = subprocess.Popen([str(LAYERLAB), "serve", "--port", str(self.port), "--db", str(db)],
+        db_flag = ["--db", str(db)] if db is not None else []
+        self.proc = subprocess.Popen([str(LAYERLAB), "serve", "--port", str(self.port), *db_flag],
                                      env=full_env, stdout=self._log_file, stderr=subprocess.STDOUT,
                                      cwd=ROOT, start_new_session=True)
-        wait_for(self._healthy, 30, every=0.05, what="layerlab serve to answer /api/health")
+        wait_for(self._healthy, start_timeout, every=0.05, what="layerlab serve to answer /api/health")
 
     def _healthy(self) -> bool:
         if self.proc.poll() is not None:
