@@ -12,6 +12,7 @@ import sys
 MODULES = {
     "engine": "bench.engine_bench",
     "server": "bench.server_bench",
+    "cluster": "bench.cluster_bench",
 }
 
 
