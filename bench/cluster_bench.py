@@ -149,7 +149,8 @@ async def _crowd(a: Server, b: Server) -> dict[str, Any]:
 def crowd(a: Server, b: Server, workers: int) -> dict[str, Any]:
     r = asyncio.run(_crowd(a, b))
     lost = CROWD_RUNS - r["ends"]
-    return {"name": f"cluster: {CROWD_RUNS} runs at once, ends lost", "value": f"{r['finished']}/{CROWD_RUNS}, {lost} lost",
+    return {"name": f"cluster: {CROWD_RUNS} runs at once, ends lost",
+            "value": f"{r['finished']}/{CROWD_RUNS}, {lost} lost",
             "detail": f"{r['complete']}/{CROWD_RUNS} histories equal GET's, {CROWD_EPOCHS} epochs each on {workers} "
                       f"trainers, all done in {r['wall']:.1f} s; POSTed to one replica, watched on the other",
             "goal": f"{CROWD_RUNS}/{CROWD_RUNS}, 0 lost", "ok": r["finished"] == CROWD_RUNS and lost == 0

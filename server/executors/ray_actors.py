@@ -43,13 +43,13 @@ def pool_name(database_url: str) -> str:
 
 def _save(store: Any, state: dict[str, Any], deadline_s: float = SAVE_RETRY_S) -> None:
     """store.save_run, retried with backoff while the database cannot be reached (e.g. PostgreSQL restarting)."""
-    from sqlalchemy.exc import DBAPIError
+    from sqlalchemy.exc import InterfaceError, OperationalError
 
     delay, deadline = 0.1, time.monotonic() + deadline_s
     while True:
         try:
             return store.save_run(state)
-        except DBAPIError as e:
+        except (OperationalError, InterfaceError) as e:  # the connection, not the row: worth retrying
             if time.monotonic() > deadline:
                 raise
             log.warning("writing run %s failed (%s); retrying in %.1f s", state.get("id"), type(e).__name__, delay)
@@ -158,7 +158,11 @@ class RunWorker:
             train(spec, self.settings.limits(), run.control, put, self.uploads.split, run_id)
         finally:
             cap.cancel()
-            _save(self.store, run_row_state(run))  # the end and the weights, before any viewer hears of it
+            try:
+                _save(self.store, run_row_state(run))  # the end and the weights, before any viewer hears of it
+            except Exception:  # e.g. its session was deleted meanwhile: the run is not written again
+                log.exception("writing run %s at its end failed", run_id)
+            run.weights = {}
             for item in held:
                 runlog.put(item)
             with self.lock:
@@ -193,7 +197,8 @@ class RunWorker:
             run.control.stop()
 
     @ray.method(concurrency_group="control")
-    def control(self, run_id: str, action: str, lr: Optional[float] = None, l2: Optional[float] = None) -> Optional[str]:
+    def control(self, run_id: str, action: str, lr: Optional[float] = None,
+                l2: Optional[float] = None) -> Optional[str]:
         """Steer a run this trainer has (as RunManager.control does locally); its status, or None."""
         from ..runs import RunStatus
 

@@ -253,7 +253,7 @@ class ServeProcess:
     """`layerlab serve --port P [--db FILE]` in its own process group, with LAYERLAB_* env settings
     (without `db`, the database is LAYERLAB_DATABASE_URL's)."""
 
-    def __init__(self, db: Optional[Path], log: Path, start_timeout: float = 30.0, **env: str) -> None:
+    def __init__(self, db: Optional[Path], log: Path, start_timeout: Optional[float] = 30.0, **env: str) -> None:
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.ws_base = f"ws://127.0.0.1:{self.port}"
@@ -266,7 +266,11 @@ class ServeProcess:
         self.proc = subprocess.Popen([str(LAYERLAB), "serve", "--port", str(self.port), *db_flag],
                                      env=full_env, stdout=self._log_file, stderr=subprocess.STDOUT,
                                      cwd=ROOT, start_new_session=True)
-        wait_for(self._healthy, start_timeout, every=0.05, what="layerlab serve to answer /api/health")
+        if start_timeout is not None:  # None: the caller waits (wait_healthy), e.g. for several at once
+            self.wait_healthy(start_timeout)
+
+    def wait_healthy(self, timeout: float) -> None:
+        wait_for(self._healthy, timeout, every=0.05, what="layerlab serve to answer /api/health")
 
     def _healthy(self) -> bool:
         if self.proc.poll() is not None:

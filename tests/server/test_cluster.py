@@ -28,9 +28,12 @@ class Replicas:
     def __init__(self, url: str, address: str, tmp: Path) -> None:
         env = {"executor": "ray", "ray_address": address, "database_url": url, "ray_workers": "2",
                "flush_seconds": "0.5", "log_level": "warning"}
-        # A creates the pool (two trainers importing torch: tens of seconds on a loaded CI machine).
-        self.a = ServeProcess(None, tmp / "a.log", start_timeout=180, **env)
-        self.b = ServeProcess(None, tmp / "b.log", start_timeout=120, **env)
+        # Started together, as replicas are: one of them creates the pool, both wait for its two trainers
+        # to import torch (tens of seconds on a loaded CI machine).
+        self.a = ServeProcess(None, tmp / "a.log", start_timeout=None, **env)
+        self.b = ServeProcess(None, tmp / "b.log", start_timeout=None, **env)
+        self.a.wait_healthy(180)
+        self.b.wait_healthy(60)
         self.url = url
         ray.init(address=address, namespace="layerlab", log_to_driver=False, configure_logging=False)
 

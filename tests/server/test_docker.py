@@ -132,7 +132,8 @@ def test_every_cluster_service_has_a_health_check_and_the_scaled_ones_can_scale(
     assert [p.split(":", 1)[0] for p in cluster["lb"]["ports"]] == ["127.0.0.1"]  # loopback only, as the default
 
 
-def test_postgres_keeps_its_data_on_a_volume_and_web_reaches_it(compose: dict[str, Any], cluster: dict[str, Any]) -> None:
+def test_postgres_keeps_its_data_on_a_volume_and_web_reaches_it(compose: dict[str, Any],
+                                                                cluster: dict[str, Any]) -> None:
     pg = cluster["postgres"]
     (volume,) = pg["volumes"]
     source, target = volume.split(":")[:2]
@@ -174,7 +175,8 @@ def test_ray_commands_use_options_ray_has(cluster: dict[str, Any]) -> None:
         pytest.skip("ray is not installed (pip install -e .[cluster])")
     helps = {sub: subprocess.run([str(ray), sub, "--help"], capture_output=True, text=True, timeout=120).stdout
              for sub in ("start", "health-check")}
-    commands = [_argv(cluster["ray-head"]), _argv(cluster["ray-worker"]), shlex.split(_argv(cluster["web"])[2].split(" && ")[0])]
+    web_join = shlex.split(_argv(cluster["web"])[2].split(" && ")[0])
+    commands = [_argv(cluster["ray-head"]), _argv(cluster["ray-worker"]), web_join]
     commands += [svc["healthcheck"]["test"][1:] for svc in (cluster["ray-head"], cluster["ray-worker"])]
     for cmd in commands:
         assert cmd[0] == "ray" and cmd[1] in helps, cmd

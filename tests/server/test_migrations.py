@@ -54,7 +54,8 @@ def test_a_database_from_before_alembic_is_upgraded_and_keeps_its_rows(tmp_path:
         conn.execute("CREATE TABLE runs (id VARCHAR(32) PRIMARY KEY, session_id VARCHAR(32), label VARCHAR(200),"
                      " parent_id VARCHAR(32), status VARCHAR(16), spec JSON, summary JSON, history JSON,"
                      " diagnosis JSON, best_epoch INTEGER, stopped_early BOOLEAN, error TEXT,"
-                     " weights_final BLOB, weights_best BLOB, has_weights BOOLEAN, created_at FLOAT, updated_at DATETIME)")
+                     " weights_final BLOB, weights_best BLOB, has_weights BOOLEAN, created_at FLOAT,"
+                     " updated_at DATETIME)")
         conn.execute("INSERT INTO sessions VALUES ('s1', 'Old', NULL, 'h', 'share1', '2026-01-01', '2026-01-01')")
         conn.execute("INSERT INTO runs (id, session_id, status, spec, history, stopped_early, has_weights, created_at)"
                      " VALUES ('r1', 's1', 'finished', '{}', '{\"epoch\": [1]}', 0, 0, 1.0)")

@@ -47,11 +47,23 @@ def test_from_env_defaults_empty_values_and_overrides() -> None:
     assert Settings.from_env({"LAYERLAB_FLUSH_SECONDS": "3"}).flush_seconds == 3.0
 
 
-@pytest.mark.parametrize("name,raw", [("port", "eighty"), ("max_concurrent_runs", "1.5"), ("flush_seconds", "soon")])
+@pytest.mark.parametrize("name,raw", [("port", "eighty"), ("max_concurrent_runs", "1.5"), ("flush_seconds", "soon"),
+                                      ("executor", "threads")])
 def test_a_bad_value_names_its_variable(name: str, raw: str) -> None:
     var = f"LAYERLAB_{name.upper()}"
     with pytest.raises(ValueError, match=f"{var}='{re.escape(raw)}' is not a valid"):
         Settings.from_env({var: raw})
+
+
+def test_a_bad_choice_lists_the_valid_ones() -> None:
+    with pytest.raises(ValueError, match=r"LAYERLAB_EXECUTOR='threads' is not a valid choice of local, ray$"):
+        Settings.from_env({"LAYERLAB_EXECUTOR": "threads"})
+
+
+def test_settings_ignore_the_environment_unless_read_from_it(monkeypatch) -> None:
+    monkeypatch.setenv("LAYERLAB_PORT", "9123")
+    assert Settings().port == 8000  # a test's Settings(...) never picks up the shell's variables
+    assert Settings.from_env().port == 9123
 
 
 def test_settings_limits_feed_the_engine() -> None:
