@@ -106,12 +106,14 @@ def cmd_train(args: argparse.Namespace) -> int:
         out({"type": "diagnosis", "verdict": d.verdict, "reason": d.reason,
              "remedies": [r.__dict__ for r in d.remedies]})
         out({"type": "end", "status": end.status, "epochs": end.epochs, "best_epoch": end.best_epoch,
-             "val_loss": end.val_loss, "verdict": d.verdict})
+             "val_loss": end.val_loss, "val_acc": end.val_acc, "weights_epoch": end.weights_epoch,
+             "verdict": d.verdict})
     else:
         print(f"status: {end.status} after {end.epochs} epochs"
               + (" (early stopping)" if end.stopped_early else ""))
         if end.val_loss is not None:
-            print(f"final val loss: {end.val_loss:.4g}  best epoch: {end.best_epoch}")
+            kept = f" (weights of epoch {end.weights_epoch})" if end.weights_epoch != end.epochs else ""
+            print(f"final val loss: {end.val_loss:.4g}{kept}  best epoch: {end.best_epoch}")
         print(f"verdict: {d.verdict}: {d.reason}")
         for r in d.remedies:
             print(f"  try: {r.label}: {r.why}")

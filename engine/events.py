@@ -72,7 +72,8 @@ class SnapshotEvent:
 
 @dataclass
 class EndEvent:
-    """Last event of a run."""
+    """Last event of a run. val_loss and val_acc are those of the weights the run ends with:
+    after early stopping with restore_best, the weights of epoch `weights_epoch`, not the last epoch's."""
 
     status: str  # finished | stopped | diverged
     epochs: int
@@ -81,6 +82,8 @@ class EndEvent:
     verdict: Optional[str]
     stopped_early: bool = False
     advice: Optional[str] = None
+    val_acc: Optional[float] = None
+    weights_epoch: Optional[int] = None  # the epoch whose weights the run ends with
 
 
 Event = EpochEvent | DiagnosisEvent | SnapshotEvent | EndEvent

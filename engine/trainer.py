@@ -120,6 +120,8 @@ class Trainer:
         self._es_state: Optional[dict] = None  # weights at early stopping's best (min_delta applies)
         self._es_best = math.inf
         self._es_wait = 0
+        self._es_epoch: Optional[int] = None  # the epoch of _es_state
+        self.weights_epoch = 0  # the epoch whose weights the model holds now
         self.stopped_early = False
         self.diverged = False
 
@@ -190,6 +192,7 @@ class Trainer:
         train_acc = (preds == ys).sum().item() / n if preds is not None else None
         val_loss, val_acc = self.evaluate(self.x_val, self.y_val)
         self.epoch += 1
+        self.weights_epoch = self.epoch
         m = EpochMetrics(self.epoch, train_loss, val_loss, train_acc, val_acc, lr, step_time)
         self._record(m)
         return m
@@ -215,6 +218,7 @@ class Trainer:
         if m.val_loss < self._es_best - es.min_delta:
             self._es_best = m.val_loss
             self._es_wait = 0
+            self._es_epoch = m.epoch
             if es.restore_best:  # the same weights as the best epoch's when this epoch is also that
                 self._es_state = self._best_state if self.best_epoch == m.epoch else self._copy_weights()
         else:
@@ -236,10 +240,21 @@ class Trainer:
         """Weights of the epoch with the lowest val loss (None before the first epoch)."""
         return self._best_state
 
-    def restore_best(self) -> None:
-        """Keras' restore_best_weights: only once early stopping has triggered."""
+    def restore_best(self) -> bool:
+        """Keras' restore_best_weights: only once early stopping has triggered. True if it restored."""
         if self.stopped_early and self._es_state is not None:
             self.model.load_state_dict(self._es_state)
+            self.weights_epoch = self._es_epoch or self.epoch
+            return True
+        return False
+
+    def final_metrics(self, restored: bool) -> tuple[Optional[float], Optional[float]]:
+        """(val loss, val accuracy) of the weights the run ends with, which are the ones saved and exported."""
+        if not self.epoch:
+            return None, None
+        if restored:
+            return self.evaluate(self.x_val, self.y_val)
+        return self.history["val_loss"][-1], self.history["val_acc"][-1]
 
     # -- the whole run ---------------------------------------------------------------
     def run(self, control: Control | None = None, emit: Callable[[Event], None] = lambda e: None,
@@ -270,9 +285,10 @@ class Trainer:
         def snapshot_now() -> None:
             nonlocal last_snap, snap_cost
             t = time.perf_counter()
+            at = self.weights_epoch  # after restore_best, the best epoch's weights are the ones shown
             if kind:
-                emit(SnapshotEvent(kind, self.epoch, take_snapshot(self.model, kind, x_all, self.epoch)))
-            emit(SnapshotEvent("weights", self.epoch, weight_summary(self.model, self.epoch)))
+                emit(SnapshotEvent(kind, at, take_snapshot(self.model, kind, x_all, at)))
+            emit(SnapshotEvent("weights", at, weight_summary(self.model, at)))
             snap_cost = time.perf_counter() - t
             last_snap = time.perf_counter()
 
@@ -293,11 +309,12 @@ class Trainer:
                 snapshot_now()
             if self.stopped_early:
                 break
-        self.restore_best()
+        restored = self.restore_best()
         if not self.diverged and self.epoch > 0:
             snapshot_now()
         diagnose_now(final=True)
-        val = self.history["val_loss"][-1] if self.epoch else None
-        emit(EndEvent(status, self.epoch, self.best_epoch, val, verdict, self.stopped_early,
-                      DIVERGED_ADVICE if status == "diverged" else None))
+        val_loss, val_acc = self.final_metrics(restored)
+        emit(EndEvent(status, self.epoch, self.best_epoch, val_loss, verdict, self.stopped_early,
+                      DIVERGED_ADVICE if status == "diverged" else None, val_acc=val_acc,
+                      weights_epoch=self.weights_epoch if self.epoch else None))
         return RunResult(status, self.epoch, self.best_epoch, self.stopped_early)

@@ -59,6 +59,8 @@ class RunRow(Base):
     stopped_early: Mapped[bool] = mapped_column(Boolean, default=False)
     error: Mapped[Optional[str]] = mapped_column(Text, nullable=True)
     advice: Mapped[Optional[str]] = mapped_column(Text, nullable=True)
+    # The end's metrics of the weights kept: {"val_loss", "val_acc", "weights_epoch"} (None while live).
+    result: Mapped[Optional[dict[str, Any]]] = mapped_column(JSON, nullable=True)
     # safetensors bytes, never pickle.
     weights_final: Mapped[Optional[bytes]] = mapped_column(LargeBinary, nullable=True, deferred=True)
     weights_best: Mapped[Optional[bytes]] = mapped_column(LargeBinary, nullable=True, deferred=True)

@@ -332,7 +332,8 @@ def apply_item(run: Run, item: Any, shutting_down: bool = False) -> Optional[str
         if run.error is None and status == RunStatus.INTERRUPTED:
             run.error = INTERRUPTED_ERROR
         if not run.terminal:
-            run.finish(status, {"val_loss": item.val_loss, "verdict": item.verdict})
+            run.finish(status, {"val_loss": item.val_loss, "val_acc": item.val_acc,
+                                "weights_epoch": item.weights_epoch, "verdict": item.verdict})
     elif isinstance(item, tuple):
         kind, payload = item
         if kind == "weights":
@@ -358,12 +359,19 @@ def run_row_state(run: Run) -> dict[str, Any]:
         "history": {k: list(v) for k, v in run.history.items()},
         "diagnosis": run.diagnosis, "snapshots": dict(run.snapshots), "best_epoch": run.best_epoch,
         "stopped_early": run.stopped_early, "error": run.error, "advice": run.advice,
-        "created_at": run.created_at}
+        "created_at": run.created_at, "result": _result(run.end)}
     if run.weights:
         state["weights_final"] = run.weights.get("final")
         state["weights_best"] = run.weights.get("best")
         state["has_weights"] = True
     return state
+
+
+def _result(end: Optional[dict]) -> Optional[dict]:
+    """What a run ended with (the final weights' metrics), kept so that a restored run says the same."""
+    if not end:
+        return None
+    return {k: end.get(k) for k in ("val_loss", "val_acc", "weights_epoch")}
 
 
 def run_from_row(row: Any) -> Run:
@@ -379,5 +387,8 @@ def run_from_row(row: Any) -> Run:
     run.dirty = False
     run.has_weights = bool(row.has_weights)
     if run.terminal:
-        run.end = run.end_message((run.history.get("val_loss") or [None])[-1], (row.diagnosis or {}).get("verdict"))
+        # Rows saved before `result` existed fall back to the last epoch's metrics.
+        result = row.result or {"val_loss": (run.history.get("val_loss") or [None])[-1],
+                                "val_acc": (run.history.get("val_acc") or [None])[-1]}
+        run.end = run.end_message(verdict=(row.diagnosis or {}).get("verdict"), **result)
     return run

@@ -79,7 +79,9 @@ class EndMsg(BaseModel):
     status: str
     epochs: int
     best_epoch: Optional[int] = None
-    val_loss: Optional[float] = None
+    val_loss: Optional[float] = None  # of the weights kept, epoch `weights_epoch`
+    val_acc: Optional[float] = None
+    weights_epoch: Optional[int] = None
     verdict: Optional[str] = None
     stopped_early: bool = False
     advice: Optional[str] = None

@@ -177,10 +177,15 @@ class Run:
         self.dirty = True
         self.publish(self.end)
 
-    def end_message(self, val_loss: Optional[float] = None, verdict: Optional[str] = None) -> dict[str, Any]:
-        """The `end` message of a run that has ended, from its own state."""
+    def end_message(self, val_loss: Optional[float] = None, verdict: Optional[str] = None,
+                    val_acc: Optional[float] = None, weights_epoch: Optional[int] = None) -> dict[str, Any]:
+        """The `end` message of a run that has ended, from its own state.
+
+        val_loss and val_acc are the metrics of the weights the run ends with (epoch `weights_epoch`).
+        """
         return {"type": "end", "status": self._status.value, "epochs": len(self.history["epoch"]),
-                "best_epoch": self.best_epoch, "val_loss": val_loss, "verdict": verdict,
+                "best_epoch": self.best_epoch, "val_loss": val_loss, "val_acc": val_acc,
+                "weights_epoch": weights_epoch, "verdict": verdict,
                 "stopped_early": self.stopped_early, "advice": self.advice, "error": self.error}
 
     def publish(self, msg: dict[str, Any]) -> None:

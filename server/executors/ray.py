@@ -230,8 +230,8 @@ class RayExecutor:
                 if not run.terminal:
                     if run.status == RunStatus.QUEUED and status != RunStatus.STOPPED:
                         run.transition(RunStatus.RUNNING)
-                    run.finish(status, {"val_loss": (row.history.get("val_loss") or [None])[-1],
-                                        "verdict": (row.diagnosis or {}).get("verdict")})
+                    result = row.result or {"val_loss": (row.history.get("val_loss") or [None])[-1]}
+                    run.finish(status, {**result, "verdict": (row.diagnosis or {}).get("verdict")})
         apply(("done", None))
 
 

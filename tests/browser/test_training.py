@@ -74,6 +74,7 @@ def test_space_in_a_field_types_instead_of_training(page: Page) -> None:
     expect(status(page)).to_have_text("Ready")
 
 
+@pytest.mark.outcome
 def test_a_remedy_forks_a_run_whose_curves_overlay_the_first(page: Page, shot) -> None:
     page.get_by_label("Load an example").select_option(label="Overfitting: big net, 60 noisy points")
     expect(layers(page)).to_have_count(3)
@@ -128,6 +129,7 @@ def test_charts_keep_up_with_hundreds_of_epochs_per_second(page: Page) -> None:
     assert not [d for d in long_tasks if d > 500], long_tasks
 
 
+@pytest.mark.outcome
 def test_a_diverged_run_says_so_and_suggests_a_lower_learning_rate(page: Page, shot) -> None:
     page.get_by_label("Load an example").select_option(label="Regression: noisy sine")
     page.get_by_label("Optimizer", exact=True).select_option("sgd")

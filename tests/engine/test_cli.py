@@ -16,7 +16,7 @@ import pytest
 import torch
 
 ROOT = Path(__file__).resolve().parents[2]
-END_KEYS = {"type", "status", "epochs", "best_epoch", "val_loss", "verdict"}
+END_KEYS = {"type", "status", "epochs", "best_epoch", "val_loss", "val_acc", "weights_epoch", "verdict"}
 EPOCH_KEYS = {"type", "epoch", "train_loss", "val_loss", "train_acc", "val_acc", "lr"}
 
 
@@ -72,6 +72,7 @@ def test_unreadable_file_exits_1(tmp_path):
     assert "cannot read" in out.stderr and "missing.json" in out.stderr
 
 
+@pytest.mark.outcome
 def test_train_jsonl_streams_epochs_then_diagnosis_then_end(tmp_path):
     out = layerlab("train", write(tmp_path, CIRCLE), "--jsonl", "--epochs", "12")
     assert out.returncode == 0, out.stderr
@@ -95,6 +96,7 @@ def _reject(token: str) -> None:
     raise AssertionError(f"{token} in the output: strict JSON has no NaN or Infinity")
 
 
+@pytest.mark.outcome
 def test_diverging_run_exits_0_with_status_diverged(tmp_path):
     spec = {**CIRCLE, "training": {**CIRCLE["training"], "optimizer": "sgd", "lr": 1e6}}
     out = layerlab("train", write(tmp_path, spec), "--jsonl")
@@ -106,6 +108,7 @@ def test_diverging_run_exits_0_with_status_diverged(tmp_path):
     assert rows[-2]["type"] == "diagnosis" and rows[-2]["remedies"][0]["id"] == "lower_lr"
 
 
+@pytest.mark.outcome
 def test_progress_bar_mode_prints_a_summary_with_the_verdict(tmp_path):
     out = layerlab("train", write(tmp_path, CIRCLE), "--epochs", "15")
     assert out.returncode == 0, out.stderr

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from statistics import mean
 from typing import Any
 
 import pytest
@@ -43,6 +44,7 @@ def assert_remedies_are_valid(spec: ExperimentSpec, remedies) -> None:
 
 
 # -- the four required cases, trained for real -----------------------------------------------------
+@pytest.mark.outcome
 def test_linear_model_on_circle_underfits():
     trainer, events = train({"data": {"dataset": "circle", "seed": 1}, "model": {"layers": []},
                              "training": {"epochs": 40}})
@@ -55,6 +57,7 @@ def test_linear_model_on_circle_underfits():
     assert_remedies_are_valid(trainer.spec, d.remedies)
 
 
+@pytest.mark.outcome
 def test_big_network_on_few_noisy_spiral_points_overfits():
     trainer, events = train({
         "data": {"dataset": "spiral", "n_samples": 60, "noise": 0.3, "seed": 2},
@@ -64,14 +67,22 @@ def test_big_network_on_few_noisy_spiral_points_overfits():
     assert end.status == "finished" and end.epochs == 300
     assert d.verdict == "overfitting"
     h = trainer.history
-    # It learned the 42 training points far better than it generalises.
-    assert h["train_loss"][-1] < 0.5 * trainer.baseline < 2 * trainer.baseline < h["val_loss"][-1]
-    assert h["train_acc"][-1] > h["val_acc"][-1] + 0.2
+    # It learned the 42 training points far better than it generalises. The end of this run is
+    # chaotic (train loss swings between about 0.15 and 0.5 from one epoch to the next, and how
+    # depends on the CPU's float kernels), so the claims are on the run's best and on window means.
+    last = slice(-50, None)
+    assert min(h["train_loss"]) < 0.5 * trainer.baseline
+    assert 2 * trainer.baseline < mean(h["val_loss"][last])
+    assert 4 * mean(h["train_loss"][last]) < mean(h["val_loss"][last])
+    assert mean(h["train_acc"][last]) > mean(h["val_acc"][last]) + 0.2
+    # Val loss bottoms out early, then climbs: the overfitting picture.
+    assert h["val_loss"].index(min(h["val_loss"])) < 50
     ids = [r.id for r in d.remedies]
     assert {"early_stopping", "add_dropout", "add_l2", "more_data", "smaller_model"} <= set(ids)
     assert_remedies_are_valid(trainer.spec, d.remedies)
 
 
+@pytest.mark.outcome
 def test_small_network_on_enough_circle_points_fits_well():
     # At noise 0.1 the disc and ring barely overlap; at the default 0.2 this spec's gap sits on the
     # overfitting threshold and the verdict depends on the data seed.
@@ -82,10 +93,11 @@ def test_small_network_on_enough_circle_points_fits_well():
     d, end = final(events)
     assert end.status == "finished" and d.verdict == "good_fit"
     assert abs(d.facts["gap"]) < GAP_MIN * trainer.baseline
-    assert trainer.history["val_acc"][-1] > 0.95
+    assert mean(trainer.history["val_acc"][-10:]) > 0.95
     assert_remedies_are_valid(trainer.spec, d.remedies)
 
 
+@pytest.mark.outcome
 def test_huge_sgd_learning_rate_diverges():
     trainer, events = train({"data": {"dataset": "circle", "seed": 3},
                              "model": {"layers": [{"type": "dense", "units": 16}] * 2},

@@ -209,6 +209,7 @@ def _keras_stop(val: list[float], patience: int, min_delta: float) -> tuple[int,
     return len(val), best_epoch
 
 
+@pytest.mark.outcome
 @pytest.mark.parametrize("patience,min_delta", [(5, 0.0), (10, 0.0), (5, 0.05)])
 def test_early_stopping_follows_keras(make_spec, patience, min_delta):
     spec = make_spec({**OVERFIT, "training": {**OVERFIT["training"], "early_stopping": {
@@ -233,6 +234,7 @@ def test_early_stopping_follows_keras(make_spec, patience, min_delta):
     assert final_val != pytest.approx(trainer.history["val_loss"][-1], abs=1e-7)
 
 
+@pytest.mark.outcome
 def test_early_stopping_without_restore_keeps_the_last_weights(make_spec):
     spec = make_spec({**OVERFIT, "training": {**OVERFIT["training"], "early_stopping": {
         "patience": 5, "restore_best": False}}})

@@ -225,6 +225,7 @@ def test_a_run_that_raises_is_failed_with_the_reason_and_the_server_carries_on(a
     assert api.wait_status(api.create(spec())["id"], "finished")["error"] is None
 
 
+@pytest.mark.outcome
 def test_a_diverging_run_is_diverged_with_advice_and_no_nan(api: Api, client: TestClient) -> None:
     run_id = api.create(spec({"training": {"optimizer": "sgd", "lr": 1e6, "epochs": 100}}))["id"]
     run = api.wait_status(run_id, "diverged", "finished", "failed")  # api parses strictly: no NaN/Infinity
@@ -240,6 +241,7 @@ def test_a_diverging_run_is_diverged_with_advice_and_no_nan(api: Api, client: Te
     assert msgs[-1]["status"] == "diverged" and msgs[-1]["advice"] == run["advice"]
 
 
+@pytest.mark.outcome
 def test_nan_losses_never_reach_the_json(api: Api, client: TestClient) -> None:
     """ReLU regression at lr 1e6 overflows in the first epoch: the loss is NaN, recorded as null."""
     patch = {"data": {"dataset": "sine", "n_samples": None},

@@ -213,9 +213,10 @@ def test_a_fork_can_take_a_new_title_and_copies_a_run_still_going(sapi, client):
     assert copy["title"] == "Copy"
     (r,) = copy["runs"]
     assert r["status"] == "stopped" and len(r["history"]["epoch"]) >= 1
-    # A session's run is stopped with its edit token (without it: 403, and the run goes on to its cap).
-    r = client.post(f"/api/runs/{run['id']}/control", json={"action": "stop"}, headers=bearer(s["edit_token"]))
-    assert r.status_code == 200, r.text
+    # A session's run is steered with the session's edit token (without it this stop is a 403, and the
+    # run went on for its 5000 epochs).
+    stop = client.post(f"/api/runs/{run['id']}/control", json={"action": "stop"}, headers=bearer(s["edit_token"]))
+    assert stop.status_code == 200, stop.text
     assert sapi.wait_done(run["id"])["status"] == "stopped"
 
 

@@ -7,6 +7,7 @@ too big) with a message that names the row and the column, and leaves no row beh
 from __future__ import annotations
 
 from pathlib import Path
+from statistics import mean
 from typing import Any
 
 import pytest
@@ -26,6 +27,7 @@ def train_spec(upload: dict[str, Any], **training: Any) -> dict[str, Any]:
                  "training": {"optimizer": "adam", "lr": 0.03, "epochs": 40, "batch_size": 16, **training}})
 
 
+@pytest.mark.outcome
 def test_a_classification_csv_trains_end_to_end(sapi, client):
     s = sapi.create()
     up = sapi.upload(s, flowers(), filename="flowers.csv")
@@ -41,11 +43,12 @@ def test_a_classification_csv_trains_end_to_end(sapi, client):
     assert run["summary"]["input_shape"] == [4] and run["summary"]["layers"][-1]["output_shape"] == [3]
     done = sapi.wait_done(run["id"])
     assert done["status"] == "finished", done["error"]
-    assert done["history"]["val_acc"][-1] > 0.9
+    assert mean(done["history"]["val_acc"][-5:]) > 0.9  # a window, not one epoch: robust to CPU kernels
     assert done["spec"]["data"]["upload"] == up["id"]
     assert sapi.get(s)["uploads"] == [up]
 
 
+@pytest.mark.outcome
 def test_a_regression_csv_trains_end_to_end_and_draws_its_surface(sapi):
     s = sapi.create()
     up = sapi.upload(s, house_prices())
@@ -54,7 +57,7 @@ def test_a_regression_csv_trains_end_to_end_and_draws_its_surface(sapi):
     run = sapi.run(s, train_spec(up, epochs=60))
     done = sapi.wait_done(run["id"])
     assert done["status"] == "finished", done["error"]
-    assert done["history"]["val_loss"][-1] < 0.5 * done["history"]["val_loss"][0]
+    assert mean(done["history"]["val_loss"][-5:]) < 0.5 * done["history"]["val_loss"][0]
     assert done["history"]["val_acc"][-1] is None
     assert done["snapshots"]["surface"]["n"] == 64  # two features: the page draws the fitted surface
 
