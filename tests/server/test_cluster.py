@@ -5,9 +5,11 @@ carries on; a brief PostgreSQL restart loses nothing."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
-import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -74,6 +76,35 @@ def test_health_shows_the_clusters_devices(replicas):
     body = replicas.b.api.create(spec({"training": {"device": "cuda"}}), status=422)
     (err,) = body["errors"]
     assert err["path"] == "training.device" and err["message"].endswith("available: cpu")
+
+
+def _call(base: str, method: str, path: str, body: Any = None, token: str | None = None) -> tuple[int, Any]:
+    """One JSON request to a replica, with the session's edit token if given."""
+    headers = {"content-type": "application/json", **({"authorization": f"Bearer {token}"} if token else {})}
+    req = urllib.request.Request(base + path, method=method, headers=headers,
+                                 data=None if body is None else json.dumps(body).encode())
+    try:
+        with urllib.request.urlopen(req, timeout=30) as r:
+            return r.status, json.loads(r.read() or b"null")
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read() or b"null")
+
+
+def test_sessions_share_links_and_forks_work_from_any_replica(replicas):
+    a, b = replicas.a.base, replicas.b.base
+    code, s = _call(a, "POST", "/api/sessions", {"title": "Course", "spec": spec()})
+    assert code == 201
+    code, run = _call(b, "POST", f"/api/sessions/{s['id']}/runs", spec(), token=s["edit_token"])
+    assert code == 201
+    replicas.a.api.wait_status(run["id"], "finished", timeout=60)
+    code, shared = _call(b, "GET", f"/api/shared/{s['share_token']}")
+    assert code == 200 and shared["title"] == "Course" and [r["id"] for r in shared["runs"]] == [run["id"]]
+    code, fork = _call(a, "POST", f"/api/shared/{s['share_token']}/fork", {"title": "Mine"})
+    assert code == 201
+    code, mine = _call(b, "GET", f"/api/sessions/{fork['id']}", token=fork["edit_token"])
+    assert code == 200 and mine["title"] == "Mine" and len(mine["runs"]) == 1
+    assert mine["runs"][0]["history"] == replicas.b.api.run(run["id"])["history"]
+    assert _call(b, "PATCH", f"/api/sessions/{s['id']}", {"notes": "x"}, token=fork["edit_token"])[0] == 403
 
 
 def test_a_run_started_on_a_is_steered_from_both_and_outlives_a(replicas):
