@@ -270,7 +270,11 @@ class ServeProcess:
             self.wait_healthy(start_timeout)
 
     def wait_healthy(self, timeout: float) -> None:
-        wait_for(self._healthy, timeout, every=0.05, what="layerlab serve to answer /api/health")
+        try:
+            wait_for(self._healthy, timeout, every=0.05, what="layerlab serve to answer /api/health")
+        except BaseException:  # not up in time: no fixture holds it yet, so it must not outlive the test
+            self.kill()
+            raise
 
     def _healthy(self) -> bool:
         if self.proc.poll() is not None:
