@@ -5,10 +5,13 @@ SQLite (WAL mode) by default; PostgreSQL (postgresql+psycopg://...) for several 
 
 from __future__ import annotations
 
+import fcntl
 import os
+import threading
+from contextlib import contextmanager
 from pathlib import Path
 from datetime import datetime, timezone
-from typing import Any, Optional
+from typing import Any, Iterator, Optional
 
 from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Integer, LargeBinary, String, Text
 from sqlalchemy import create_engine, event, text
@@ -116,12 +119,38 @@ MIGRATIONS = Path(__file__).with_name("migrations")
 MIGRATION_LOCK = 0x4C4C_4D49_4752  # "LLMIGR"
 
 
+# Alembic's `context` is process-global: two migrations in one process at once (two apps starting in
+# threads, as tests do) would run on each other's connection. One at a time.
+_MIGRATING = threading.Lock()
+
+
+@contextmanager
+def _sqlite_file_lock(engine: Engine) -> Iterator[None]:
+    """For a SQLite file: an exclusive lock on `<file>.migrate-lock` while migrating (other processes wait).
+    SQLite's own locking does not cover it: the DDL of a migration runs outside one transaction."""
+    db = engine.url.database if engine.url.get_backend_name() == "sqlite" else None
+    if not db or db == ":memory:":
+        yield
+        return
+    with open(os.path.abspath(db) + ".migrate-lock", "a") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
 def migrate(engine: Engine) -> None:
     """Bring the schema up to Alembic's head, once, however many replicas start together.
 
     On PostgreSQL the upgrade runs under a session advisory lock: a second replica waits, then finds
-    the schema at head and does nothing. SQLite serialises writers itself (one file, one writer).
+    the schema at head and does nothing. On SQLite a lock file next to the database does the same.
     """
+    with _MIGRATING, _sqlite_file_lock(engine):
+        _upgrade(engine)
+
+
+def _upgrade(engine: Engine) -> None:
     from alembic import command
     from alembic.config import Config
 

@@ -5,6 +5,8 @@ rows kept; several replicas migrating one PostgreSQL at once do it once, under t
 from __future__ import annotations
 
 import sqlite3
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -100,3 +102,33 @@ def test_replicas_starting_together_migrate_postgres_once(postgres) -> None:
     engine = create_engine(url)
     assert {"sessions", "runs", "uploads", "alembic_version"} <= set(inspect(engine).get_table_names())
     engine.dispose()
+
+
+def test_apps_and_processes_migrating_one_sqlite_file_at_once_do_it_once(tmp_path: Path) -> None:
+    """Threads of one process (Alembic's context is process-global) and separate processes (the lock file)."""
+    url = f"sqlite:///{tmp_path / 'shared.db'}"
+    errors: list[BaseException] = []
+    start = threading.Barrier(3)
+
+    def app() -> None:
+        engine = make_engine(url)
+        try:
+            start.wait()
+            migrate(engine)
+        except BaseException as e:  # noqa: BLE001 - reported below
+            errors.append(e)
+        finally:
+            engine.dispose()
+
+    threads = [threading.Thread(target=app) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not errors, errors
+    other = f"sqlite:///{tmp_path / 'processes.db'}"
+    code = f"from server.db import make_engine, migrate; migrate(make_engine({other!r}))"
+    procs = [subprocess.Popen([sys.executable, "-c", code], stderr=subprocess.PIPE, text=True) for _ in range(3)]
+    outs = [p.communicate(timeout=120)[1] for p in procs]
+    assert [p.returncode for p in procs] == [0, 0, 0], outs
+    assert _version(url) == _version(other) == [_head()]
