@@ -13,6 +13,7 @@ MODULES = {
     "engine": "bench.engine_bench",
     "server": "bench.server_bench",
     "load": "bench.load_bench",
+    "cluster": "bench.cluster_bench",
 }
 
 

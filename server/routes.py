@@ -10,7 +10,6 @@ from fastapi import APIRouter, Body, HTTPException, Query, Request, Response, We
 from engine import __version__
 from engine.catalog import catalog
 from engine.datasets import preview
-from engine.device import available_devices
 from engine.errors import SpecError
 from engine.spec import json_schema, parse_spec
 
@@ -26,8 +25,10 @@ SPEC_ERRORS: dict[int | str, dict[str, Any]] = {422: {"model": ErrorsOut, "descr
 
 @router.get("/health", response_model=Health)
 async def health(manager: ManagerDep) -> dict[str, Any]:
-    """Liveness, the devices this server can train on, and how many runs are going."""
-    return {"status": "ok", "devices": available_devices(), "version": __version__, "runs": manager.counts()}
+    """Liveness, the devices a run can ask for (with executor=ray: what the cluster has), and how many
+    runs are going."""
+    return {"status": "ok", "devices": manager.executor.devices(), "version": __version__,
+            "runs": manager.counts()}
 
 
 @router.get("/catalog")

@@ -1,5 +1,5 @@
-"""Sessions over the real API on a real SQLite file: tokens, read-only share links, fork, lookup,
-delete, and the runs saved with a session (history, diagnosis, weights)."""
+"""Sessions over the real API on a real SQLite file and a real PostgreSQL: tokens, read-only share
+links, fork, lookup, delete, and the runs saved with a session (history, diagnosis, weights)."""
 
 from __future__ import annotations
 
@@ -15,8 +15,9 @@ from engine.shapes import infer
 from engine.spec import parse_spec
 from server.session_routes import NO_SESSION
 from serverkit import LONG, spec, strict_json, wait_for
-from sessions_kit import SessionsApi, bearer, db_count
+from sessions_kit import SessionsApi, bearer, db_count, db_rows
 
+pytestmark = pytest.mark.databases
 
 def _bits(token: str) -> int:
     return len(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))) * 8
@@ -39,11 +40,15 @@ def test_share_url_uses_the_public_url_when_set(make_client):
     assert s["share_url"] == f"https://lab.example.org/s/{s['share_token']}"
 
 
-def test_only_a_hash_of_the_edit_token_is_stored(sapi, tmp_path):
+def test_only_a_hash_of_the_edit_token_is_stored(sapi, tmp_path, database_url):
     s = sapi.create()
-    raw = (tmp_path / "layerlab.db").read_bytes() + b"".join(
-        p.read_bytes() for p in tmp_path.glob("layerlab.db-wal"))
-    assert s["edit_token"].encode() not in raw
+    (row,) = db_rows(database_url, "sessions")
+    assert row["share_token"] == s["share_token"] and len(row["edit_token_hash"]) == 64
+    assert s["edit_token"] not in repr(row)
+    if database_url.startswith("sqlite"):  # nor anywhere in the file, its free pages included
+        raw = (tmp_path / "layerlab.db").read_bytes() + b"".join(
+            p.read_bytes() for p in tmp_path.glob("layerlab.db-wal"))
+        assert s["edit_token"].encode() not in raw
 
 
 def test_get_returns_the_saved_session(sapi):
@@ -240,8 +245,8 @@ def test_lookup_returns_the_sessions_whose_token_matches(sapi, client):
     assert client.post("/api/sessions/lookup", json=[]).json() == {"sessions": []}
 
 
-def test_delete_removes_the_session_its_runs_and_stops_a_live_one(sapi, client, tmp_path):
-    db = tmp_path / "layerlab.db"
+def test_delete_removes_the_session_its_runs_and_stops_a_live_one(sapi, client, database_url):
+    db = database_url
     s = sapi.create()
     done = sapi.run(s)
     sapi.wait_saved(s, done["id"])
