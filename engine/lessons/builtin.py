@@ -10,6 +10,15 @@ from .lesson import register
 SPIRAL_FEW = {"dataset": "spiral", "n_samples": 60, "noise": 0.3, "seed": 2}
 SPIRAL_MANY = {"dataset": "spiral", "n_samples": 600, "noise": 0.1, "seed": 1}
 CALM = {"epochs": 150, "lr": 0.003, "batch_size": 32, "seed": 1}  # a small lr: no late spikes to misread
+GAUSSIANS = {"dataset": "gaussians", "seed": 1}
+CIRCLE = {"dataset": "circle", "seed": 1}
+DEEP = {"optimizer": "sgd", "lr": 0.5, "epochs": 60, "seed": 0}  # plain SGD: the step is lr x the gradient
+
+
+def _dense(units: int, activation: str, n: int) -> list[dict[str, Any]]:
+    return [{"type": "dense", "units": units, "activation": activation}] * n
+
+
 WAVES = {"dataset": "sequences", "n_samples": 800, "seed": 0}
 WAVE_TRAINING = {"optimizer": "adam", "lr": 0.01, "batch_size": 32, "epochs": 30, "seed": 0}
 BIG = [{"type": "dense", "units": 128, "activation": "relu"}] * 3
@@ -92,6 +101,41 @@ LESSONS: list[dict[str, Any]] = [
                  "params": {"run": 0, "verdict": "underfitting"}},
                 {"claim": "verdict", "text": "With ReLU the same network fits.",
                  "params": {"run": 1, "verdict": "good_fit"}}]},
+    {"id": "vanishing_gradients", "number": 5, "family": "feedforward",
+     "title": "Sigmoid, tanh and ReLU: vanishing gradients",
+     "text": ["An activation bends each layer's output. Sigmoid squashes it into (0, 1) and tanh into (-1, 1); "
+              "both flatten out at the ends, where their slope is nearly zero. ReLU passes positive values "
+              "through unchanged and zeroes the rest.",
+              "Backpropagation multiplies the slopes of every layer on the way back. With eight sigmoid layers "
+              "the product shrinks at each one, so the first layers get almost no gradient and barely learn: "
+              "vanishing gradients. Open \u201cInside the network\u201d and compare the gradient norms of the "
+              "first and last layers, then the same network with ReLU."],
+     "watch": "In \u201cInside the network\u201d, the sigmoid net's first layers are flagged: their gradient is "
+              "a hundred times smaller than the last layer's.",
+     "runs": [{"label": "8 sigmoid layers", "spec": _spec(GAUSSIANS, _dense(16, "sigmoid", 8), **DEEP)},
+              {"label": "8 ReLU layers", "spec": _spec(GAUSSIANS, _dense(16, "relu", 8), **DEEP)}],
+     "expect": [{"claim": "verdict", "text": "The sigmoid net's gradients vanish.",
+                 "params": {"run": 0, "verdict": "underfitting", "cause": "vanishing_gradients"}},
+                {"claim": "verdict", "text": "The same net with ReLU fits.",
+                 "params": {"run": 1, "verdict": "good_fit"}}]},
+    {"id": "learning_rate", "number": 6, "family": "feedforward",
+     "title": "The learning rate: too high, too low, about right",
+     "text": ["Each step of gradient descent moves every weight by the learning rate times its gradient. Too "
+              "large a step overshoots the valley it is trying to reach, so the loss jumps about far above a "
+              "constant guess. Too small a step does go downhill, but so slowly that the run ends long "
+              "before the bottom.",
+              "The same network trains three times on the circle with plain SGD: learning rates 50, 0.001 "
+              "and 0.1. The diagnosis names each cause from the loss curve and from the size of the updates "
+              "relative to the weights, measured inside the network."],
+     "watch": "Three curves: one bouncing high, one creeping down, one falling fast and flattening low.",
+     "runs": [{"label": f"lr {lr:g}", "spec": _spec(CIRCLE, _dense(16, "relu", 2), optimizer="sgd", lr=lr,
+                                                    batch_size=bs, epochs=60, seed=0)}
+              for lr, bs in ((50, 32), (0.001, 8), (0.1, 8))],
+     "expect": [{"claim": "verdict", "text": "At lr 50 the steps are too big: the loss cannot settle.",
+                 "params": {"run": 0, "verdict": "unstable", "cause": "lr_too_high"}},
+                {"claim": "verdict", "text": "At lr 0.001 the steps are too small to get anywhere in 60 epochs.",
+                 "params": {"run": 1, "verdict": "underfitting", "cause": "lr_too_low"}},
+                {"claim": "verdict", "text": "At lr 0.1 it fits.", "params": {"run": 2, "verdict": "good_fit"}}]},
     {"id": "cnn_vs_mlp", "number": 7, "family": "cnn",
      "title": "A CNN against an MLP on handwritten digits",
      "text": ["A dense layer connects every pixel to every unit, so it must learn the same stroke detector once "
