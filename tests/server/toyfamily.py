@@ -88,8 +88,8 @@ class ToyLinear(Family):
     def baseline(self, split: Split) -> float:
         return float(split.y_train.var(unbiased=False))
 
-    def diagnose(self, history, spec, baseline, status, best_epoch):
-        return diagnose(history, spec, baseline, status=status, best_epoch=best_epoch)
+    def diagnose(self, history, spec, baseline, status, best_epoch, insides=None, stopped_early=False):
+        return diagnose(history, spec, baseline, status=status, best_epoch=best_epoch, stopped_early=stopped_early)
 
 
 def registered() -> Iterator[ToyLinear]:

@@ -18,7 +18,7 @@ function createForecast(slot) {
   const canvas = el("canvas", { class: "output-canvas forecast-canvas", attrs: { role: "img", "aria-label": "Forecast" } });
   const caption = el("p", { class: "hint" });
   const key = el("p", { class: "hint point-key" },
-    ...["truth", "pred", "rollout"].map((k) => el("span", { class: "line-swatch", attrs: { style: `color:${COLOR[k]}` },
+    ...["truth", "pred", "rollout"].map((k) => el("span", { class: `line-swatch line-${k}`,
       text: { truth: "— truth ", pred: "— one-step forecast ", rollout: "-- rollout " }[k] })),
     el("label", { class: "check small" }, toggle, " Multi-step rollout"));
   slot.append(canvas, caption, key);
