@@ -64,6 +64,19 @@ def _views(task: str) -> list[dict[str, Any]]:
     return [{"kind": v.kind, "title": v.title, "data_kinds": list(v.data_kinds)} for v in views_of(task)]
 
 
+def _options(family: Any) -> list[dict[str, Any]]:
+    """A family's `model` fields besides its stacks (latent_dim, ...): name, JSON schema, default."""
+    roots = {s.path.split(".")[0] for s in family.stacks}
+    props = family.model_spec().model_json_schema().get("properties", {})
+    return [{"name": k, "schema": v, "default": v.get("default")} for k, v in props.items() if k not in roots]
+
+
+def _training_fields(family: Any) -> list[dict[str, Any]]:
+    """The family-only training fields it reads (d_lr, ...), with their JSON schemas."""
+    props = TrainingSpec.model_json_schema().get("properties", {})
+    return [{"name": k, "schema": props[k]} for k in family.training_fields]
+
+
 @lru_cache(maxsize=1)
 def _layers() -> list[dict[str, Any]]:
     return [_layer_entry(n, c) for n, c in LAYERS.items()]
@@ -88,7 +101,8 @@ def catalog() -> dict[str, Any]:
         "optimizers": [{"name": n, "label": OPTIMIZER_LABELS.get(n, n)} for n in OPTIMIZERS.names()],
         # Each task (family): its stacks, metric columns (label, chart group, train/val pair), monitor,
         # and the views the view registry has for it (engine/views.py decides; Family.views is not read).
-        "tasks": [{**fam.catalog_entry(), "views": _views(n)} for n, fam in FAMILIES.items()],
+        "tasks": [{**fam.catalog_entry(), "views": _views(n), "options": _options(fam),
+                   "training_fields": _training_fields(fam)} for n, fam in FAMILIES.items()],
         "lr_schedules": [s().model_dump() for s in (NoSchedule, StepSchedule, ExponentialSchedule, CosineSchedule)],
         "defaults": {"data": {k: f.default for k, f in DataSpec.model_fields.items() if k != "dataset"},
                      "training": TrainingSpec().model_dump(mode="json")},
