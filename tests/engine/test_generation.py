@@ -185,3 +185,57 @@ def test_the_ring_preset_covers_six_of_eight_modes(seed: int) -> None:
     modes = t.history["modes_covered"]
     assert sum(modes[-10:]) / 10 >= 6, modes[-10:]  # the last 10 epochs' mean, not one epoch
     assert t.family.diagnose(t.history, t.spec, t.baseline, None, t.best_epoch).verdict == "converging"
+
+
+@pytest.mark.outcome
+def test_an_unbalanced_gan_is_diagnosed_as_d_overpowering_g() -> None:
+    t = ring_run({"training": {"d_lr": 0.01, "d_steps": 5, "epochs": 100}})  # d_lr 10x lr, 5 D steps per G step
+    d = t.family.diagnose(t.history, t.spec, t.baseline, None, t.best_epoch)
+    assert d.verdict == "d_overpowering", d.reason
+    assert d.facts["d_real"] >= 0.75 and d.facts["d_fake"] <= 0.25 and d.facts["g_loss_rise"] > 0.3
+    assert {r.id for r in d.remedies} >= {"lower_d_lr", "fewer_d_steps", "wider_g"}
+    assert "0." in d.reason  # the numbers are quoted
+
+
+@pytest.mark.outcome
+def test_a_collapsing_gan_is_diagnosed_as_mode_collapse() -> None:
+    # A narrow G with a 2-D latent and no hidden width to spare settles on a couple of the modes.
+    t = ring_run({"model": {"latent_dim": 2, "generator": {"layers": [{"type": "dense", "units": 64,
+                                                                        "activation": "relu"}] * 2},
+                            "discriminator": {"layers": [{"type": "dense", "units": 64, "activation": "relu"}] * 2}},
+                  "training": {"epochs": 100}})
+    d = t.family.diagnose(t.history, t.spec, t.baseline, None, t.best_epoch)
+    assert d.verdict == "mode_collapse", d.reason
+    assert d.facts["modes_covered"] <= 4
+    assert {r.id for r in d.remedies} >= {"lower_lr", "more_latent"}
+
+
+def synthetic(n: int, **cols: Any) -> dict[str, list]:
+    return {k: [v(i) if callable(v) else v for i in range(n)] for k, v in cols.items()}
+
+
+def test_the_diagnosis_rules_on_written_histories() -> None:
+    spec = gan({"training": {"d_lr": 0.05, "d_steps": 3}})
+    calm = dict(g_loss=0.75, d_loss=1.3, d_real=0.55, d_fake=0.45)
+    h = synthetic(60, **calm, distance=lambda i: 0.5 / (1 + i), modes_covered=8.0)
+    assert diagnose(h, spec).verdict == "converging"
+    h = synthetic(60, g_loss=lambda i: 0.8 + (1.0 if i % 2 else 0.2), d_loss=1.0, d_real=0.6, d_fake=0.4,
+                  distance=lambda i: 0.2 if i % 3 else 0.6, modes_covered=8.0)
+    d = diagnose(h, spec)
+    assert d.verdict == "oscillation" and {r.id for r in d.remedies} == {"lower_lr", "adam_gan"}
+    assert d.remedies[0].patch == {"training": {"lr": 0.0025, "d_lr": 0.0125}}
+    h = synthetic(60, **calm, distance=0.3, modes_covered=lambda i: 5.0 if i < 20 else 2.0)
+    assert diagnose(h, spec).verdict == "mode_collapse"
+    h = synthetic(60, g_loss=lambda i: 0.7 + i * 0.03, d_loss=0.4, d_real=0.9, d_fake=0.1, distance=0.5,
+                  modes_covered=3.0)
+    d = diagnose(h, spec)
+    assert d.verdict == "d_overpowering" and d.facts["d_wins_for"] == 60
+    assert [r.patch for r in d.remedies][:2] == [{"training": {"d_lr": 0.01}}, {"training": {"d_steps": 1}}]
+    h["g_loss"][5] = None
+    assert diagnose(h, spec).verdict == "diverged"
+    assert diagnose(synthetic(5, **calm, distance=0.3, modes_covered=1.0), spec).verdict == "too_early"
+
+
+def diagnose(h: dict[str, list], spec: Any):
+    from engine.families.gan_diagnosis import diagnose_gan
+    return diagnose_gan(h, spec, 0.7, None, 1, 8)
