@@ -15,6 +15,14 @@ const VERDICTS = {
     lead: "Training blew up: the loss became too large to be a number." },
   [VERDICT.TOO_EARLY]: { title: "Too early to tell", tone: "neutral",
     lead: "A verdict needs at least 10 epochs.", quiet: true },
+  [VERDICT.D_OVERPOWERING]: { title: "D overpowering G", tone: "warn",
+    lead: "The discriminator rejects everything the generator makes, so G gets little to learn from." },
+  [VERDICT.MODE_COLLAPSE]: { title: "Mode collapse", tone: "warn",
+    lead: "The generator draws only a few of the data's modes." },
+  [VERDICT.OSCILLATION]: { title: "Oscillation", tone: "warn",
+    lead: "The two networks chase each other instead of settling." },
+  [VERDICT.CONVERGING]: { title: "Converging", tone: "good",
+    lead: "The generated points are moving onto the data." },
 };
 
 const FAILED_HINT = "Try a smaller model or batch size, check the data settings, and press Train again.";
