@@ -153,8 +153,8 @@ class TrainingSpec(_Strict):
     seed: int = Field(0, ge=0, le=2**31 - 1, description="seeds initialisation, shuffling and dropout")
     device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
     # Fields only some families read (Family.training_fields); null means "not set" and is not written out.
-    d_lr: Optional[float] = Field(None, gt=0.0, le=1e9, description="generation: the discriminator's lr; default lr")
-    d_steps: Optional[int] = Field(None, ge=1, le=20, description="generation: D updates per G update; default 1")
+    d_lr: Optional[float] = Field(None, gt=0.0, le=1e9, title="D learning rate", description="generation: the discriminator's lr; default lr")
+    d_steps: Optional[int] = Field(None, ge=1, le=20, title="D steps per G step", description="generation: D updates per G update; default 1")
 
     @field_validator("optimizer")
     @classmethod

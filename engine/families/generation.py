@@ -46,7 +46,7 @@ OPTIMIZER_LABELS["adam_gan"] = "Adam, beta1 = 0.5 (GANs)"
 class GanModel(ModelSpec):
     """`model` of a GAN: the latent size and the two stacks (heads are added by the family)."""
 
-    latent_dim: int = Field(2, ge=1, le=64, description="size of the noise vector z that G maps to a point")
+    latent_dim: int = Field(2, ge=1, le=64, title="Latent dimensions", description="size of the noise vector z that G maps to a point")
     generator: Stack = Field(..., description="G's hidden layers, z first; a linear head of the data's width follows")
     discriminator: Stack = Field(..., description="D's hidden layers, the point first; a one-logit head follows")
 

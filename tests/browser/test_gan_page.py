@@ -40,6 +40,7 @@ def drag_into(page: Page, label: str, target) -> None:
 def test_a_gan_is_built_trained_and_forked(page: Page, shot) -> None:
     spec = base64.urlsafe_b64encode(json.dumps(SPEC).encode()).decode().rstrip("=")
     page.goto(f"/#spec={spec}")
+    page.reload()  # the fixture opened "/": a new hash alone does not load the page again
     page.wait_for_selector("body[data-ready='true']")
     gen = page.get_by_role("list", name="Generator layers")
     disc = page.get_by_role("list", name="Discriminator layers")
@@ -48,7 +49,8 @@ def test_a_gan_is_built_trained_and_forked(page: Page, shot) -> None:
     drag_into(page, "Dense", gen)  # the palette feeds both stacks
     expect(gen.locator(":scope > li")).to_have_count(1)
     expect(disc.locator(":scope > li")).to_have_count(1)
-    expect(page.get_by_label("latent_dim")).to_have_value("2")
+    expect(page.get_by_label("Latent dimensions")).to_have_value("2")
+    expect(page.get_by_label("D steps per G step")).to_have_value("5")
     expect(page.locator(".es-why")).to_contain_text("no validation loss")
     wait_valid(page)
     # Back to a linear G, so that D overpowers it.
