@@ -12,6 +12,7 @@ import sys
 MODULES = {
     "engine": "bench.engine_bench",
     "server": "bench.server_bench",
+    "gan": "bench.gan_bench",
 }
 
 

@@ -6,8 +6,9 @@ data's modes (ring 8, grid 25; none on moons or spiral):
   diverged        the run diverged, or a loss is missing.
   too_early       fewer than MIN_EPOCHS epochs.
   d_overpowering  D wins: d_real >= D_WIN and d_fake <= 1 - D_WIN in each of the last
-                  max(5, n // 10) epochs ("many"), and g_loss has risen: its end is above its mean over
-                  the first w epochs by more than RISE_MIN.
+                  max(5, n // 10) epochs ("many"), and g_loss is up: its end is above its mean over
+                  the first w epochs by more than RISE_MIN, or above ln 4 (G's loss when D gives its
+                  points 1/4; at the game's equilibrium, D = 1/2, it is ln 2).
   mode_collapse   (data with modes) modes_covered's end is at most half of K and not rising (slope
                   over the window <= 0), while the losses look calm (g_loss swings less than CALM).
   oscillation     the distance swings without trend: its standard deviation over the window is at least
@@ -31,6 +32,7 @@ D_WIN = 0.75  # D's mean output on real points at least this, on generated ones 
 RISE_MIN = 0.3  # g_loss up by this much (nats) from the first window to the last
 CALM = 0.25  # g_loss's standard deviation over its mean below this: the losses look calm
 SWING = 0.25  # the distance's standard deviation over its mean at least this: it swings
+LN4 = math.log(4.0)
 
 
 def _std(xs: Sequence[float]) -> float:
@@ -139,9 +141,10 @@ def diagnose_gan(history: dict[str, list], spec: ExperimentSpec, baseline: float
     streak = _trailing([r >= D_WIN and f <= 1 - D_WIN for r, f in zip(real, fake)])
     g_rise = g_end - _mean(g[:w])
     facts.update(d_wins_for=streak, g_loss_rise=g_rise)
-    if streak >= many and g_rise > RISE_MIN:
-        reason = nums + (f"D has scored real points >= {D_WIN} and generated ones <= {1 - D_WIN:.1f} for the last "
-                         f"{streak} epochs, and g_loss rose by {_f(g_rise)} since the first {w}: D is overpowering G, whose "
+    if streak >= many and (g_rise > RISE_MIN or g_end > LN4):
+        reason = nums + (f"D has scored real points >= {D_WIN} and generated ones <= {1 - D_WIN:.2f} for the last "
+                         f"{streak} epochs, and g_loss is {_f(g_end)} (up {_f(g_rise)} on the first {w} epochs; "
+                         f"{_f(math.log(2))} at equilibrium): D is overpowering G, whose "
                          "gradient fades as D rejects everything it makes.")
         return Diagnosis("d_overpowering", reason, _keep(spec, _lower_d_lr(spec), _fewer_d_steps(spec),
                                                           _wider_g(spec)), n, facts)

@@ -192,7 +192,7 @@ def test_an_unbalanced_gan_is_diagnosed_as_d_overpowering_g() -> None:
     t = ring_run({"training": {"d_lr": 0.01, "d_steps": 5, "epochs": 100}})  # d_lr 10x lr, 5 D steps per G step
     d = t.family.diagnose(t.history, t.spec, t.baseline, None, t.best_epoch)
     assert d.verdict == "d_overpowering", d.reason
-    assert d.facts["d_real"] >= 0.75 and d.facts["d_fake"] <= 0.25 and d.facts["g_loss_rise"] > 0.3
+    assert d.facts["d_real"] >= 0.75 and d.facts["d_fake"] <= 0.25 and d.facts["g_loss"] > math.log(4)
     assert {r.id for r in d.remedies} >= {"lower_d_lr", "fewer_d_steps", "wider_g"}
     assert "0." in d.reason  # the numbers are quoted
 
