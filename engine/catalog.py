@@ -21,10 +21,10 @@ from .views import views_of
 # The GAN preset: tests/engine/test_generation.py holds it to covering >= 6 of the ring's 8 modes.
 GAN_RING: dict[str, Any] = {
     "task": "generation", "data": {"dataset": "ring", "n_samples": 2000},
-    "model": {"latent_dim": 8,
+    "model": {"latent_dim": 8, "minibatch_std": True,
               "generator": {"layers": [{"type": "dense", "units": 128, "activation": "relu"}] * 2},
               "discriminator": {"layers": [{"type": "dense", "units": 128, "activation": "relu"}] * 2}},
-    "training": {"optimizer": "adam_gan", "lr": 0.001, "batch_size": 128, "epochs": 150}}
+    "training": {"optimizer": "adam_gan", "lr": 0.001, "batch_size": 128, "epochs": 100}}
 
 PRESETS: list[dict[str, Any]] = [
     {"name": "spiral", "label": "Spiral, two hidden layers",

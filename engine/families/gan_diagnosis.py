@@ -103,6 +103,13 @@ def _more_latent(spec: ExperimentSpec) -> Optional[Remedy]:
                   "its points over several modes.", {"model": {"latent_dim": new}})
 
 
+def _minibatch_std(spec: ExperimentSpec) -> Optional[Remedy]:
+    if spec.model.minibatch_std:
+        return None
+    return Remedy("minibatch_std", "Minibatch-aware D", "D sees each batch's spread, so a collapsed batch of "
+                  "fakes gives itself away and G is pushed to spread out.", {"model": {"minibatch_std": True}})
+
+
 def _adam_gan(spec: ExperimentSpec) -> Optional[Remedy]:
     if spec.training.optimizer == "adam_gan":
         return None
@@ -159,7 +166,8 @@ def diagnose_gan(history: dict[str, list], spec: ExperimentSpec, baseline: float
             reason = nums + (f"G covers {cov_end:.1f} of the {n_modes} modes (at most {max(modes):.0f} so far) and "
                              f"that is not rising, while the losses look calm (g_loss swings {g_swing:.0%} of its "
                              "mean): G has collapsed onto a few modes that D cannot push it off.")
-            return Diagnosis("mode_collapse", reason, _keep(spec, _lower_lr(spec, False), _more_latent(spec)),
+            return Diagnosis("mode_collapse", reason, _keep(spec, _lower_lr(spec, False), _more_latent(spec),
+                                                                  _minibatch_std(spec)),
                              n, facts)
     if d_swing >= SWING and _std(dist[-w:]) > d_trend and g_swing >= CALM / 2:
         reason = nums + (f"Over the last {w} epochs the distance swings by {d_swing:.0%} of its mean with no trend, "

@@ -29,6 +29,8 @@ def gan_parts(spec: "ExperimentSpec", summary: "Summary") -> ExportParts:
         head = rows[-1]
         units = head.output_shape[0]
         lines.append(f"        nn.Linear({head.input_shape[0]}, {units}),  # the head {fmt(head.input_shape)} -> ({units},)")
+        if stack is DISCRIMINATOR and spec.model.minibatch_std:
+            lines.insert(0, "        MinibatchStd(),  # each point with its batch's std: (B, 2) -> (B, 3)")
         blocks.append("nn.Sequential(\n" + "\n".join(lines) + "\n    )")
         helpers += [h for h in needs if h not in helpers]
     model = (GAN_NET + "\n\ndef build_model():\n    \"\"\"G, then D: one child per layer and the head last (the engine's "
@@ -46,6 +48,12 @@ def gan_parts(spec: "ExperimentSpec", summary: "Summary") -> ExportParts:
 
 
 GAN_NET = '''
+
+class MinibatchStd(nn.Module):
+    """(B, F) -> (B, F + 1): each row with the batch's standard deviation averaged over the features."""
+
+    def forward(self, x):
+        return torch.cat([x, x.std(dim=0, unbiased=False).mean().expand(len(x), 1)], dim=1)
 
 class GanNet(nn.Module):
     """G and D as one module (Layerlab's state_dict keys); calling it runs G."""

@@ -49,6 +49,26 @@ class GanModel(ModelSpec):
     latent_dim: int = Field(2, ge=1, le=64, title="Latent dimensions", description="size of the noise vector z that G maps to a point")
     generator: Stack = Field(..., description="G's hidden layers, z first; a linear head of the data's width follows")
     discriminator: Stack = Field(..., description="D's hidden layers, the point first; a one-logit head follows")
+    minibatch_std: bool = Field(False, title="Minibatch std for D", description="minibatch-aware D: each point "
+                                "comes with its batch's standard deviation, so D can see a collapsed batch")
+
+
+class MinibatchStd(nn.Module):
+    """(B, F) -> (B, F + 1): each row with the batch's standard deviation, averaged over the F
+    features (Karras et al., 2018). A batch of collapsed fakes has a tiny one, real points do not,
+    so D can reject collapse itself. `value`, when set, replaces the batch's (the heatmap view sets
+    the real data's, to ask D about single points as they would look in a real batch)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.value: Optional[float] = None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.value is not None:
+            s = torch.full((len(x), 1), self.value, dtype=x.dtype, device=x.device)
+        else:
+            s = x.std(dim=0, unbiased=False).mean().expand(len(x), 1)  # (B, 1)
+        return torch.cat([x, s], dim=1)
 
 
 class GanNet(nn.Module):
@@ -106,16 +126,20 @@ class Generation(Family):
         g_layers, d_layers = GENERATOR.layers(spec.model), DISCRIMINATOR.layers(spec.model)
         g_rows, g_out = infer_stack(g_layers, (spec.model.latent_dim,), GENERATOR)
         g_head, _ = dense_head(data.input_shape[0], g_out, g_layers, GENERATOR, "model.generator.head")
-        d_rows, d_out = infer_stack(d_layers, data.input_shape, DISCRIMINATOR)
+        d_in = (data.input_shape[0] + 1,) if spec.model.minibatch_std else data.input_shape
+        d_rows, d_out = infer_stack(d_layers, d_in, DISCRIMINATOR)
         d_head, _ = dense_head(1, d_out, d_layers, DISCRIMINATOR, "model.discriminator.head")
         return Summary(data.input_shape, self.name, None, g_rows + [g_head] + d_rows + [d_head])
 
     def build(self, spec: ExperimentSpec, summary: Summary) -> GanNet:
-        """G then D, each one child per layer and its head last (the export builds in this order)."""
+        """G then D, each one child per layer and its head last (the export builds in this order);
+        with minibatch_std, D's child 0 is the MinibatchStd that feeds its layers."""
         nets = []
         for stack in (GENERATOR, DISCRIMINATOR):
             rows = summary.stacks[stack.name]
             blocks = build_stack(stack.layers(spec.model), rows[:-1])
+            if stack is DISCRIMINATOR and spec.model.minibatch_std:
+                blocks.insert(0, MinibatchStd())
             blocks.append(Dense(units=rows[-1].output_shape[0], activation="linear").core(rows[-1].input_shape))
             nets.append(nn.Sequential(*blocks))
         return GanNet(*nets)

@@ -42,7 +42,14 @@ def take_samples(model: nn.Module, data: ViewData, epoch: int) -> dict[str, Any]
     gx, gy = torch.linspace(x0, x1, GRID), torch.linspace(y0, y1, GRID)
     yy, xx = torch.meshgrid(gy, gx, indexing="ij")  # row r holds y = gy[r]
     pts = torch.stack([xx.reshape(-1), yy.reshape(-1)], dim=1).to(device)  # (G*G, 2)
-    heat = torch.sigmoid(model.discriminator(pts))[:, 0].cpu()  # (G*G,): D's P(real)
+    mbstd = [m for m in model.discriminator.modules() if hasattr(m, "value")]  # a MinibatchStd
+    for m in mbstd:  # a grid is no batch: ask D about each point as if in a batch of real points
+        m.value = float(data.split.x_train.std(dim=0, unbiased=False).mean())
+    try:
+        heat = torch.sigmoid(model.discriminator(pts))[:, 0].cpu()  # (G*G,): D's P(real)
+    finally:
+        for m in mbstd:
+            m.value = None
     with torch.enable_grad():
         start = model.generator(z[:ARROWS]).detach().requires_grad_(True)  # (A, 2)
         softplus(-model.discriminator(start)).sum().backward()

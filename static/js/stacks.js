@@ -59,7 +59,8 @@ export function createStacks(els, { catalog, on }) {
       const f = fields.find((x) => x.path === input.dataset.path);
       const given = getIn(spec, input.dataset.path);
       const v = given === undefined && f ? f.default : given;
-      if (document.activeElement !== input) input.value = v === null || v === undefined ? "" : String(v);
+      if (input.dataset.kind === "bool") input.checked = Boolean(v);
+      else if (document.activeElement !== input) input.value = v === null || v === undefined ? "" : String(v);
       input.disabled = readOnly;
     }
     options.hidden = !fields.length;
@@ -69,6 +70,12 @@ export function createStacks(els, { catalog, on }) {
     const schema = f.schema || {};
     const alt = (schema.anyOf || []).find((a) => a.type === "integer" || a.type === "number") || schema;
     const label = schema.title || f.name;
+    if (schema.type === "boolean") {
+      const box = el("input", { dataset: { path: f.path, kind: "bool" }, attrs: { type: "checkbox", "aria-label": label } });
+      box.addEventListener("change", () => on.paths([[f.path, box.checked]]));
+      return el("label", { class: "param param-bool", title: schema.description || "" },
+        el("span", { class: "param-label", text: label }), box);
+    }
     const input = el("input", {
       class: "input",
       dataset: { path: f.path },

@@ -153,7 +153,8 @@ def test_energy_distance_and_the_mode_rule() -> None:
 
 # -- the exported script --------------------------------------------------------------------------------
 def test_the_exported_script_replays_the_run(tmp_path) -> None:
-    spec = gan({"training": {"d_lr": 0.02, "d_steps": 2, "optimizer": "adam_gan"}})
+    spec = gan({"training": {"d_lr": 0.02, "d_steps": 2, "optimizer": "adam_gan"}, "model": {"minibatch_std": True}})
+    assert infer(spec).stacks["discriminator"][0].input_shape == (3,)  # the point and its batch's std
     t = Trainer(spec)
     t.run()
     path = tmp_path / "gan.py"
@@ -189,7 +190,8 @@ def test_the_ring_preset_covers_six_of_eight_modes(seed: int) -> None:
 
 @pytest.mark.outcome
 def test_an_unbalanced_gan_is_diagnosed_as_d_overpowering_g() -> None:
-    t = ring_run({"training": {"d_lr": 0.01, "d_steps": 5, "epochs": 100}})  # d_lr 10x lr, 5 D steps per G step
+    # d_lr 10x lr, 5 D steps per G step, and D without the minibatch feature that would help G.
+    t = ring_run({"model": {"minibatch_std": False}, "training": {"d_lr": 0.01, "d_steps": 5}})
     d = t.family.diagnose(t.history, t.spec, t.baseline, None, t.best_epoch)
     assert d.verdict == "d_overpowering", d.reason
     assert d.facts["d_real"] >= 0.75 and d.facts["d_fake"] <= 0.25 and d.facts["g_loss"] > math.log(4)
@@ -200,14 +202,13 @@ def test_an_unbalanced_gan_is_diagnosed_as_d_overpowering_g() -> None:
 @pytest.mark.outcome
 def test_a_collapsing_gan_is_diagnosed_as_mode_collapse() -> None:
     # A narrow G with a 2-D latent and no hidden width to spare settles on a couple of the modes.
-    t = ring_run({"model": {"latent_dim": 2, "generator": {"layers": [{"type": "dense", "units": 64,
-                                                                        "activation": "relu"}] * 2},
-                            "discriminator": {"layers": [{"type": "dense", "units": 64, "activation": "relu"}] * 2}},
-                  "training": {"epochs": 100}})
+    narrow = [{"type": "dense", "units": 64, "activation": "relu"}] * 2
+    t = ring_run({"model": {"latent_dim": 2, "minibatch_std": False, "generator": {"layers": narrow},
+                            "discriminator": {"layers": narrow}}})
     d = t.family.diagnose(t.history, t.spec, t.baseline, None, t.best_epoch)
     assert d.verdict == "mode_collapse", d.reason
     assert d.facts["modes_covered"] <= 4
-    assert {r.id for r in d.remedies} >= {"lower_lr", "more_latent"}
+    assert {r.id for r in d.remedies} >= {"lower_lr", "more_latent", "minibatch_std"}
 
 
 def synthetic(n: int, **cols: Any) -> dict[str, list]:

@@ -25,9 +25,10 @@ def test_the_catalog_describes_the_gan(client) -> None:
     assert [s["label"] for s in gan["stacks"]] == ["Generator layers", "Discriminator layers"]
     assert [m["name"] for m in gan["metrics"]] == COLUMNS and gan["monitor"] == "distance"
     assert "no validation loss" in gan["early_stopping"]
-    assert [o["name"] for o in gan["options"]] == ["latent_dim"] and gan["options"][0]["default"] == 2
+    assert [o["name"] for o in gan["options"]] == ["latent_dim", "minibatch_std"]
+    assert gan["options"][0]["default"] == 2 and gan["options"][1]["default"] is False
     assert [f["name"] for f in gan["training_fields"]] == ["d_lr", "d_steps"]
-    assert {v["kind"] for v in gan["views"]} == {"gan_samples", "mode_coverage"}
+    assert {v["kind"] for v in gan["views"]} == {"gan_samples", "mode_coverage", "weights"}
     data = {d["name"]: d for d in cat["datasets"]}
     assert data["ring"]["label"] == "Ring" and data["grid"]["label"] == "Grid"
     assert all("generation" in data[n]["tasks"] for n in ("ring", "grid", "moons", "spiral"))
