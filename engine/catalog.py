@@ -12,6 +12,7 @@ from .activations import LABELS as ACTIVATION_LABELS
 from .data import DATASETS
 from .family import FAMILIES
 from .layers import LAYERS, WeightedLayer
+from .lessons import LESSONS
 from .optimizers import LABELS as OPTIMIZER_LABELS
 from .optimizers import OPTIMIZERS
 from .spec import CosineSchedule, DataSpec, ExponentialSchedule, Limits, NoSchedule, StepSchedule, TrainingSpec
@@ -55,9 +56,12 @@ PRESETS: list[dict[str, Any]] = [
                                    {"type": "flatten"},
                                    {"type": "dense", "units": 32, "activation": "relu"}]},
               "training": {"epochs": 30, "batch_size": 64, "lr": 0.005}}},
-    {"name": "gan_ring", "label": "GAN on a ring of 8 Gaussians",
-     "description": "A generator learns to draw the ring against a discriminator; watch the modes fill in.",
-     "spec": GAN_RING},
+    {"name": "lstm_sequences", "label": "Forecasting: LSTM on sequences",
+     "description": "An LSTM reads 30 steps of a noisy sum of sines and forecasts the next; watch it beat the naive forecast.",
+     "spec": {"data": {"dataset": "sequences", "n_samples": 800},
+              "model": {"layers": [{"type": "lstm", "units": 16}]},
+              "training": {"epochs": 30, "batch_size": 32, "lr": 0.01}}},
+>>>>>>> integ
 ]
 
 
@@ -118,5 +122,6 @@ def catalog() -> dict[str, Any]:
         "defaults": {"data": {k: f.default for k, f in DataSpec.model_fields.items() if k != "dataset"},
                      "training": TrainingSpec().model_dump(mode="json")},
         "presets": PRESETS,
+        "lessons": sorted((lesson.public() for _, lesson in LESSONS.items()), key=lambda x: x["number"]),
         "limits": Limits().model_dump(),
     }

@@ -103,8 +103,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         bar.close()
     d, end = last["diagnosis"], last["end"]
     if args.jsonl:
-        out({"type": "diagnosis", "verdict": d.verdict, "reason": d.reason,
-             "remedies": [r.__dict__ for r in d.remedies]})
+        out({"type": "diagnosis", "verdict": d.verdict, "cause": d.cause, "evidence": d.evidence, "also": d.also,
+             "reason": d.reason, "remedies": [r.__dict__ for r in d.remedies]})
         out({"type": "end", "status": end.status, "epochs": end.epochs, "best_epoch": end.best_epoch,
              "val_loss": end.val_loss, "val_acc": end.val_acc, "weights_epoch": end.weights_epoch,
              "verdict": d.verdict})
@@ -115,6 +115,8 @@ def cmd_train(args: argparse.Namespace) -> int:
             kept = f" (weights of epoch {end.weights_epoch})" if end.weights_epoch != end.epochs else ""
             print(f"final val loss: {end.val_loss:.4g}{kept}  best epoch: {end.best_epoch}")
         print(f"verdict: {d.verdict}: {d.reason}")
+        if d.cause:
+            print(f"cause: {d.cause}" + (f" (also: {', '.join(d.also)})" if d.also else ""))
         for r in d.remedies:
             print(f"  try: {r.label}: {r.why}")
         if end.advice:

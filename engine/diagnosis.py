@@ -1,21 +1,22 @@
-"""The diagnosis: a pure function of a run's history (and its spec, for the remedies).
+"""The diagnosis: a pure function of a run's history, its insides and its spec.
 
-The rule, with L0 = the loss of the best constant prediction on the training labels
-(class-prior entropy for classification, the variance of y for regression), and
-"end" = the mean of the last w = max(3, n // 10) epochs:
+The verdict, with L0 = the loss of the best constant prediction on the training labels
+(class-prior entropy for classification, the variance of y for regression), "end" = the mean of
+the last w = max(3, n // 10) epochs, and the thresholds of engine/causes.py's THRESHOLDS:
 
   diverged      the run diverged, or a loss is missing (NaN/inf are never recorded).
-  too_early     fewer than MIN_EPOCHS epochs.
-  overfitting   gap = val_end - train_end exceeds GAP_MIN * L0; val loss has not reached a new
-                minimum for max(STALE_MIN, STALE_SHARE * n) epochs; and either it has risen from that
-                minimum by more than RISE_MIN * L0 or the gap exceeds GAP_LARGE * L0. A gap below
-                GAP_MIN * L0 is never overfitting, however large it is in relative terms; a plateau
-                that val loss is still improving through is not either.
-  underfitting  train_end exceeds UNDER_RATIO * L0: the model explains less than about half of what a
-                constant guess leaves unexplained.
+  too_early     fewer than min_epochs epochs.
+  unstable      train_end > unstable_ratio * L0 and train loss is not falling steadily (see
+                causes.falling_steadily): far worse than a constant guess, no progress.
+  overfitting   gap = val_end - train_end > gap_large * L0; or gap > gap_min * L0, val loss has risen
+                more than rise_min * L0 above its minimum, and that minimum is at least
+                max(stale_min, stale_share * n) epochs old. With early stopping and restore_best that
+                triggered, the kept weights are the best epoch's: good_fit with cause `handled`.
+  underfitting  train_end > under_ratio * L0.
   good_fit      otherwise.
 
-Each remedy is a JSON merge patch for the spec (lists are replaced whole).
+Then the cause (engine/causes.py): the strongest of the registered causes that explain the
+verdict, with the others listed; the remedies follow the cause.
 """
 
 from __future__ import annotations
@@ -23,20 +24,15 @@ from __future__ import annotations
 import math
 from typing import Any, Optional, Sequence
 
-from .events import Diagnosis, Remedy
-from .spec import ExperimentSpec, Limits
+from .causes import CAUSES, THRESHOLDS as T, Evidence, evidence, falling_steadily, find, g, remedies_for, roughness
+from .events import Diagnosis
+from .remedies import early_stopping, keep
+from .spec import ExperimentSpec
 
-MIN_EPOCHS = 10
-GAP_MIN = 0.10
-GAP_LARGE = 0.30
-STALE_MIN = 10
-STALE_SHARE = 0.2
-RISE_MIN = 0.05
-UNDER_RATIO = 0.45
-# A remedy never asks for more than the default caps allow (a server may set them lower; `_keep` checks).
-MAX_EPOCHS_REMEDY = Limits().max_epochs
-MAX_SAMPLES_REMEDY = Limits().max_samples
-SIZED = {"dense": "units", "conv2d": "filters", "rnn": "units", "lstm": "units", "gru": "units"}
+MIN_EPOCHS = int(T["min_epochs"])
+GAP_MIN = T["gap_min"]
+GAP_LARGE = T["gap_large"]
+UNDER_RATIO = T["under_ratio"]
 
 
 def _mean(xs: Sequence[float]) -> float:
@@ -55,146 +51,76 @@ def _slope(ys: Sequence[float]) -> float:
     return num / den
 
 
-def _f(x: float) -> str:
-    return f"{x:.3g}" if abs(x) < 1000 else f"{x:.3e}"
+def _with_cause(verdict: str, lead: str, facts: dict[str, Any], history: dict[str, list],
+                spec: ExperimentSpec, insides: Optional[dict[str, Any]], n: int) -> Diagnosis:
+    """Name the strongest cause of `verdict`, list the others, and offer the remedies that follow."""
+    ev = evidence(verdict, facts, history, spec, insides)
+    ranked = find(ev)
+    if not ranked:
+        return Diagnosis(verdict, lead, [], n, facts)
+    causes = [c for c, _ in ranked]
+    first = causes[0]
+    reason = f"{lead}{first.title}: {first.explain(ev)}."
+    also = [c.id for c in causes[1:]]
+    if also:
+        reason += " Also: " + "; ".join(f"{c.title.lower()} ({c.explain(ev)})" for c in causes[1:]) + "."
+    return Diagnosis(verdict, reason, remedies_for(spec, ev, causes), n, facts, cause=first.id,
+                     evidence=first.evidence(ev), also=also)
 
 
-# -- remedies: each returns a Remedy or None when it does not apply -------------------------------
-def _layers(spec: ExperimentSpec) -> list[dict[str, Any]]:
-    return spec.to_json()["model"]["layers"]
+def _diverged(history: dict[str, list], spec: ExperimentSpec, baseline: float,
+              insides: Optional[dict[str, Any]]) -> Diagnosis:
+    train, val = history.get("train_loss", []), history.get("val_loss", [])
+    n = len(train)
+    at = next((i + 1 for i, (a, b) in enumerate(zip(train, val)) if a is None or b is None), n)
+    facts = {"epochs": n, "epoch": at, "baseline_loss": baseline}
+    lead = (f"The loss became NaN, infinite or exploded at epoch {at} with lr {g(spec.training.lr)}. ")
+    return _with_cause("diverged", lead, facts, history, spec, insides, n)
 
 
-def add_dropout(spec: ExperimentSpec) -> Optional[Remedy]:
-    layers = _layers(spec)
-    if not any(l["type"] in SIZED for l in layers):
-        return None
-    out: list[dict[str, Any]] = []
-    raised = False
-    for i, layer in enumerate(layers):
-        if layer["type"] == "dropout":
-            layer = {**layer, "p": round(min(0.5, layer["p"] + 0.1), 2)}
-            raised = True
-        out.append(layer)
-        nxt = layers[i + 1]["type"] if i + 1 < len(layers) else None
-        if layer["type"] in ("dense",) and nxt != "dropout":
-            out.append({"type": "dropout", "p": 0.2})
-    if out == layers:
-        return None
-    what = "raise dropout by 0.1" if raised and len(out) == len(layers) else "add dropout p=0.2 after each dense layer"
-    return Remedy("add_dropout", "Add dropout", f"Randomly silencing units stops them co-adapting: {what}.",
-                  {"model": {"layers": out}})
+def _overfitting(facts: dict[str, Any], history: dict[str, list], spec: ExperimentSpec,
+                 nums: str, stopped_early: bool) -> Diagnosis:
+    n, l0 = facts["epochs"], max(facts["baseline_loss"], 1e-8)
+    train, val = history["train_loss"], history["val_loss"]
+    es = spec.training.early_stopping
+    at_min, trend = facts["val_min_epoch"], facts["val_trend_per_10"]
+    if stopped_early and es is not None and es.restore_best:
+        best_gap = val[at_min - 1] - train[at_min - 1]
+        if best_gap <= GAP_LARGE * l0:
+            reason = (f"Early stopping stopped the run at epoch {n}, {n - at_min} epochs after val loss was "
+                      f"lowest ({g(facts['val_min'])}) at epoch {at_min}. The weights kept are from that best "
+                      f"epoch (gap there {g(best_gap)}, {best_gap / l0:.0%} of L0), so the overfitting that "
+                      "followed was handled.")
+            return Diagnosis("good_fit", reason, [], n, facts, cause="handled",
+                             evidence={"best_epoch": at_min, "val_loss": facts["val_min"], "gap": best_gap})
+    cause = CAUSES.get("memorising")
+    if trend > 0:
+        tail = (f"Val loss was lowest ({g(facts['val_min'])}) at epoch {at_min} and now rises {g(trend)} per "
+                "10 epochs: the model is memorising the training set.")
+    else:
+        tail = (f"Val loss still falls {g(-trend)} per 10 epochs (lowest {g(facts['val_min'])} at epoch "
+                f"{at_min}), but the gap is over {GAP_LARGE:.0%} of the constant-guess loss: the model fits "
+                "the training points far better than new ones.")
+    ev = {"gap": facts["gap"], "gap_share": facts["gap"] / l0, "val_trend_per_10": trend,
+          "val_min_epoch": at_min}
+    return Diagnosis("overfitting", nums + tail, remedies_for(spec, Evidence("overfitting", l0, n), [cause]), n, facts,
+                     cause="memorising", evidence=ev)
 
 
-def add_l2(spec: ExperimentSpec) -> Remedy:
-    l2 = spec.training.l2
-    new = 1e-3 if l2 == 0 else min(1.0, l2 * 10)
-    return Remedy("add_l2", f"L2 = {new:g}", "Penalising large weights gives a smoother function.",
-                  {"training": {"l2": new}})
-
-
-def early_stopping(spec: ExperimentSpec, n: int) -> Optional[Remedy]:
-    if spec.training.early_stopping is not None:
-        return None
-    patience = max(10, n // 10)
-    return Remedy("early_stopping", f"Early stopping (patience {patience})",
-                  "Stop when validation loss stops improving and keep the best weights.",
-                  {"training": {"early_stopping": {"patience": patience, "min_delta": 0.0, "restore_best": True}}})
-
-
-def more_data(spec: ExperimentSpec) -> Optional[Remedy]:
-    from .datasets import DATASETS
-
-    d = spec.data
-    if d.train_fraction < 1.0:
-        return Remedy("more_data", "Use all the training data",
-                      f"Only {d.train_fraction:.0%} of the training split is used.", {"data": {"train_fraction": 1.0}})
-    if d.dataset not in DATASETS:
-        return None  # supplied data (an upload): there is no more of it to generate
-    ds = DATASETS.get(d.dataset)
-    n = ds.sample_count(d)
-    cap = min(ds.max_samples or MAX_SAMPLES_REMEDY, MAX_SAMPLES_REMEDY)
-    if n >= cap:
-        return None
-    new = min(cap, n * 2)
-    return Remedy("more_data", f"More data ({new} samples)", "More examples make memorising harder than learning.",
-                  {"data": {"n_samples": new}})
-
-
-def resize_model(spec: ExperimentSpec, factor: float) -> Optional[Remedy]:
-    layers = _layers(spec)
-    bigger = factor > 1
-    if not layers and bigger:
-        new = [{"type": "dense", "units": 16, "activation": "relu"}, {"type": "dense", "units": 16, "activation": "relu"}]
-        return Remedy("bigger_model", "Add two hidden layers", "A linear model cannot bend its boundary.",
-                      {"model": {"layers": new}})
-    out = []
-    changed = False
-    for layer in layers:
-        key = SIZED.get(layer["type"])
-        if key:
-            size = max(2, min(4096, int(round(layer[key] * factor))))
-            changed |= size != layer[key]
-            layer = {**layer, key: size}
-        out.append(layer)
-    if not changed:
-        return None
-    if bigger:
-        return Remedy("bigger_model", "Bigger model (2x units)", "More capacity to fit the training data.",
-                      {"model": {"layers": out}})
-    return Remedy("smaller_model", "Smaller model (half the units)", "Less capacity leaves less room to memorise noise.",
-                  {"model": {"layers": out}})
-
-
-def train_longer(spec: ExperimentSpec) -> Optional[Remedy]:
-    e = spec.training.epochs
-    if e >= MAX_EPOCHS_REMEDY:
-        return None
-    new = min(MAX_EPOCHS_REMEDY, e * 2)
-    return Remedy("train_longer", f"Train longer ({new} epochs)", "The training loss is still falling.",
-                  {"training": {"epochs": new}})
-
-
-def lower_lr(spec: ExperimentSpec) -> Remedy:
-    new = float(f"{spec.training.lr / 10:.3g}")
-    return Remedy("lower_lr", f"Lower learning rate ({new:g})", "Smaller steps stop the updates overshooting.",
-                  {"training": {"lr": new}})
-
-
-def _keep(spec: ExperimentSpec, *rs: Optional[Remedy]) -> list[Remedy]:
-    """The remedies that apply and whose patched spec is still valid: doubling a large model's units
-    can pass the parameter cap, and a button that only produces an error is no remedy."""
-    from .errors import SpecError
-    from .shapes import infer
-    from .spec import apply_patch
-
-    out = []
-    for r in rs:
-        if r is None:
-            continue
-        try:
-            infer(apply_patch(spec, r.patch))
-        except SpecError:
-            continue
-        out.append(r)
-    return out
+def _is_overfitting(gap: float, rise: float, stale: bool, l0: float) -> bool:
+    return gap > GAP_LARGE * l0 or (gap > GAP_MIN * l0 and rise > T["rise_min"] * l0 and stale)
 
 
 # -- the verdict --------------------------------------------------------------------------------------
 def diagnose(history: dict[str, list], spec: ExperimentSpec, baseline: float,
-             status: Optional[str] = None, best_epoch: Optional[int] = None) -> Diagnosis:
-    """The verdict, the reason with its numbers, and the remedies (see the module docstring)."""
+             status: Optional[str] = None, best_epoch: Optional[int] = None,
+             insides: Optional[dict[str, Any]] = None, stopped_early: bool = False) -> Diagnosis:
+    """The verdict, its cause, the reason with its numbers, and the remedies (see the module docstring)."""
     train = history.get("train_loss", [])
     val = history.get("val_loss", [])
     n = len(train)
     if status == "diverged" or any(v is None or not math.isfinite(v) for v in train + val):
-        at = next((i + 1 for i, (a, b) in enumerate(zip(train, val)) if a is None or b is None), n)
-        rems = [lower_lr(spec)]
-        if spec.training.optimizer in ("sgd", "momentum"):
-            rems.append(Remedy("use_adam", "Switch to Adam", "Adam adapts its step size per weight.",
-                               {"training": {"optimizer": "adam", "lr": 0.01}}))
-        return Diagnosis("diverged", f"The loss became NaN, infinite or exploded at epoch {at} with lr "
-                         f"{_f(spec.training.lr)}: the updates overshoot. Lower the learning rate.",
-                         rems, n, {"epoch": at})
+        return _diverged(history, spec, baseline, insides)
     if n < MIN_EPOCHS:
         return Diagnosis("too_early", f"Only {n} epoch{'s' if n != 1 else ''} so far; a verdict needs "
                          f"{MIN_EPOCHS}.", [], n, {})
@@ -209,26 +135,20 @@ def diagnose(history: dict[str, list], spec: ExperimentSpec, baseline: float,
     train_trend = _slope(train[-w:]) * 10
     facts = {"epochs": n, "window": w, "train_loss": train_end, "val_loss": val_end, "gap": gap,
              "val_min": val_min, "val_min_epoch": at_min, "val_trend_per_10": trend,
-             "baseline_loss": baseline, "best_epoch": best_epoch}
-    nums = (f"After {n} epochs, train loss {_f(train_end)} and val loss {_f(val_end)} "
-            f"(mean of the last {w}); gap {_f(gap)}, {gap / l0:.0%} of the constant-guess loss {_f(l0)}. ")
-    trend_s = f"val loss {'rises' if trend > 0 else 'falls'} {_f(abs(trend))} per 10 epochs"
+             "train_trend_per_10": train_trend, "baseline_loss": baseline, "best_epoch": best_epoch}
+    nums = (f"After {n} epochs, train loss {g(train_end)} and val loss {g(val_end)} "
+            f"(mean of the last {w}); gap {g(gap)}, {gap / l0:.0%} of the constant-guess loss {g(l0)}. ")
+    trend_s = f"val loss {'rises' if trend > 0 else 'falls'} {g(abs(trend))} per 10 epochs"
 
-    stale = n - at_min >= max(STALE_MIN, int(STALE_SHARE * n))
-    if gap > GAP_MIN * l0 and stale and (rise > RISE_MIN * l0 or gap > GAP_LARGE * l0):
-        reason = nums + (f"Val loss was lowest ({_f(val_min)}) at epoch {at_min} and {trend_s}: "
-                         "the model is memorising the training set.")
-        return Diagnosis("overfitting", reason, _keep(
-            spec, early_stopping(spec, n), add_dropout(spec), add_l2(spec), more_data(spec),
-            resize_model(spec, 0.5)), n, facts)
+    if train_end > T["unstable_ratio"] * l0 and not falling_steadily(train_trend, roughness(train, w), l0):
+        lead = (f"After {n} epochs the train loss is {g(train_end)}, {train_end / l0:.0%} of the constant-guess "
+                f"loss {g(l0)}, and not falling steadily: the network is making no progress. ")
+        return _with_cause("unstable", lead, facts, history, spec, insides, n)
+    stale = n - at_min >= max(T["stale_min"], int(T["stale_share"] * n))
+    if _is_overfitting(gap, rise, stale, l0):
+        return _overfitting(facts, history, spec, nums, stopped_early)
     if train_end > UNDER_RATIO * l0:
-        still = train_trend < -0.01 * l0
-        reason = nums + (f"Train loss is still {train_end / l0:.0%} of the constant-guess loss: the model is "
-                         "too simple or not trained enough" + ("; train loss is still falling." if still else
-                                                                 ", and train loss has flattened."))
-        rems = _keep(spec, resize_model(spec, 2.0), train_longer(spec))
-        if still:
-            rems.reverse()
-        return Diagnosis("underfitting", reason, rems, n, facts)
+        lead = nums + f"Train loss is still {train_end / l0:.0%} of the constant-guess loss. "
+        return _with_cause("underfitting", lead, facts, history, spec, insides, n)
     reason = nums + f"Train and val loss are close and low; {trend_s}."
-    return Diagnosis("good_fit", reason, _keep(spec, early_stopping(spec, n)), n, facts)
+    return Diagnosis("good_fit", reason, keep(spec, early_stopping(spec, n)), n, facts)

@@ -43,11 +43,14 @@ class Remedy:
 class Diagnosis:
     """The verdict on a history and the numbers behind it."""
 
-    verdict: str  # underfitting | overfitting | good_fit | diverged | too_early
+    verdict: str  # underfitting | overfitting | good_fit | diverged | unstable | too_early
     reason: str
     remedies: list[Remedy] = field(default_factory=list)
     epoch: int = 0
     facts: dict[str, Any] = field(default_factory=dict)
+    cause: Optional[str] = None  # an id of engine/causes.py's CAUSES; None when nothing is wrong
+    evidence: dict[str, Any] = field(default_factory=dict)  # the numbers the cause's rule read
+    also: list[str] = field(default_factory=list)  # other causes that hold, strongest first
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -65,7 +68,8 @@ class DiagnosisEvent:
 
 @dataclass
 class SnapshotEvent:
-    """A view of the model: kind names a registered View (engine/views.py); data is JSON-ready."""
+    """A view of the model: kind names a registered View (engine/views.py), or 'insides'
+    (engine/insides.py); data is JSON-ready."""
 
     kind: str
     epoch: int

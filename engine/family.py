@@ -142,9 +142,15 @@ class Family:
         raise NotImplementedError
 
     def diagnose(self, history: dict[str, list], spec: "ExperimentSpec", baseline: float,
-                 status: Optional[str], best_epoch: Optional[int]) -> "Diagnosis":
-        """The verdict on a history (engine/diagnosis.py holds the shared rules)."""
+                 status: Optional[str], best_epoch: Optional[int], insides: Optional[dict[str, Any]] = None,
+                 stopped_early: bool = False) -> "Diagnosis":
+        """The verdict on a history (engine/diagnosis.py holds the shared rules); `insides` is the
+        latest insides view, if the family records one."""
         raise NotImplementedError
+
+    def insides(self, spec: "ExperimentSpec", model: Any, split: Any, stepper: Any) -> Any:
+        """The recorder of the network's insides (engine/insides.py), or None if the family has none."""
+        return None
 
     def export(self, spec: "ExperimentSpec", summary: "Summary") -> ExportParts:
         """The family's part of the standalone script (engine/export.py assembles it)."""

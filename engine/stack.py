@@ -35,10 +35,11 @@ def dense_head(units: int, shape: Shape, layers: list[LayerSpec], stack: StackDe
     """A linear Dense head of `units` on a stack's (F,) output; ShapeError with a flatten fix otherwise."""
     n = len(layers)
     if len(shape) != 1:
-        where = f"model.{stack.path}[{n - 1}]"
+        # An empty stack hands the data's own shape to the head: the error is on the stack itself.
+        where = f"model.{stack.path}[{n - 1}]" if n else f"model.{stack.path}"
+        what = f"{where} ({layers[-1].type}): output is" if n else f"{where}: the input is"
         raise ShapeError([ErrorItem(
-            where, f"{where} ({layers[-1].type}): output is {fmt(shape)} but the output head needs "
-            "features (F,); add a flatten layer at the end",
+            where, f"{what} {fmt(shape)} but the output head needs features (F,); add a flatten layer at the end",
             {"op": "insert", "index": n, "layer": {"type": "flatten"}, "label": "Add flatten"})])
     head = Dense(units=units, activation="linear")
     out, params = head.infer(shape, n)

@@ -26,6 +26,7 @@ from .data import Split, build_split, data_info
 from .device import resolve_device
 from .events import DiagnosisEvent, EndEvent, EpochEvent, EpochMetrics, Event, SnapshotEvent
 from .family import FAMILIES
+from .insides import InsidesCadence
 from .layers import SeededDropout
 from .shapes import Summary, infer
 from .spec import ExperimentSpec, Limits
@@ -200,13 +201,15 @@ class Trainer:
         return False
 
     def final_metrics(self, restored: bool) -> tuple[Optional[float], Optional[float]]:
-        """(monitored metric, val accuracy) of the weights the run ends with, the ones saved and exported."""
+        """(monitored value, val accuracy or None) of the weights the run ends with, which are the
+        ones saved and exported."""
         if not self.epoch or self.monitor is None:
             return None, None
         if restored:
             values = self.stepper.evaluate()
             return values.get(self.monitor), values.get("val_acc")
-        return self.history[self.monitor][-1], (self.history.get("val_acc") or [None])[-1]
+        acc = self.history.get("val_acc")
+        return self.history[self.monitor][-1], (acc[-1] if acc else None)
 
     # -- the whole run ---------------------------------------------------------------
     def run(self, control: Control | None = None, emit: Callable[[Event], None] = lambda e: None,
@@ -223,19 +226,24 @@ class Trainer:
         status = "finished"
 
         last_sent = 0.0
+        # The network's insides (engine/insides.py), at the views' cadence; the diagnosis reads the latest.
+        ins = InsidesCadence(self.family.insides(self.spec, self.model, self.split, self.stepper),
+                             lambda epoch, snap: emit(SnapshotEvent("insides", epoch, snap)))
 
         def diagnose_now(final: bool = False) -> None:
             nonlocal verdict, last_sent
             d = self.family.diagnose(self.history, self.spec, self.baseline,
-                                     "diverged" if self.diverged else None, self.best_epoch)
+                                     "diverged" if self.diverged else None, self.best_epoch,
+                                     insides=ins.view, stopped_early=self.stopped_early)
             now = time.perf_counter()
             # A new verdict goes out at once; the same verdict with fresher numbers now and then.
             if final or d.verdict != verdict or now - last_sent >= DIAGNOSIS_REFRESH_S:
                 verdict, last_sent = d.verdict, now
                 emit(DiagnosisEvent(d))
 
+        # Views are taken of the weights the model holds: after restore_best, the best epoch's.
         def on_pick(index: int) -> None:  # a pick while paused is answered at once
-            views.pick(index, self.model, self.epoch)
+            views.pick(index, self.model, self.weights_epoch)
 
         while self.epoch < total:
             if not control.wait_turn(on_pick):
@@ -252,16 +260,19 @@ class Trainer:
                 diagnose_now()
                 last_diag = time.perf_counter()
             if pick is not None:
-                views.pick(pick, self.model, self.epoch)
-            views.due(self.model, self.epoch)
+                views.pick(pick, self.model, self.weights_epoch)
+            views.due(self.model, self.weights_epoch)
+            ins.due(self.epoch, self.history["lr"][-1], getattr(self.stepper, "l1", 0.0), self.l2)
             if self.stopped_early:
                 break
         restored = self.restore_best()
-        if not self.diverged and self.epoch > 0:  # after restore_best, the best epoch's weights are shown
+        if not self.diverged and self.epoch > 0:
             views.all(self.model, self.weights_epoch)
+            ins.final(self.epoch, self.weights_epoch, self.history["lr"][-1], getattr(self.stepper, "l1", 0.0),
+                      self.l2)
         diagnose_now(final=True)
-        val, val_acc = self.final_metrics(restored)
-        emit(EndEvent(status, self.epoch, self.best_epoch, val, verdict, self.stopped_early,
+        val_loss, val_acc = self.final_metrics(restored)
+        emit(EndEvent(status, self.epoch, self.best_epoch, val_loss, verdict, self.stopped_early,
                       DIVERGED_ADVICE if status == "diverged" else None, val_acc=val_acc,
                       weights_epoch=self.weights_epoch if self.epoch else None))
         return RunResult(status, self.epoch, self.best_epoch, self.stopped_early)

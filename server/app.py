@@ -15,7 +15,7 @@ from engine import __version__
 from engine.spec import parse_spec
 from engine.trainer import Trainer
 
-from . import errors, logs, pages, routes, session_routes
+from . import errors, lesson_routes, logs, pages, routes, session_routes
 from .bodylimit import JsonBodyLimit
 from .manager import RunManager
 from .sessions import Sessions
@@ -64,6 +64,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(JsonBodyLimit, limit=settings.max_body_bytes)
     app.include_router(routes.router)
     app.include_router(session_routes.router)
+    app.include_router(lesson_routes.router)
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=str(pages.ROOT / "static")), name="static")
     logging.getLogger("layerlab").setLevel(settings.log_level.upper())

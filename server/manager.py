@@ -406,8 +406,9 @@ def run_from_row(row: Any) -> Run:
     run.dirty = False
     run.has_weights = bool(row.has_weights)
     if run.terminal:
-        # Rows saved before `result` existed fall back to the monitored metric's last value.
-        result = row.result or {"val_loss": (run.history.get(monitor_of(spec.task)) or [None])[-1],
+        # Rows saved before `result` existed fall back to the last epoch's metrics.
+        monitor = monitor_of(spec.task)
+        result = row.result or {"val_loss": (run.history.get(monitor) or [None])[-1] if monitor else None,
                                 "val_acc": (run.history.get("val_acc") or [None])[-1]}
         run.end = run.end_message(verdict=(row.diagnosis or {}).get("verdict"), **result)
     return run

@@ -21,21 +21,22 @@ VENDOR = {"uplot": ROOT / "node_modules" / "uplot", "sortablejs": ROOT / "node_m
 router = APIRouter(include_in_schema=False)
 
 
-def _page(request: Request, **context: Any) -> HTMLResponse:
-    base = {"version": __version__, "read_only": False, "share_token": None}
+def page(request: Request, **context: Any) -> HTMLResponse:
+    """The page shell; `context` may open it read-only on a share link, or on a lesson."""
+    base = {"version": __version__, "read_only": False, "share_token": None, "lesson": None}
     return TEMPLATES.TemplateResponse(request, "index.html", {**base, **context})
 
 
 @router.get("/", response_class=HTMLResponse)
 async def index(request: Request) -> HTMLResponse:
-    return _page(request)
+    return page(request)
 
 
 @router.get("/s/{share_token}", response_class=HTMLResponse)
 async def shared(request: Request, share_token: str) -> HTMLResponse:
     if not plausible_token(share_token):
         raise HTTPException(404, "no such session")
-    return _page(request, read_only=True, share_token=share_token)
+    return page(request, read_only=True, share_token=share_token)
 
 
 @router.get("/vendor/{package}/{path:path}")

@@ -62,6 +62,9 @@ class DiagnosisMsg(BaseModel):
     remedies: list[dict[str, Any]]
     epoch: int
     facts: dict[str, Any] = {}
+    cause: Optional[str] = None
+    evidence: dict[str, Any] = {}
+    also: list[str] = []
 
 
 class SnapshotMsg(BaseModel):
@@ -82,9 +85,7 @@ class EndMsg(BaseModel):
     status: str
     epochs: int
     best_epoch: Optional[int] = None
-    # The family's monitored metric (the wire name predates families), and val accuracy, of the
-    # weights kept: epoch `weights_epoch`'s. Null for a family without a monitored metric.
-    val_loss: Optional[float] = None
+    val_loss: Optional[float] = None  # the monitored metric of the weights kept, epoch `weights_epoch`
     val_acc: Optional[float] = None
     weights_epoch: Optional[int] = None
     verdict: Optional[str] = None

@@ -184,7 +184,7 @@ class Run:
         """The `end` message of a run that has ended, from its own state.
 
         val_loss (the family's monitored metric; the wire name predates families) and val_acc are
-        those of the weights the run ends with, epoch `weights_epoch`'s.
+        those of the weights the run ends with (epoch `weights_epoch`).
         """
         return {"type": "end", "status": self._status.value, "epochs": len(self.history["epoch"]),
                 "best_epoch": self.best_epoch, "val_loss": val_loss, "val_acc": val_acc,

@@ -7,7 +7,7 @@ it is never a good fit.
 
 from __future__ import annotations
 
-from typing import ClassVar, Optional
+from typing import Any, ClassVar, Optional
 
 import torch
 from torch import nn
@@ -61,8 +61,9 @@ class Forecasting(Supervised):
                                  extra_val=lambda: {"naive_val_loss": naive})
 
     def diagnose(self, history: dict[str, list], spec: ExperimentSpec, baseline: float,
-                 status: Optional[str], best_epoch: Optional[int]) -> Diagnosis:
-        d = super().diagnose(history, spec, baseline, status, best_epoch)
+                 status: Optional[str], best_epoch: Optional[int], insides: Optional[dict[str, Any]] = None,
+                 stopped_early: bool = False) -> Diagnosis:
+        d = super().diagnose(history, spec, baseline, status, best_epoch, insides, stopped_early)
         naive = [v for v in history.get("naive_val_loss", []) if v is not None]
         if not naive or d.verdict in ("diverged", "too_early"):
             return d

@@ -7,7 +7,7 @@ whether labels are classes, and the constant guess that the diagnosis measures a
 
 from __future__ import annotations
 
-from typing import ClassVar, Optional
+from typing import Any, ClassVar, Optional
 
 import torch
 from torch import nn
@@ -15,6 +15,7 @@ from torch import nn
 from ..data import DataInfo, Split
 from ..diagnosis import diagnose
 from ..events import Diagnosis
+from ..insides import build_insides
 from ..family import FAMILIES, ExportParts, Family, Metric, Stepper
 from ..layers import Dense
 from ..shapes import Summary
@@ -74,8 +75,16 @@ class Supervised(Family):
                                  loss=self.make_loss(), classes=self.target == "class")
 
     def diagnose(self, history: dict[str, list], spec: ExperimentSpec, baseline: float,
-                 status: Optional[str], best_epoch: Optional[int]) -> Diagnosis:
-        return diagnose(history, spec, baseline, status=status, best_epoch=best_epoch)
+                 status: Optional[str], best_epoch: Optional[int], insides: Optional[dict[str, Any]] = None,
+                 stopped_early: bool = False) -> Diagnosis:
+        return diagnose(history, spec, baseline, status=status, best_epoch=best_epoch, insides=insides,
+                        stopped_early=stopped_early)
+
+    def insides(self, spec: ExperimentSpec, model: Any, split: Any, stepper: Any) -> Any:
+        """Per-layer statistics on a probe batch of the training split (one Sequential, one loss)."""
+        if not isinstance(model, nn.Sequential):
+            return None
+        return build_insides(spec, model, stepper.x_train, stepper.y_train, stepper.loss_fn)
 
     def export(self, spec: ExperimentSpec, summary: Summary) -> ExportParts:
         from .supervised_export import supervised_parts

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ..export_code import lit
 from ..family import ExportParts
 from ..layers import fmt
 

@@ -65,6 +65,8 @@ function withQuery(url, params) {
 export const api = {
   health: () => request("GET", API.health),
   catalog: () => request("GET", API.catalog),
+  /** Whether a lesson's claim showed in its runs (ids in the lesson's order, the try-next fork last). */
+  lessonCheck: (id, runIds) => request("GET", API.lessonCheck(id, runIds)),
   validate: async (spec) => reported(await request("POST", API.validate, { json: spec })),
   /** The data's points; `where` is {session, token} or {share} for uploaded tables. */
   preview(data, task, where = {}) {

@@ -5,6 +5,7 @@
 
 import Sortable from "sortablejs";
 import { append, clear, el, fmtInt, fmtShape, setText } from "./dom.js";
+import { flagText } from "./insides.js";
 import { layerIndexOf, layerParamOf } from "./spec.js";
 
 const ACTIVATION = "activation";
@@ -250,6 +251,24 @@ export function createBuilder(els, { catalog, on, stack = "layers" }) {
     return rest;
   }
 
+  /** Flags from the `insides` view: Map(layer index -> ["vanishing" | "dead" | "saturated"]). */
+  function showFlags(flagsByIndex) {
+    for (const item of els.stack.children) {
+      const flags = flagsByIndex.get(Number(item.dataset.index)) || [];
+      item.classList.toggle("insides-flagged", flags.length > 0);
+      let badge = item.querySelector(".layer-flag");
+      if (!flags.length) {
+        if (badge) badge.remove();
+        continue;
+      }
+      if (!badge) {
+        badge = el("div", { class: "layer-flag", attrs: { role: "note" } });
+        item.append(badge);
+      }
+      badge.textContent = `⚠ ${flagText(flags)} (see Inside the network)`;
+    }
+  }
+
   function setReadOnly(value) {
     readOnly = value;
     paletteSortable.option("disabled", value);
@@ -272,5 +291,5 @@ export function createBuilder(els, { catalog, on, stack = "layers" }) {
     stack = path;
   }
 
-  return { render, showSummary, showErrors, setReadOnly, setDataKind, setStack };
+  return { render, showSummary, showErrors, setReadOnly, setDataKind, showFlags, setStack };
 }

@@ -13,6 +13,8 @@ const VERDICTS = {
     lead: "Training and validation loss are both low and close together." },
   [VERDICT.DIVERGED]: { title: "Diverged", tone: "bad",
     lead: "Training blew up: the loss became too large to be a number." },
+  [VERDICT.UNSTABLE]: { title: "Unstable", tone: "bad",
+    lead: "The loss is far above a constant guess and not coming down: training makes no progress." },
   [VERDICT.TOO_EARLY]: { title: "Too early to tell", tone: "neutral",
     lead: "A verdict needs at least 10 epochs.", quiet: true },
   [VERDICT.D_OVERPOWERING]: { title: "D overpowering G", tone: "warn",
@@ -25,6 +27,15 @@ const VERDICTS = {
     lead: "The generated points are moving onto the data." },
 };
 
+// engine/causes.py's cause ids, in the card's words.
+const CAUSE_TITLES = {
+  lr_too_high: "learning rate too high", lr_too_low: "learning rate too low",
+  vanishing_gradients: "vanishing gradients", exploding_gradients: "exploding gradients",
+  dead_units: "dead ReLU units", saturation: "saturated units", over_regularized: "too much regularization",
+  too_small: "model too small", too_short: "not trained long enough", memorising: "memorising the training set",
+  handled: "handled by early stopping",
+};
+
 const FAILED_HINT = "Try a smaller model or batch size, check the data settings, and press Train again.";
 const INTERRUPTED_HINT = "The server stopped while this run was training. Press Train to run it again.";
 
@@ -33,6 +44,7 @@ export function createDiagnosisCard(root, { onRemedy }) {
   const verdictEl = root.querySelector(".verdict");
   const leadEl = root.querySelector(".verdict-lead");
   const reasonEl = root.querySelector(".verdict-reason");
+  const causeEl = root.querySelector(".verdict-cause");
   const remediesEl = root.querySelector(".remedies");
   const alertEl = root.querySelector(".run-alert");
 
@@ -45,6 +57,8 @@ export function createDiagnosisCard(root, { onRemedy }) {
     verdictEl.textContent = "Not trained yet";
     leadEl.textContent = text;
     reasonEl.textContent = "";
+    causeEl.textContent = "";
+    delete root.dataset.cause;
     clear(remediesEl);
     alertEl.hidden = true;
   }
@@ -57,6 +71,10 @@ export function createDiagnosisCard(root, { onRemedy }) {
     leadEl.textContent = v.lead;
     // A too-early verdict's numbers are stale by the time it is read: the lead says it all.
     reasonEl.textContent = v.quiet ? "" : d.reason;
+    // The cause in words; the reason that follows quotes its evidence and lists the others.
+    causeEl.textContent = d.cause ? `Cause: ${CAUSE_TITLES[d.cause] || d.cause}`
+      + (d.also && d.also.length ? ` (also: ${d.also.map((c) => CAUSE_TITLES[c] || c).join(", ")})` : "") : "";
+    if (d.cause) root.dataset.cause = d.cause; else delete root.dataset.cause;
     clear(remediesEl);
     if (d.remedies && d.remedies.length) {
       const why = el("p", { class: "remedy-why", text: d.remedies[0].why });
@@ -89,6 +107,7 @@ export function createDiagnosisCard(root, { onRemedy }) {
         verdictEl.textContent = end.status === STATUS.FAILED ? "Training failed" : "Interrupted";
         leadEl.textContent = "";
         reasonEl.textContent = "";
+        causeEl.textContent = "";
       }
     }
   }
@@ -99,6 +118,7 @@ export function createDiagnosisCard(root, { onRemedy }) {
     verdictEl.textContent = title;
     leadEl.textContent = "";
     reasonEl.textContent = "";
+    causeEl.textContent = "";
     clear(remediesEl);
     alertEl.hidden = false;
     alertEl.textContent = text;

@@ -8,6 +8,8 @@ import { RUN_COLORS } from "./charts.js";
 import { chartsOf, monitorOf } from "./metrics.js";
 import { $ } from "./dom.js";
 import { ACTION, CSV_DATASET, MSG, SNAP, STATUS } from "./protocol.js";
+import { createLessonFlow, MAX_LESSON_RUNS } from "./lessonflow.js";
+import { createLessonPanel } from "./lessons.js";
 import { createRunLinks } from "./runlinks.js";
 import { applyMessage, isActive, makeRun, resetHistory, savedRuns, setStatus } from "./runs.js";
 import { createSessionFlow } from "./session.js";
@@ -41,6 +43,7 @@ let toolbar = null;
 const ui = { busy: false }; // a request the buttons wait for is on its way
 let flow = null; // session.js: the requests of saving, sharing, forking and uploading
 let check = null; // speccheck.js: validating the spec as it is edited, and the data preview
+let lessons = null; // lessonflow.js: the open lesson's runs and the check of its claim
 
 // -- runs ----------------------------------------------------------------------------------------
 const current = () => state.runs[state.runs.length - 1] || null;
@@ -89,6 +92,7 @@ function onMessage(run, msg) {
         run.hasWeights = undefined; // asked when the Export menu opens on it
       }
       refreshRuns();
+      lessons.runEnded(run);
       break;
     default:
       break;
@@ -97,6 +101,10 @@ function onMessage(run, msg) {
 
 /** A run's snapshot, to its view: weights while the model is the one edited, the rest while the data is. */
 function showSnapshot(run, snap) {
+  if (snap.kind === SNAP.INSIDES) {
+    if (sameSpec(run.spec.model, state.spec.model)) views.insides.set(snap);
+    return;
+  }
   const fits = snap.kind === SNAP.WEIGHTS
     ? sameSpec(run.spec.model, state.spec.model) && sameSpec(run.spec.data.dataset, state.spec.data.dataset)
     : sameSpec(run.spec.data, state.spec.data);
@@ -146,7 +154,7 @@ async function startRun(spec, { label = null, parent = null } = {}) {
   });
   run.inSession = Boolean(state.session);
   state.runs.push(run);
-  while (state.runs.length > MAX_RUNS) retire(state.runs.shift());
+  while (state.runs.length > (lessons.lesson ? MAX_LESSON_RUNS : MAX_RUNS)) retire(state.runs.shift());
   links.connect(run);
   showNoResults(run.summary || state.summary, "Training… the diagnosis appears after a few epochs.");
   return run;
@@ -173,6 +181,7 @@ function showSavedRuns(saved) {
     if (run.end) views.diagnosis.showEnd(run.end);
     views.network.setSummary(run.summary);
     if (run.snapshots[SNAP.WEIGHTS]) showSnapshot(run, run.snapshots[SNAP.WEIGHTS]);
+    if (run.snapshots[SNAP.INSIDES]) showSnapshot(run, run.snapshots[SNAP.INSIDES]);
   }
   for (const r of state.runs) if (isActive(r)) links.connect(r);
   chartRuns();
@@ -231,6 +240,7 @@ function showNoResults(summary, diagnosisText) {
   views.outputs.clear();
   views.network.setSummary(summary);
   views.network.setWeights(null);
+  views.insides.set(null);
   views.diagnosis.idle(diagnosisText);
   updateControls();
 }
@@ -382,6 +392,8 @@ const page = {
   },
   showSavedRuns,
   clearRuns,
+  startRun,
+  normalize: (spec) => normalize(state.catalog, spec),
 };
 
 // -- start-up -----------------------------------------------------------------------------------------------------
@@ -452,11 +464,17 @@ async function main() {
   views.trainPanel.render(state.spec, dropoutRate(stackLayers(state.spec)));
   check = createSpecCheck({ state, views, current, onChecked }, { problems: $("#stack-problems") });
   flow = createSessionFlow(page);
+  lessons = createLessonFlow(page, createLessonPanel($("#lesson"), $("#lesson-select"), {
+    lessons: state.catalog.lessons || [],
+    on: { run: (l) => lessons.run(l), next: (l) => lessons.next(l), close: () => lessons.close() },
+  }));
   setReadOnly(state.readOnly);
   writeSpec(state.spec);
   chartRuns();
   updateControls();
-  await flow.start({ specInUrl: Boolean(fromUrl) });
+  const lessonId = document.body.dataset.lesson;
+  await flow.start({ specInUrl: Boolean(fromUrl) || Boolean(lessonId) });
+  if (lessonId && !lessons.open(lessonId)) notify(`There is no lesson “${lessonId}”.`, "bad");
   document.body.dataset.ready = "true";
   await check.validate();
 }

@@ -24,6 +24,9 @@ export const API = Object.freeze({
   sessionPreview: (id) => `/api/sessions/${encodeURIComponent(id)}/data/preview`,
   shared: (token) => `/api/shared/${encodeURIComponent(token)}`,
   sharedPreview: (token) => `/api/shared/${encodeURIComponent(token)}/data/preview`,
+  // Lessons: the shareable link that opens one, and the check of its claim on the runs it trained.
+  lessonPage: (id) => `/lessons/${encodeURIComponent(id)}`,
+  lessonCheck: (id, runIds) => `/api/lessons/${encodeURIComponent(id)}/check?runs=${runIds.map(encodeURIComponent).join(",")}`,
   fork: (token) => `/api/shared/${encodeURIComponent(token)}/fork`,
   sharePage: (token) => `/s/${encodeURIComponent(token)}`,
 });
@@ -53,6 +56,7 @@ export const SNAP = Object.freeze({
   CONFUSION: "confusion",
   MISCLASSIFIED: "misclassified",
   FORECAST: "forecast",
+  INSIDES: "insides",
 });
 
 // Client-to-server control frames: {"action": ...}.
@@ -94,6 +98,7 @@ export const VERDICT = Object.freeze({
   OVERFITTING: "overfitting",
   GOOD_FIT: "good_fit",
   DIVERGED: "diverged",
+  UNSTABLE: "unstable",
   TOO_EARLY: "too_early",
   // The generation family's (engine/families/gan_diagnosis.py).
   D_OVERPOWERING: "d_overpowering",

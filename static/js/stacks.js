@@ -109,6 +109,10 @@ export function createStacks(els, { catalog, on }) {
       all().forEach((s) => s.builder.setReadOnly(value));
       options.querySelectorAll("input").forEach((i) => { i.disabled = value; });
     },
+    /** The insides' flags, per layer of the first stack (engine/insides.py records that one). */
+    showFlags(flags) {
+      primary.builder.showFlags(flags);
+    },
     setDataKind(value) {
       kind = value;
       all().forEach((s) => s.builder.setDataKind(value));

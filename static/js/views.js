@@ -8,6 +8,7 @@ import { createDataPanel } from "./datapanel.js";
 import { createDiagnosisCard } from "./diagnosis.js";
 import { $ } from "./dom.js";
 import { createExportMenu } from "./exportmenu.js";
+import { createInsidesView } from "./insides.js";
 import { createNetworkView } from "./network.js";
 import { createOutputs } from "./outputs.js";
 import { createStacks } from "./stacks.js";
@@ -38,6 +39,7 @@ export function createViews(catalog, on) {
   views.outputs = createOutputs({ tabs: $("#output-tabs"), body: $("#output-views"), none: $("#output-none") },
     { catalog, ctx: { network: views.network, onPick: on.pick } });
   views.diagnosis = createDiagnosisCard($("#diagnosis"), { onRemedy: on.remedy });
+  views.insides = createInsidesView($("#insides"), { onFlags: (flags) => views.builder.showFlags(flags) });
   views.exportMenu = createExportMenu($("#btn-export"), $("#export-menu"), { onOpen: on.exportOpen });
   views.compare = createCompareDialog($("#compare-dialog"), catalog);
   return views;

@@ -15,7 +15,8 @@ from browserkit import (button, drag_into_stack, layer_labels, layers, palette_i
 pytestmark = pytest.mark.browser
 
 TOOLBAR = ["Train", "Pause", "Step", "Stop", "Reset", "Save", "Share", "Fork", "Export"]
-PALETTE = ["Dense", "Conv2D", "MaxPool2D", "AvgPool2D", "Flatten", "Dropout", "BatchNorm", "RNN", "LSTM", "GRU"]
+PALETTE = ["Dense", "Conv2D", "MaxPool2D", "AvgPool2D", "Flatten", "Dropout", "BatchNorm"]
+RECURRENT = ["RNN", "LSTM", "GRU"]  # offered on sequence data only
 
 
 def test_controls_have_their_names(page: Page) -> None:
@@ -30,7 +31,28 @@ def test_controls_have_their_names(page: Page) -> None:
     expect(page.get_by_label("Session title")).to_be_editable()
     for name in PALETTE:
         expect(palette_item(page, name)).to_have_count(1)
+    for name in RECURRENT:
+        expect(palette_item(page, name)).to_have_count(0)  # the spiral preset is not a sequence
     expect(page.get_by_label("Epoch", exact=True)).to_have_text("0")
+
+
+def test_recurrent_layers_appear_on_sequences_and_an_lstm_trains_there(page: Page) -> None:
+    page.get_by_label("Dataset", exact=True).select_option(label="Sequences")
+    for name in RECURRENT:
+        expect(palette_item(page, name)).to_have_count(1)
+    remove_all_layers(page)
+    drag_into_stack(page, "LSTM")
+    assert layer_labels(page) == ["LSTM"]
+    expect(layers(page).nth(0).locator(".layer-out")).to_have_text("↓ (16,)")
+    expect(page.locator("#stack-input")).to_contain_text("(30, 1)")
+    wait_valid(page)
+    button(page, "Train").click()
+    page.wait_for_function("() => Number(document.querySelector('#loss-chart').dataset.valPoints) >= 3",
+                           timeout=30_000)
+    assert page.locator("#loss-chart").get_attribute("data-columns") == "train_loss val_loss naive_val_loss"
+    page.get_by_label("Dataset", exact=True).select_option("circle")
+    for name in RECURRENT:
+        expect(palette_item(page, name)).to_have_count(0)
 
 
 def test_dense_then_conv2d_on_2d_data_shows_the_error_on_that_layer_and_the_fix_mends_it(page: Page, shot) -> None:

@@ -261,3 +261,25 @@ def test_an_invalid_remedy_patch_would_be_caught():
     """The helper above really validates: a patch past the cap raises."""
     with pytest.raises(SpecError):
         infer(apply_patch(_spec(), {"model": {"layers": [{"type": "dense", "units": 4096}] * 3}}))
+
+
+def test_a_gap_over_gap_large_is_overfitting_even_with_high_train_loss():
+    # The issue's case: a gap of 32% of L0 was called underfitting by a condition the docs did not state.
+    n = 40
+    train = [0.5 * L0] * n  # above under_ratio x L0
+    d = diagnose(_hist(train, [t + 0.32 * L0 for t in train]), _spec(), L0)
+    assert d.verdict == "overfitting" and d.cause == "memorising"
+    d = diagnose(_hist(train, [t + 0.28 * L0 for t in train]), _spec(), L0)
+    assert d.verdict == "underfitting"  # flat val loss, no rise: below gap_large it needs the rise
+
+
+def test_stopped_early_with_restore_best_is_handled_not_overfitting():
+    n = 60
+    train = [0.5 - 0.007 * i for i in range(n)]
+    val = [0.5 - 0.01 * i if i < 30 else 0.21 + 0.01 * (i - 29) for i in range(n)]
+    es = _spec(training={"early_stopping": {"patience": 30, "restore_best": True}})
+    d = diagnose(_hist(train, val), es, L0, stopped_early=True)
+    assert d.verdict == "good_fit" and d.cause == "handled" and d.remedies == []
+    assert "epoch 30" in d.reason and "best epoch" in d.reason
+    no_restore = _spec(training={"early_stopping": {"patience": 30, "restore_best": False}})
+    assert diagnose(_hist(train, val), no_restore, L0, stopped_early=True).verdict == "overfitting"

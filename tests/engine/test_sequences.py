@@ -88,3 +88,11 @@ def test_naive_loss_repeats_the_last_value():
     x = torch.tensor([[[0.0], [1.0]], [[2.0], [3.0]]])  # (2, T=2, 1)
     y = torch.tensor([[1.0, 3.0], [3.0, 5.0]])  # (2, H=2)
     assert naive_loss(x, y) == pytest.approx((0 + 4 + 0 + 4) / 4)
+
+
+def test_an_empty_stack_on_sequence_data_asks_for_a_flatten():
+    with pytest.raises(SpecError) as e:
+        infer(parse_spec({"data": {"dataset": "sequences"}, "model": {"layers": []}}))
+    item = e.value.errors[0]
+    assert item.path == "model.layers" and "(30, 1)" in item.message
+    assert item.fix["op"] == "insert" and item.fix["index"] == 0 and item.fix["layer"] == {"type": "flatten"}

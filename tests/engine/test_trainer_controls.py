@@ -344,7 +344,9 @@ def test_images_get_weight_summaries_and_the_image_views(make_spec):
     events: list = []
     trainer.run(emit=events.append)
     snaps = [e for e in events if isinstance(e, SnapshotEvent)]
-    assert {s.kind for s in snaps} == {"weights", "filters", "feature_maps", "confusion", "misclassified"}
+    assert {s.kind for s in snaps} == {"weights", "filters", "feature_maps", "confusion", "misclassified", "insides"}
+    insides = [s.data for s in snaps if s.kind == "insides"][-1]
+    assert [l["index"] for l in insides["layers"]] == [1, 2]  # the flatten has no weights
     last = [s for s in snaps if s.kind == "weights"][-1].data
     assert last["epoch"] == 2 and [entry["index"] for entry in last["layers"]] == [0, 1, 2]
     flatten, dense, head = last["layers"]

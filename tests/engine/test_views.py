@@ -199,6 +199,17 @@ class _LastValue(nn.Module):
         return self.scale * x[:, -1, 0:1].repeat(1, self.horizon)
 
 
+def test_the_forecast_stops_where_the_first_series_ends():
+    a, b = torch.sin(torch.arange(60) * 0.3), torch.cos(torch.arange(60) * 0.5)
+    one, two = _windows(a, 10, 1), _windows(b, 10, 1)
+    split = Split(one.x_val, one.y_val, torch.cat([one.x_val, two.x_val]), torch.cat([one.y_val, two.y_val]),
+                  (10, 1), None)
+    with torch.no_grad():
+        snap = take_forecast(_LastValue(1), ViewData(split, None), 1)  # type: ignore[arg-type]
+    assert len(snap["truth"]) == len(one.x_val) == 50
+    assert torch.allclose(torch.tensor(snap["truth"]), a[10:], atol=1e-4)
+
+
 def _windows(series: torch.Tensor, t: int, h: int) -> Split:
     n = len(series) - t - h + 1
     x = torch.stack([series[i:i + t] for i in range(n)])[:, :, None]  # (N, T, 1)
@@ -218,7 +229,7 @@ def test_forecast_one_step_and_rollout(horizon):
     assert len(snap["truth"]) == len(snap["pred"]) == n and len(snap["context"]) == 30
     assert torch.allclose(torch.tensor(snap["truth"]), series[30:30 + n], atol=1e-4)
     assert torch.allclose(torch.tensor(snap["pred"]), series[29:29 + n], atol=1e-4)  # the last value, one step on
-    assert snap["horizon"] == horizon and len(snap["rollout"]) == horizon * snap["k"] >= 60
+    assert snap["horizon"] == horizon and len(snap["rollout"]) == horizon * snap["k"] >= 30
     # Fed its own output back, the naive model repeats the context's last value for ever.
     assert torch.allclose(torch.tensor(snap["rollout"]), series[29].repeat(len(snap["rollout"])), atol=1e-4)
 
@@ -247,3 +258,51 @@ def test_the_cnn_on_digits_reaches_90_percent(seed):
     assert len(acc) == 30 and sum(acc[-5:]) / 5 >= 0.9, acc[-5:]
     confusion = [e.data for e in events if isinstance(e, SnapshotEvent) and e.kind == "confusion"][-1]
     assert confusion["accuracy"] == pytest.approx(acc[-1], abs=1e-4)
+
+
+LSTM = {"task": "forecasting", "data": {"dataset": "sequences", "n_samples": 600},
+        "model": {"layers": [{"type": "lstm", "units": 16}]},
+        "training": {"epochs": 4, "optimizer": "adam", "lr": 0.01}}
+
+
+def test_the_forecast_of_an_lstm_on_sequences(make_spec):
+    trainer = Trainer(make_spec(LSTM))
+    xv, yv = trainer.split.x_val, trainer.split.y_val  # (N, 30, 1), (N, 1)
+    # The view's contract with the data: the first series' windows slide one step at a time (then the
+    # next series starts: 120 steps give 90 windows of 30 and their next value).
+    assert torch.equal(xv[1:90, :-1], xv[:89, 1:]) and torch.equal(xv[1:90, -1, 0], yv[:89, 0])
+    assert not torch.equal(xv[90, :-1], xv[89, 1:])
+    events: list = []
+    trainer.run(emit=events.append)
+    snap = [e.data for e in events if isinstance(e, SnapshotEvent) and e.kind == "forecast"][-1]
+    trainer.model.eval()
+    with torch.no_grad():
+        pred = trainer.model(xv[:90])[:, 0]
+        w, roll = xv[0].clone(), []
+        for _ in range(snap["k"]):  # the rollout, written out: one step, fed back
+            y = trainer.model(w[None])[0, 0]
+            roll.append(float(y))
+            w = torch.cat([w[1:], y.reshape(1, 1)])
+    assert snap["epoch"] == 4 and snap["horizon"] == 1 and snap["k"] == 30
+    assert torch.allclose(torch.tensor(snap["context"]), xv[0, :, 0], atol=1e-4)
+    assert torch.allclose(torch.tensor(snap["truth"]), yv[:90, 0], atol=1e-4)  # the first series only
+    assert torch.allclose(torch.tensor(snap["pred"]), pred, atol=1e-4)
+    assert torch.allclose(torch.tensor(snap["rollout"]), torch.tensor(roll), atol=1e-3)
+
+
+@pytest.mark.outcome
+def test_the_forecast_follows_the_truth_more_closely_as_the_lstm_trains(make_spec):
+    """The one-step error of the first forecast snapshot (epoch 1) against the last, on noiseless
+    series (noise would set a floor under both): down to a fifth or less, for each of two seeds.
+    Measured: from 0.04-0.06 to about 1e-4."""
+    for seed in (0, 1):
+        events: list = []
+        spec = make_spec({**LSTM, "data": {**LSTM["data"], "noise": 0.0},
+                          "training": {**LSTM["training"], "epochs": 30, "seed": seed}})
+        Trainer(spec).run(emit=events.append)
+        snaps = [e.data for e in events if isinstance(e, SnapshotEvent) and e.kind == "forecast"]
+
+        def err(s):
+            return sum((p - t) ** 2 for p, t in zip(s["pred"], s["truth"])) / len(s["truth"])
+        assert snaps[0]["epoch"] == 1 and snaps[-1]["epoch"] == 30
+        assert err(snaps[-1]) < 0.2 * err(snaps[0]), (seed, err(snaps[0]), err(snaps[-1]))

@@ -30,7 +30,7 @@ def test_a_picked_digit_comes_back_as_its_feature_maps(live: LiveServer) -> None
         assert running["label"] == first["choice_labels"][7]
         s.send({"action": "pause"})
         s.until(lambda m: m["type"] == "status" and m["status"] == "paused")
-        epoch = live.api.run(run_id)["history"]["epoch"][-1]
+        epoch = live.api.wait_settled(run_id)["history"]["epoch"][-1]  # the epoch in flight has landed
         s.send({"action": "pick", "index": 3})  # while paused: answered without an epoch
         paused = s.until(lambda m: m["type"] == "snapshot" and m["kind"] == "feature_maps" and m["index"] == 3)
         assert paused["epoch"] == epoch and live.api.run(run_id)["history"]["epoch"][-1] == epoch

@@ -8,7 +8,8 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
-from browserkit import button, set_field, status, wait_for_chart, wait_valid
+from browserkit import (button, layers, palette_item, set_field, status, wait_for_chart,
+                        wait_valid)
 
 pytestmark = pytest.mark.browser
 
@@ -110,3 +111,42 @@ def test_pick_a_digit_and_see_its_feature_maps(page: Page, shot) -> None:
     assert _pixels(maps.get_by_role("region", name="Layer 1 maps")) != first  # another digit, other maps
     button(page, "Stop").click()
     expect(status(page)).to_have_text("Stopped")
+
+
+def _forecast_mse(page: Page) -> tuple[int, float]:
+    d = page.get_by_role("region", name="Forecast", exact=True).evaluate("e => ({...e.dataset})")
+    return int(d["epoch"]), float(d["mse"])
+
+
+def test_an_lstm_on_sequences_forecasts_closer_to_the_truth_as_it_trains(page: Page, shot) -> None:
+    page.get_by_label("Dataset", exact=True).select_option(label="Sequences")
+    palette_item(page, "LSTM").click()  # a click adds the layer at the end, after the preset's two Dense
+    for n in (3, 2):  # then the Dense layers go (never an empty stack on the way)
+        layers(page).first.get_by_role("button", name="Remove layer 1", exact=False).click()
+        expect(layers(page)).to_have_count(n - 1)
+    expect(layers(page)).to_have_count(1)
+    page.get_by_label("Noise", exact=True).fill("0")  # noiseless: no floor under the forecast error
+    set_field(page, "Epochs", "400")
+    wait_valid(page)
+    tabs = page.get_by_role("tablist", name="Output views").get_by_role("tab")
+    expect(tabs).to_have_text(["Forecast"])
+    forecast = page.get_by_role("region", name="Forecast", exact=True)
+    expect(forecast).to_be_visible()
+    button(page, "Train").click()
+    page.wait_for_function("() => document.querySelector('.view-slot[data-view=forecast]').dataset.epoch")
+    first_epoch, first = _forecast_mse(page)
+    page.wait_for_function("""([e]) => Number(document.querySelector('.view-slot[data-view=forecast]').dataset.epoch) >= e + 40""",
+                           arg=[first_epoch], timeout=60_000)
+    _, later = _forecast_mse(page)
+    assert later < 0.5 * first, (first, later)  # the one-step forecasts follow the truth more closely
+    caption = forecast.locator("p.hint").first
+    expect(caption).to_contain_text("One-step forecasts at epoch")
+    shot(page, "lstm-forecast")
+
+    forecast.get_by_label("Multi-step rollout").check()
+    expect(forecast).to_have_attribute("data-rollout", "true")
+    expect(caption).to_contain_text(re.compile(r"Rollout of 30 steps \(30 × horizon 1\)"))
+    shot(page, "lstm-rollout")
+    forecast.get_by_label("Multi-step rollout").uncheck()
+    expect(caption).to_contain_text("One-step forecasts")
+    button(page, "Stop").click()
