@@ -61,7 +61,9 @@ PRESETS: list[dict[str, Any]] = [
      "spec": {"data": {"dataset": "sequences", "n_samples": 800},
               "model": {"layers": [{"type": "lstm", "units": 16}]},
               "training": {"epochs": 30, "batch_size": 32, "lr": 0.01}}},
->>>>>>> integ
+    {"name": "gan_ring", "label": "GAN on a ring of 8 Gaussians",
+     "description": "A generator learns to draw the ring against a discriminator; watch the modes fill in.",
+     "spec": GAN_RING},
 ]
 
 
