@@ -23,8 +23,8 @@ from __future__ import annotations
 import math
 from typing import Any, Optional, Sequence
 
-from ..diagnosis import _f, _keep, _mean, _slope
 from ..events import Diagnosis, Remedy
+from ..remedies import keep as _keep
 from ..spec import ExperimentSpec
 
 MIN_EPOCHS = 10
@@ -33,6 +33,23 @@ RISE_MIN = 0.3  # g_loss up by this much (nats) from the first window to the las
 CALM = 0.25  # g_loss's standard deviation over its mean below this: the losses look calm
 SWING = 0.25  # the distance's standard deviation over its mean at least this: it swings
 LN4 = math.log(4.0)
+
+
+def _f(x: float) -> str:
+    return f"{x:.3g}" if abs(x) < 1000 else f"{x:.3e}"
+
+
+def _mean(xs: Sequence[float]) -> float:
+    return sum(xs) / len(xs)
+
+
+def _slope(ys: Sequence[float]) -> float:
+    """Least-squares slope per epoch."""
+    n = len(ys)
+    if n < 2:
+        return 0.0
+    mx, my = (n - 1) / 2, _mean(ys)
+    return sum((i - mx) * (y - my) for i, y in enumerate(ys)) / sum((i - mx) ** 2 for i in range(n))
 
 
 def _std(xs: Sequence[float]) -> float:

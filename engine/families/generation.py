@@ -14,7 +14,7 @@ falling means the generator is better (each is measured against the other networ
 
 from __future__ import annotations
 
-from typing import ClassVar, Optional
+from typing import Any, ClassVar, Optional
 
 import torch
 from pydantic import Field
@@ -153,7 +153,8 @@ class Generation(Family):
         return energy_distance(split.x_val.float(), mean)
 
     def diagnose(self, history: dict[str, list], spec: ExperimentSpec, baseline: float,
-                 status: Optional[str], best_epoch: Optional[int]) -> Diagnosis:
+                 status: Optional[str], best_epoch: Optional[int], insides: Optional[dict[str, Any]] = None,
+                 stopped_early: bool = False) -> Diagnosis:
         from .gan_diagnosis import diagnose_gan
         modes = data_modes(spec)
         return diagnose_gan(history, spec, baseline, status, best_epoch, None if modes is None else len(modes[0]))
