@@ -65,11 +65,13 @@ def test_a_gan_saves_shares_forks_and_exports(sapi, client, tmp_path: Path) -> N
     done = sapi.wait_done(run["id"], timeout=90)
     assert done["status"] == "finished"
     saved = sapi.wait_saved(s, run["id"])
-    assert saved["spec"]["training"]["d_lr"] == 0.004
+    assert saved["has_weights"] and done["spec"]["training"]["d_lr"] == 0.004
     shared = sapi.shared(s)
     assert shared["runs"][0]["history"]["modes_covered"] == done["history"]["modes_covered"]
     fork = sapi.fork(s)
-    assert fork["spec"]["model"]["latent_dim"] == 2 and len(sapi.get(fork)["runs"]) == 1
+    forked = sapi.get(fork)
+    assert forked["spec"]["model"]["latent_dim"] == 2 and len(forked["runs"]) == 1
+    assert forked["runs"][0]["history"]["distance"] == done["history"]["distance"]
     r = client.get(f"/api/runs/{run['id']}/export.py")
     assert r.status_code == 200, r.text
     path = tmp_path / "gan.py"
