@@ -171,6 +171,18 @@ def test_the_exported_script_replays_the_run(tmp_path) -> None:
     model.load_state_dict(t.stepper.state_dict())
 
 
+@pytest.mark.parametrize("dataset", ["ring", "grid"])
+def test_the_scripts_data_are_the_engines(dataset: str) -> None:
+    spec = gan({"data": {"dataset": dataset, "n_samples": 500}})
+    ns: dict[str, Any] = {}
+    text = export_script(spec).replace('if __name__ == "__main__":', "if False:")
+    exec(compile(text, f"{dataset}.py", "exec"), ns)  # the script this test wrote
+    split = build_split(spec.data, "generation")
+    got = ns["make_split"]()
+    for a, b in zip(got, (split.x_train, split.y_train, split.x_val, split.y_val)):
+        assert torch.equal(a, b)
+
+
 # -- learning outcomes ---------------------------------------------------------------------------------------
 def ring_run(patch: dict[str, Any] | None = None, seed: int = 0) -> Trainer:
     spec = parse_spec(merge_patch(GAN_RING, merge_patch({"training": {"seed": seed, "device": "cpu"}}, patch or {})))
