@@ -21,7 +21,8 @@ RUN pip install "torch==2.13.0" ${TORCH_INDEX_URL:+--index-url "$TORCH_INDEX_URL
 COPY pyproject.toml README.md ./
 COPY engine ./engine
 COPY server ./server
-RUN pip install -e .
+# With Ray (the cluster profile's trainers and replicas); PostgreSQL's driver is a plain dependency.
+RUN pip install -e ".[cluster]"
 COPY templates ./templates
 COPY static ./static
 COPY --from=web /app/node_modules ./node_modules

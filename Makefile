@@ -5,9 +5,11 @@ PIP    := $(VENV)/bin/pip
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: setup run test test-kernels test-fast bench clean browser
+PG_BIN ?= /usr/lib/postgresql/15/bin
 
-setup: $(VENV)/.installed node_modules/.installed browser
+.PHONY: setup run test test-kernels test-fast fuzz bench clean browser postgres
+
+setup: $(VENV)/.installed node_modules/.installed browser postgres
 
 # The venv is rebuilt only when pyproject.toml changes.
 $(VENV)/.installed: pyproject.toml
@@ -24,6 +26,12 @@ node_modules/.installed: package.json package-lock.json
 # A Chromium for Playwright: one already present, else Playwright's, else Debian's.
 browser: $(VENV)/.installed
 	@$(PY) scripts/find_chromium.py --install >/dev/null
+
+# PostgreSQL's server binaries for the tests that start a throwaway one (Debian's postgresql package;
+# its service is not started: each test session runs initdb and pg_ctl in a temporary folder).
+postgres:
+	@test -x $(PG_BIN)/initdb || { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q postgresql \
+	  && (service postgresql stop >/dev/null 2>&1 || true); } || echo "make: no PostgreSQL; its tests will be skipped"
 
 run: $(VENV)/.installed node_modules/.installed
 	$(VENV)/bin/layerlab serve --host $(HOST) --port $(PORT)
@@ -43,7 +51,12 @@ test-kernels: setup
 	done
 
 test-fast: $(VENV)/.installed
-	$(PY) -m pytest -q -m "not browser and not slow"
+	$(PY) -m pytest -q -m "not browser and not slow and not cluster"
+
+# 10,000 hostile bodies, websocket frames and schemathesis cases per route against a live server
+# (the same tests `make test` runs with a few hundred examples).
+fuzz: $(VENV)/.installed
+	FUZZ_LIVE=1 FUZZ_EXAMPLES=10000 $(PY) -m pytest -q -s tests/server/test_fuzz.py
 
 bench: setup
 	$(PY) -m bench

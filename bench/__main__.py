@@ -12,6 +12,8 @@ import sys
 MODULES = {
     "engine": "bench.engine_bench",
     "server": "bench.server_bench",
+    "load": "bench.load_bench",
+    "cluster": "bench.cluster_bench",
     "gan": "bench.gan_bench",
 }
 

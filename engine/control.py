@@ -27,6 +27,12 @@ class Control:
         with self._cond:
             return self._paused
 
+    @property
+    def stopping(self) -> bool:
+        """Whether stop was asked for (a run waiting for its turn ends then)."""
+        with self._cond:
+            return self._stop
+
     def pause(self) -> None:
         with self._cond:
             self._paused = True

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 from typing import Annotated, Any, Literal, Optional, Union
 
 from pydantic import (BaseModel, ConfigDict, Field, ModelWrapValidatorHandler, SerializeAsAny,
@@ -314,12 +315,34 @@ def parse_spec(raw: Any, limits: Limits | None = None) -> ExperimentSpec:
             raise SpecError([ErrorItem("$", f"not valid JSON: {e}")]) from None
     if not isinstance(raw, dict):
         raise SpecError([ErrorItem("$", "a spec must be a JSON object")])
+    bad = [ErrorItem(json_path(loc), "must be a finite number (not NaN or infinity)") for loc in non_finite(raw)]
+    if bad:
+        raise SpecError(bad)
     try:
         spec = ExperimentSpec.model_validate(raw)
     except ValidationError as e:
         raise errors_from_validation(e) from None
     _check_caps(spec, limits)
     return spec
+
+
+def non_finite(raw: Any) -> list[tuple[Any, ...]]:
+    """Where `raw` (parsed JSON) holds NaN or ±inf, e.g. from `1e999`, which json.loads accepts.
+
+    One check for every float field, plug-in layers' included: such a value would come back as
+    null (or as non-standard `Infinity` in spec.json) and the returned spec would no longer save.
+    Iterative, so a deeply nested body cannot exhaust the stack."""
+    found: list[tuple[Any, ...]] = []
+    todo: list[tuple[tuple[Any, ...], Any]] = [((), raw)]
+    while todo:
+        loc, value = todo.pop()
+        if isinstance(value, float) and not math.isfinite(value):
+            found.append(loc)
+        elif isinstance(value, dict):
+            todo.extend(((*loc, k), v) for k, v in value.items())
+        elif isinstance(value, list):
+            todo.extend(((*loc, i), v) for i, v in enumerate(value))
+    return sorted(found, key=str)
 
 
 def _check_caps(spec: ExperimentSpec, limits: Limits) -> None:

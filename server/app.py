@@ -17,6 +17,7 @@ from engine.trainer import Trainer
 
 from . import errors, lesson_routes, logs, pages, routes, session_routes
 from .bodylimit import JsonBodyLimit
+from .guard import Guard, allowed_hosts, csp
 from .manager import RunManager
 from .sessions import Sessions
 from .settings import Settings
@@ -32,6 +33,16 @@ def warm_up() -> None:
                        "model": {"layers": [{"type": "dense", "units": 2}]},
                        "training": {"epochs": 1, "batch_size": 10, "device": "cpu"}})
     Trainer(spec).run()
+    # scikit-learn's datasets are imported on first use: ~1 s idle, 6 s on a loaded machine, which a
+    # fresh server's first digits or moons preview paid while the page waited for its views.
+    import sklearn.datasets  # noqa: F401
+
+
+# FastAPI's /docs and /redoc load their scripts from a CDN and start them inline; off by default
+# (LAYERLAB_API_DOCS), and when an operator turns them on, only those two pages get this policy.
+DOCS_CSP = ("default-src 'self'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
+            "style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; img-src 'self' data: https://fastapi.tiangolo.com "
+            "https://cdn.redoc.ly; worker-src blob:; frame-ancestors 'none'")
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -44,12 +55,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         warm_up()
         store = Store(settings.database_url)
         manager = RunManager(settings, store)
-        uploads = Uploads(store, settings.max_samples)
+        uploads = Uploads(store, settings.max_samples, settings.max_concurrent_uploads)
         manager.split_provider = uploads.split
         manager.data_check = partial(check_spec_data, manager, uploads)
         app.state.manager = manager
         app.state.sessions = Sessions(store)
         app.state.uploads = uploads
+        logs.install()  # again: uvicorn has made its handlers by now
         await manager.start()
         try:
             yield
@@ -57,11 +69,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await manager.shutdown()
             store.close()
 
-    app = FastAPI(title="Layerlab", version=__version__, lifespan=lifespan,
+    docs = {} if settings.api_docs else {"docs_url": None, "redoc_url": None}
+    app = FastAPI(title="Layerlab", version=__version__, lifespan=lifespan, **docs,
                   description="Build, train and diagnose PyTorch models from the browser. See docs/protocol.md.")
     app.state.settings = settings
     errors.install(app)
     app.add_middleware(JsonBodyLimit, limit=settings.max_body_bytes)
+    # Outermost: a request for a Host that is not ours is refused before anything reads it.
+    app.add_middleware(Guard, hosts=allowed_hosts(settings.allowed_hosts, settings.public_url),
+                       page_csp=csp([pages.IMPORT_MAP]), docs_csp=DOCS_CSP)
     app.include_router(routes.router)
     app.include_router(session_routes.router)
     app.include_router(lesson_routes.router)

@@ -1,4 +1,5 @@
-"""A cap on JSON request bodies (specs, sessions, controls), checked before FastAPI parses them.
+"""A cap on JSON request bodies (specs, sessions, controls), checked before FastAPI parses them,
+and a 422 at the root path for a body too deep or with too long a number to parse at all.
 
 CSV uploads are capped by their own route (LAYERLAB_MAX_UPLOAD_BYTES), so they pass through here.
 """
@@ -6,10 +7,12 @@ CSV uploads are capped by their own route (LAYERLAB_MAX_UPLOAD_BYTES), so they p
 from __future__ import annotations
 
 import json
+from typing import Any, Optional
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 UPLOAD_SUFFIX = "/uploads"
+MAX_DEPTH = 64  # a spec nests about 6 levels; pydantic and our own walks never see deeper bodies
 
 
 def _replay(messages: list[Message], then: Receive | None = None) -> Receive:
@@ -60,10 +63,50 @@ class JsonBodyLimit:
                 await self._refuse(send)
                 return
         body = b"".join(chunks)
+        problem = unparseable(body, dict(scope["headers"]).get(b"content-type", b""))
+        if problem is not None:
+            await _json(send, 422, {"errors": [{"path": "$", "message": problem}]})
+            return
         await self.app(scope, _replay([{"type": "http.request", "body": body, "more_body": False}], receive), send)
 
     async def _refuse(self, send: Send) -> None:
-        body = json.dumps({"detail": f"the request body is larger than {self.limit} bytes"}).encode()
-        await send({"type": "http.response.start", "status": 413,
-                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
-        await send({"type": "http.response.body", "body": body})
+        await _json(send, 413, {"detail": f"the request body is larger than {self.limit} bytes"})
+
+
+def depth(value: Any) -> int:
+    """How deeply JSON containers nest in `value` (a scalar is 0), without recursion."""
+    deepest, todo = 0, [(value, 1)]
+    while todo:
+        v, d = todo.pop()
+        if isinstance(v, (dict, list)):
+            deepest = max(deepest, d)
+            todo.extend((c, d + 1) for c in (v.values() if isinstance(v, dict) else v))
+    return deepest
+
+
+def unparseable(body: bytes, content_type: bytes) -> Optional[str]:
+    """Why a JSON body that FastAPI would answer with a pathless 400 is not a spec, else None.
+
+    json.loads raises RecursionError past ~1,000 levels of nesting and ValueError for an integer
+    of more than 4,300 digits (CPython's int/str guard); FastAPI turns both into 400 "There was an
+    error parsing the body". Plain syntax errors are left to FastAPI, whose 422 gives the offset."""
+    if not body or (content_type and b"json" not in content_type.lower()):
+        return None
+    try:
+        value = json.loads(body)
+    except RecursionError:
+        return f"the body nests deeper than {MAX_DEPTH} levels"
+    except json.JSONDecodeError:
+        return None
+    except ValueError as e:  # e.g. "Exceeds the limit (4300 digits) for integer string conversion"
+        return f"not a usable JSON body: {e}"
+    if depth(value) > MAX_DEPTH:
+        return f"the body nests deeper than {MAX_DEPTH} levels"
+    return None
+
+
+async def _json(send: Send, status: int, payload: dict[str, Any]) -> None:
+    body = json.dumps(payload).encode()
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})

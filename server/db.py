@@ -1,16 +1,20 @@
-"""Database: SQLAlchemy 2 models, the engine, and start-up schema creation and migration.
+"""Database: SQLAlchemy 2 models, the engine, and start-up schema migration (Alembic).
 
-SQLite (WAL mode) by default; every type used is portable, so Postgres is only a URL away.
+SQLite (WAL mode) by default; PostgreSQL (postgresql+psycopg://...) for several web replicas.
 """
 
 from __future__ import annotations
 
+import fcntl
 import os
+import threading
+from contextlib import contextmanager
+from pathlib import Path
 from datetime import datetime, timezone
-from typing import Any, Optional
+from typing import Any, Iterator, Optional
 
 from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Integer, LargeBinary, String, Text
-from sqlalchemy import create_engine, event, inspect, text
+from sqlalchemy import create_engine, delete, event, inspect, select, text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -68,8 +72,19 @@ class RunRow(Base):
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
 
 
+class BlobRow(Base):
+    """An uploaded table in engine.csvdata.Table's binary form, addressed by its SHA-256: the uploads
+    of a session and of every fork of it share one copy."""
+
+    __tablename__ = "blobs"
+    hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    size_bytes: Mapped[int] = mapped_column(Integer)
+    data: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
 class UploadRow(Base):
-    """A CSV uploaded to a session: its cells as text, column by column (engine.csvdata.Table)."""
+    """A CSV uploaded to a session: its table is the blob `blob` names (older rows: `table`, as JSON)."""
 
     __tablename__ = "uploads"
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
@@ -80,8 +95,15 @@ class UploadRow(Base):
     size_bytes: Mapped[int] = mapped_column(Integer)
     # Column summaries and the suggested choice of columns, for the page.
     info: Mapped[dict[str, Any]] = mapped_column(JSON)
-    table: Mapped[dict[str, Any]] = mapped_column(JSON, deferred=True)
+    table: Mapped[dict[str, Any]] = mapped_column(JSON, deferred=True)  # {} when `blob` is set
+    blob: Mapped[Optional[str]] = mapped_column(String(64), nullable=True, index=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+def drop_orphan_blobs(s: Any) -> None:
+    """Delete the stored tables that no upload names any more (inside the caller's transaction)."""
+    used = select(UploadRow.blob).where(UploadRow.blob.is_not(None))
+    s.execute(delete(BlobRow).where(BlobRow.hash.not_in(used)))
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -101,24 +123,67 @@ def make_engine(url: str) -> Engine:
         if u.database and u.database != ":memory:":
             os.makedirs(os.path.dirname(os.path.abspath(u.database)), exist_ok=True)
         kwargs["connect_args"] = {"check_same_thread": False}
+    else:
+        # A server outlives a database restart: a pooled connection is checked before use, not found dead mid-write.
+        kwargs["pool_pre_ping"] = True
     engine = create_engine(url, **kwargs)
     if u.get_backend_name() == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
     return engine
 
 
-def migrate(engine: Engine) -> None:
-    """Create missing tables, then add columns that the models have and the tables lack.
+MIGRATIONS = Path(__file__).with_name("migrations")
+# pg_advisory_lock key of schema migrations: any fixed 64-bit number that nothing else takes.
+MIGRATION_LOCK = 0x4C4C_4D49_4752  # "LLMIGR"
 
-    Additive migrations only: a new nullable (or defaulted) column is added in place.
+
+# Alembic's `context` is process-global: two migrations in one process at once (two apps starting in
+# threads, as tests do) would run on each other's connection. One at a time.
+_MIGRATING = threading.Lock()
+
+
+@contextmanager
+def _sqlite_file_lock(engine: Engine) -> Iterator[None]:
+    """For a SQLite file: an exclusive lock on `<file>.migrate-lock` while migrating (other processes wait).
+    SQLite's own locking does not cover it: the DDL of a migration runs outside one transaction."""
+    db = engine.url.database if engine.url.get_backend_name() == "sqlite" else None
+    if not db or db == ":memory:":
+        yield
+        return
+    with open(os.path.abspath(db) + ".migrate-lock", "a") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def migrate(engine: Engine) -> None:
+    """Bring the schema up to Alembic's head, once, however many replicas start together.
+
+    On PostgreSQL the upgrade runs under a session advisory lock: a second replica waits, then finds
+    the schema at head and does nothing. On SQLite a lock file next to the database does the same.
     """
-    Base.metadata.create_all(engine)
-    insp = inspect(engine)
-    with engine.begin() as conn:
-        for table in Base.metadata.sorted_tables:
-            have = {c["name"] for c in insp.get_columns(table.name)}
-            for col in table.columns:
-                if col.name in have:
-                    continue
-                ddl = col.type.compile(dialect=engine.dialect)
-                conn.execute(text(f'ALTER TABLE "{table.name}" ADD COLUMN "{col.name}" {ddl}'))
+    with _MIGRATING, _sqlite_file_lock(engine):
+        _upgrade(engine)
+
+
+def _upgrade(engine: Engine) -> None:
+    from alembic import command
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with engine.connect() as conn:
+        postgres = conn.dialect.name == "postgresql"
+        if postgres:
+            conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": MIGRATION_LOCK})
+            conn.commit()
+        try:
+            config.attributes["connection"] = conn
+            command.upgrade(config, "head")
+            conn.commit()
+        finally:
+            if postgres:
+                conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": MIGRATION_LOCK})
+                conn.commit()

@@ -5,12 +5,13 @@ from __future__ import annotations
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import OperationalError
 
 from engine.csvdata import CsvError
 from engine.errors import SpecError
 from engine.spec import json_path
 
-from .manager import TooBusy
+from .manager import RETRY_AFTER_S, TooBusy
 from .runs import IllegalTransition
 
 
@@ -48,3 +49,10 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(TooBusy)
     async def busy(_: Request, exc: TooBusy) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=429)
+
+    @app.exception_handler(OperationalError)
+    async def database_busy(_: Request, exc: OperationalError) -> JSONResponse:
+        # A locked (or full) database is the server's trouble, not the request's: say when to try
+        # again. Results already made are kept in memory and written when the database is back.
+        return JSONResponse({"detail": "the database is busy; try again shortly"}, status_code=503,
+                            headers={"Retry-After": str(RETRY_AFTER_S)})

@@ -1,7 +1,8 @@
 """The run manager: all concurrency lives here.
 
-Each run trains on its own worker thread (torch releases the GIL; a thread starts at
-once where a spawned process needs ~3 s to import torch). Memory is bounded by strict caps
+Each run trains where the executor puts it (server/executors/): on its own worker thread by
+default (torch releases the GIL; a thread starts at once where a spawned process needs ~3 s to
+import torch), or on a warm Ray actor. Memory is bounded by strict caps
 checked before a run starts (parameters, samples, estimated activation memory, epochs,
 wall time) rather than by process isolation. A worker's events cross to the event loop
 through a bounded EventPipe and `loop.call_soon_threadsafe`; a worker that raises moves its
@@ -18,19 +19,14 @@ from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Awaitable, Callable, Optional
 
-import torch
-from safetensors.torch import save as save_safetensors
-
-from engine.errors import SpecError
 from engine.events import DiagnosisEvent, EndEvent, EpochEvent, SnapshotEvent
 from engine.family import monitor_of
-from engine.device import resolve_device
 from engine.shapes import infer
 from engine.spec import ExperimentSpec
-from engine.trainer import Trainer
 
+from .executors import Executor, check_device, make_executor
 from .protocol import PickControl, SetControl
-from .runs import INTERRUPTED_ERROR, IllegalTransition, Run, RunStatus
+from .runs import INTERRUPTED_ERROR, TERMINAL, IllegalTransition, Run, RunStatus
 from .settings import Settings
 from .store import Store
 
@@ -38,6 +34,10 @@ log = logging.getLogger("layerlab.runs")
 PIPE_CAPACITY = 10_000  # events a worker may run ahead of the event loop before it waits
 DRAIN_INTERVAL_S = 0.02  # the loop takes a worker's events at most this often
 KEEP_TERMINAL = 200  # finished runs kept in memory; older ones are read back from the database
+LIVE_STATUSES = tuple(s.value for s in RunStatus if s not in TERMINAL)
+RETRY_AFTER_S = 2  # Retry-After of a 503 for a busy database
+SAVE_BACKOFF_S = (0.05, 2.0)  # a failed write is retried after 50 ms, doubling up to 2 s
+SHUTDOWN_SAVE_S = 15.0  # at shutdown, how long the last writes are retried before the server gives up
 
 
 class TooBusy(Exception):
@@ -80,6 +80,13 @@ class EventPipe:
         else:
             self._drain()
 
+    def apply_now(self, item: Any) -> None:
+        """On the loop: apply an item at once (for a source that is itself on the loop, e.g. a remote trainer's feed)."""
+        try:
+            self._apply(item)
+        except Exception:
+            log.exception("applying a worker event failed")
+
     def _drain(self) -> None:
         with self._cond:
             items = list(self._items)
@@ -94,25 +101,23 @@ class EventPipe:
                 log.exception("applying a worker event failed")
 
 
-def _safetensors(state: dict[str, torch.Tensor]) -> bytes:
-    return save_safetensors({k: v.detach().cpu().contiguous() for k, v in state.items()})
-
-
 class RunManager:
     """Queues, limits and workers; owns every Run that is live or recently ended."""
 
-    def __init__(self, settings: Settings, store: Store) -> None:
+    def __init__(self, settings: Settings, store: Store, executor: Optional[Executor] = None) -> None:
         self.settings = settings
         self.store = store
+        self.executor = executor or make_executor(settings, store)
         self.limits = settings.limits()
         self.runs: dict[str, Run] = {}
         self.pending: deque[Run] = deque()
         self.active = 0
         self.shutting_down = False
-        self._threads: dict[str, threading.Thread] = {}
+        self._threads: dict[str, Any] = {}  # run id -> its worker (anything with is_alive())
         self._timers: dict[str, asyncio.TimerHandle] = {}
         self._db = ThreadPoolExecutor(max_workers=1, thread_name_prefix="layerlab-db")
         self._flusher: Optional[asyncio.Task] = None
+        self._saving: set[asyncio.Task] = set()  # end-of-run writes in progress (strong references)
         self.loop: Optional[asyncio.AbstractEventLoop] = None
         # Hooks for split providers (e.g. uploaded CSV data): spec -> Split or None.
         self.split_provider: Optional[Callable[[ExperimentSpec], Any]] = None
@@ -122,7 +127,7 @@ class RunManager:
     # -- life cycle ---------------------------------------------------------------------------
     async def start(self) -> None:
         self.loop = asyncio.get_running_loop()
-        n = await self.db(self.store.mark_interrupted)
+        n = await self.executor.start(self)
         if n:
             log.warning("%d run(s) were left going by a previous server and are now 'interrupted'", n)
         self._flusher = asyncio.create_task(self._flush_loop())
@@ -130,6 +135,8 @@ class RunManager:
     async def shutdown(self, timeout: float = 3.0) -> None:
         """Stop every run, close every stream, write what is left."""
         self.shutting_down = True
+        if self.executor.remote:  # the runs go on on the cluster; another replica serves them
+            await self.executor.shutdown(self)
         for run in list(self.runs.values()):
             for sub in list(run.subscribers):
                 sub.close()
@@ -147,7 +154,9 @@ class RunManager:
             if not run.terminal:  # a worker that did not stop in time
                 run.error = INTERRUPTED_ERROR
                 run.finish(RunStatus.INTERRUPTED, {})
-        await self.flush_all()
+        await self.flush_all(deadline=time.monotonic() + SHUTDOWN_SAVE_S)
+        for task in list(self._saving):
+            task.cancel()
         self._db.shutdown(wait=True)
 
     async def db(self, fn: Callable[..., Any], *args: Any) -> Any:
@@ -158,7 +167,7 @@ class RunManager:
     def validate(self, spec: ExperimentSpec) -> dict[str, Any]:
         """Shape inference under the server's caps, and a device this server has; raises SpecError."""
         summary = infer(spec, self.limits).to_dict()
-        resolve_device(spec.training.device)
+        check_device(spec.training.device, self.executor.devices())
         return summary
 
     async def create(self, spec: ExperimentSpec, *, label: str | None = None, parent: str | None = None,
@@ -173,7 +182,11 @@ class RunManager:
             await self.data_check(spec, session_id)
         run = Run(spec, summary, label=label, parent=parent, session_id=session_id)
         self.runs[run.id] = run
-        await self.save(run)
+        try:
+            await self.save(run)
+        except BaseException:  # e.g. a locked database (503): the run never existed
+            del self.runs[run.id]
+            raise
         self.pending.append(run)
         self._schedule()
         return run
@@ -186,87 +199,30 @@ class RunManager:
         if not (isinstance(run_id, str) and len(run_id) <= 64):
             return None
         row = await self.db(self.store.load_run, run_id)
-        return None if row is None else run_from_row(row)
+        if row is None:
+            return None
+        if self.executor.remote and row.status in LIVE_STATUSES:  # going on the cluster: watch it live
+            return await self.executor.attach(self, row) or run_from_row(row)
+        return run_from_row(row)
 
     # -- scheduling -------------------------------------------------------------------------------
     def _schedule(self) -> None:
-        while self.active < self.settings.max_concurrent_runs and self.pending and not self.shutting_down:
+        while self.active < self.executor.capacity() and self.pending and not self.shutting_down:
             run = self.pending.popleft()
             if run.status == RunStatus.QUEUED:
                 self._launch(run)
 
     def _launch(self, run: Run) -> None:
         assert self.loop is not None
-        run.transition(RunStatus.RUNNING)
-        if run.control.paused:  # paused while queued: the machine goes queued -> running -> paused
-            run.transition(RunStatus.PAUSED)
         self.active += 1
         pipe = EventPipe(self.loop, lambda item: self._apply(run, item))
-        provider = self.split_provider
-        thread = threading.Thread(target=self._work, args=(run, pipe, provider), daemon=True,
-                                  name=f"run-{run.id[:8]}")
-        self._threads[run.id] = thread
+        self._threads[run.id] = self.executor.launch(run, pipe, self.split_provider)
         self._timers[run.id] = self.loop.call_later(self.settings.max_run_seconds, self._timeout, run)
-        thread.start()
-
-    def _work(self, run: Run, pipe: EventPipe, provider: Optional[Callable[[ExperimentSpec], Any]]) -> None:
-        """The worker thread: train, then hand the weights and the end over to the loop."""
-        end: list[EndEvent] = []
-        try:
-            split = provider(run.spec) if provider else None
-            trainer = Trainer(run.spec, self.limits, split=split)
-
-            def emit(event: Any) -> None:
-                if isinstance(event, EndEvent):
-                    end.append(event)  # sent after the weights, so that the final save has them
-                else:
-                    pipe.put(event)
-
-            trainer.run(run.control, emit)
-            weights = {"final": _safetensors(trainer.stepper.state_dict())}
-            best = trainer.best_state()
-            if best is not None:
-                weights["best"] = _safetensors(best)
-            pipe.put(("weights", weights))
-            pipe.put(end[0])
-        except SpecError as e:
-            pipe.put(("failed", str(e)))
-        except BaseException as e:  # noqa: BLE001 - any failure of a run is reported, never raised
-            log.exception("run %s failed", run.id)
-            pipe.put(("failed", f"{type(e).__name__}: {e}"))
-        finally:
-            pipe.put(("done", None))
 
     def _apply(self, run: Run, item: Any) -> None:
         """On the loop: one event from a worker."""
-        if isinstance(item, EpochEvent):
-            run.add_epoch(item.metrics.to_dict())
-            if run.control.paused and run.status == RunStatus.RUNNING:
-                run.transition(RunStatus.PAUSED)  # a `step` on a running run pauses it
-        elif isinstance(item, DiagnosisEvent):
-            run.set_diagnosis(item.diagnosis.to_dict())
-        elif isinstance(item, SnapshotEvent):
-            run.set_snapshot(item.kind, item.epoch, item.data)
-        elif isinstance(item, EndEvent):
-            run.best_epoch, run.stopped_early, run.advice = item.best_epoch, item.stopped_early, item.advice
-            status = RunStatus(item.status)
-            if status == RunStatus.STOPPED and self.shutting_down:
-                status = RunStatus.INTERRUPTED
-            if run.error is None and status == RunStatus.INTERRUPTED:
-                run.error = INTERRUPTED_ERROR
-            run.finish(status, {"val_loss": item.val_loss, "val_acc": item.val_acc,
-                                "weights_epoch": item.weights_epoch, "verdict": item.verdict})
-        elif isinstance(item, tuple):
-            kind, payload = item
-            if kind == "weights":
-                run.weights, run.has_weights = payload, True
-            elif kind == "failed":
-                run.error = payload
-                run.advice = "The run raised an error. Check the spec, or try a smaller model or batch."
-                if not run.terminal:
-                    run.finish(RunStatus.FAILED, {})
-            elif kind == "done":
-                self._release(run)
+        if apply_item(run, item, self.shutting_down) == "done":
+            self._release(run)
 
     def _release(self, run: Run) -> None:
         self.active -= 1
@@ -278,7 +234,8 @@ class RunManager:
             run.error = run.error or "the worker ended unexpectedly"
             run.finish(RunStatus.FAILED, {})
         if self.loop and not self.shutting_down:
-            self.loop.create_task(self.save(run))
+            self._saving.add(task := self.loop.create_task(self.persist(run)))  # retried until on disk
+            task.add_done_callback(self._saving.discard)
         self._evict()
         self._schedule()
 
@@ -327,7 +284,8 @@ class RunManager:
         """Stop a live run: its worker ends a started one; a queued one ends at once."""
         run.control.stop()
         if run.status == RunStatus.QUEUED:
-            self.pending.remove(run)  # it no longer waits: health and the queue cap must not count it
+            if run in self.pending:  # it no longer waits: health and the queue cap must not count it
+                self.pending.remove(run)
             run.finish(RunStatus.STOPPED, {})
 
     def discard(self, session_id: str) -> None:
@@ -345,18 +303,45 @@ class RunManager:
 
     # -- persistence ------------------------------------------------------------------------------
     async def save(self, run: Run) -> None:
-        if run.discarded:
-            return  # its session was deleted
+        """Write a run once; raises the database's error. The run stays dirty unless the write landed."""
+        if run.discarded or not self.executor.writes_row(run):
+            return  # its session was deleted, or its trainer writes it
+        # The state is taken and the flag lowered in one step of the loop, so a change made while
+        # the write is in flight raises it again; a write that fails raises it again too.
         run.dirty = False
         state = run_row_state(run)
-        await self.db(self.store.save_run, state)
+        try:
+            await self.db(self.store.save_run, state)
+        except BaseException:
+            run.dirty = True
+            raise
         if run.terminal and "weights_final" in state:
             run.weights = {}  # in the database now; read back from there when downloaded
 
-    async def flush_all(self) -> None:
+    async def persist(self, run: Run, deadline: float | None = None) -> bool:
+        """Write a run, retrying with backoff until it lands, the server stops or `deadline`
+        (time.monotonic()) passes. Never raises; True once the run is on disk."""
+        delay = SAVE_BACKOFF_S[0]
+        while True:
+            try:
+                await self.save(run)
+                return True
+            except Exception as e:  # a locked or full database: keep the result and try again
+                log.warning("writing run %s failed (%s); retrying in %.2f s", run.id, type(e).__name__, delay)
+            if (deadline is not None and time.monotonic() + delay > deadline) or \
+                    (deadline is None and self.shutting_down):
+                return False  # shutdown's flush_all takes over
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, SAVE_BACKOFF_S[1])
+
+    async def flush_all(self, deadline: float | None = None) -> None:
+        """Write every dirty run; with a deadline, retry each until it lands or the deadline passes."""
         for run in list(self.runs.values()):
             if run.dirty:
-                await self.save(run)
+                if deadline is None:
+                    await self.save(run)
+                elif not await self.persist(run, deadline):
+                    log.error("run %s could not be written before shutdown; its last changes are lost", run.id)
 
     async def _flush_loop(self) -> None:
         while True:
@@ -368,6 +353,44 @@ class RunManager:
 
     def counts(self) -> dict[str, int]:
         return {"active": self.active, "queued": len(self.pending)}
+
+
+def apply_item(run: Run, item: Any, shutting_down: bool = False) -> Optional[str]:
+    """One item of a run's worker applied to the run's state (wherever the Run lives: a server's
+    loop, or a remote trainer's copy). Returns "done" for the worker's last item."""
+    if isinstance(item, EpochEvent):
+        run.add_epoch(item.metrics.to_dict())
+        if run.control.paused and run.status == RunStatus.RUNNING:
+            run.transition(RunStatus.PAUSED)  # a `step` on a running run pauses it
+    elif isinstance(item, DiagnosisEvent):
+        run.set_diagnosis(item.diagnosis.to_dict())
+    elif isinstance(item, SnapshotEvent):
+        run.set_snapshot(item.kind, item.epoch, item.data)
+    elif isinstance(item, EndEvent):
+        run.best_epoch, run.stopped_early, run.advice = item.best_epoch, item.stopped_early, item.advice
+        status = RunStatus(item.status)
+        if status == RunStatus.STOPPED and shutting_down:
+            status = RunStatus.INTERRUPTED
+        if run.error is None and status == RunStatus.INTERRUPTED:
+            run.error = INTERRUPTED_ERROR
+        if not run.terminal:
+            run.finish(status, {"val_loss": item.val_loss, "val_acc": item.val_acc,
+                                "weights_epoch": item.weights_epoch, "verdict": item.verdict})
+    elif isinstance(item, tuple):
+        kind, payload = item
+        if kind == "weights":
+            run.weights, run.has_weights = payload, True
+        elif kind == "failed":
+            run.error = payload
+            run.advice = "The run raised an error. Check the spec, or try a smaller model or batch."
+            if not run.terminal:
+                run.finish(RunStatus.FAILED, {})
+        elif kind == "status":  # a change made on a remote trainer (e.g. paused from another replica)
+            if not run.terminal:
+                run.transition(RunStatus(payload))
+        elif kind == "done":
+            return "done"
+    return None
 
 
 def run_row_state(run: Run) -> dict[str, Any]:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -18,12 +19,17 @@ ROOT = Path(__file__).resolve().parent.parent
 TEMPLATES = Jinja2Templates(directory=str(ROOT / "templates"))  # autoescapes user text
 VENDOR = {"uplot": ROOT / "node_modules" / "uplot", "sortablejs": ROOT / "node_modules" / "sortablejs"}
 
+# The page's import map, inlined as it must be, and allowed by the CSP through its hash (server/guard.py).
+IMPORT_MAP = json.dumps({"imports": {"uplot": "/vendor/uplot/dist/uPlot.esm.js",
+                                     "sortablejs": "/vendor/sortablejs/modular/sortable.esm.js"}})
+
 router = APIRouter(include_in_schema=False)
 
 
 def page(request: Request, **context: Any) -> HTMLResponse:
     """The page shell; `context` may open it read-only on a share link, or on a lesson."""
-    base = {"version": __version__, "read_only": False, "share_token": None, "lesson": None}
+    base = {"version": __version__, "read_only": False, "share_token": None, "lesson": None,
+            "import_map": IMPORT_MAP}
     return TEMPLATES.TemplateResponse(request, "index.html", {**base, **context})
 
 

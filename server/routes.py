@@ -10,7 +10,6 @@ from fastapi import APIRouter, Body, HTTPException, Query, Request, Response, We
 from engine import __version__
 from engine.catalog import catalog
 from engine.datasets import preview
-from engine.device import available_devices
 from engine.errors import SpecError
 from engine.spec import json_schema, parse_spec
 
@@ -18,7 +17,7 @@ from .deps import ManagerDep, RunDep, SpecDep, preview_spec, run_created
 from .protocol import ControlFrame
 from .schemas import ControlOut, ErrorsOut, Health, PreviewIn, RunCreated, RunOut
 from .sessions import STEER_FORBIDDEN, bearer_token, may_steer
-from .stream import stream
+from .stream import STREAM_PROTOCOL, protocol_token, stream
 
 router = APIRouter(prefix="/api")
 SPEC_ERRORS: dict[int | str, dict[str, Any]] = {422: {"model": ErrorsOut, "description": "invalid spec, with JSON paths"}}
@@ -26,8 +25,10 @@ SPEC_ERRORS: dict[int | str, dict[str, Any]] = {422: {"model": ErrorsOut, "descr
 
 @router.get("/health", response_model=Health)
 async def health(manager: ManagerDep) -> dict[str, Any]:
-    """Liveness, the devices this server can train on, and how many runs are going."""
-    return {"status": "ok", "devices": available_devices(), "version": __version__, "runs": manager.counts()}
+    """Liveness, the devices a run can ask for (with executor=ray: what the cluster has), and how many
+    runs are going."""
+    return {"status": "ok", "devices": manager.executor.devices(), "version": __version__,
+            "runs": manager.counts()}
 
 
 @router.get("/catalog")
@@ -124,6 +125,8 @@ async def run_stream(ws: WebSocket, run_id: str) -> None:
     if run is None:
         await ws.close(code=4404, reason="no such run")
         return
-    # A session's run is steered only by a socket opened with ?token=<edit_token>; others just watch.
-    steer = await may_steer(manager, ws.app.state.sessions, run, ws.query_params.get("token"))
-    await stream(ws, run, manager, steer=steer)
+    # A session's run is steered only by a socket that offers `layerlab.token.<edit_token>` as a
+    # Sec-WebSocket-Protocol value (never in the URL, which reaches logs); others just watch.
+    offered = list(ws.scope.get("subprotocols") or [])
+    steer = await may_steer(manager, ws.app.state.sessions, run, protocol_token(offered))
+    await stream(ws, run, manager, steer=steer, subprotocol=STREAM_PROTOCOL if STREAM_PROTOCOL in offered else None)

@@ -219,7 +219,7 @@ class Run:
         """GET /api/runs/{id}."""
         diag = {k: v for k, v in self.diagnosis.items() if k != "type"} if self.diagnosis else None
         return {"id": self.id, "status": self._status.value, "label": self.label, "parent": self.parent,
-                "session_id": self.session_id, "spec": self.spec.to_json(), "summary": self.summary,
+                "session_id": self.session_id, "in_session": self.session_id is not None, "spec": self.spec.to_json(), "summary": self.summary,
                 "history": self.history, "diagnosis": diag, "best_epoch": self.best_epoch,
                 "stopped_early": self.stopped_early, "error": self.error, "advice": self.advice,
                 "snapshots": {k: {kk: vv for kk, vv in v.items() if kk != "type"} for k, v in self.snapshots.items()},

@@ -55,11 +55,13 @@ class RunCreated(BaseModel):
 
 
 class RunOut(BaseModel):
+    """GET /api/runs/{id}. No session id: a run's id must not lead to its session (docs/security.md)."""
+
     id: str
     status: str
     label: Optional[str]
     parent: Optional[str]
-    session_id: Optional[str]
+    in_session: bool = Field(description="whether a session owns the run (then only its edit token steers it)")
     spec: dict[str, Any]
     summary: dict[str, Any]
     history: dict[str, list[Any]] = Field(description="columnar: epoch, the family's metric columns (catalog tasks[i].columns), lr, step_time")
@@ -71,6 +73,12 @@ class RunOut(BaseModel):
     snapshots: dict[str, Any]
     created_at: float
     has_weights: bool
+
+
+class SessionRunOut(RunOut):
+    """A run inside a session's own view (the caller holds the edit token); null through a share link."""
+
+    session_id: Optional[str]
 
 
 class ControlOut(BaseModel):

@@ -8,6 +8,7 @@ docs/protocol.md, "Sessions", describes every route.
 from __future__ import annotations
 
 import asyncio
+import hmac
 from typing import Annotated, Any, Optional
 
 from fastapi import APIRouter, Body, Depends, HTTPException, Query, Request, Response
@@ -33,9 +34,10 @@ router = APIRouter(prefix="/api", tags=["sessions"])
 _bearer = HTTPBearer(auto_error=False, description="the session's edit token")
 FORBIDDEN = ("this token cannot edit the session: a share link is read-only "
              "(fork it to get an editable copy)")
+NO_SESSION = "no such session, or this token does not open it"
 AUTH_ERRORS: dict[int | str, dict[str, Any]] = {
-    401: {"description": "no edit token"}, 403: {"description": "not this session's edit token"},
-    404: {"description": "no such session"}}
+    401: {"description": "no edit token"}, 403: {"description": "the session's share token (read-only)"},
+    404: {"description": "no such session, or not its edit token"}}
 
 
 def get_sessions(request: Request) -> Sessions:
@@ -52,16 +54,18 @@ UploadsDep = Annotated[Uploads, Depends(get_uploads)]
 
 async def editable_session(session_id: str, manager: ManagerDep, sessions: SessionsDep,
                            creds: Annotated[Optional[HTTPAuthorizationCredentials], Depends(_bearer)]) -> SessionRow:
-    """The session, if the request carries its edit token: 404, 401 or 403 otherwise."""
-    row = await manager.db(sessions.get, session_id) if plausible_token(session_id) else None
-    if row is None:
-        raise HTTPException(404, "no such session")
+    """The session, if the request carries its edit token. Otherwise 401 without a token (before any
+    look-up), 403 for the session's own share token, and 404 for any other token, whether or not
+    the session exists: an id alone must not tell anyone that a session is there."""
     if creds is None:
         raise HTTPException(401, "editing a session needs its edit token: Authorization: Bearer <edit_token>",
                             headers={"WWW-Authenticate": "Bearer"})
-    if not sessions.can_edit(row, creds.credentials):
+    row = await manager.db(sessions.get, session_id) if plausible_token(session_id) else None
+    if row is not None and sessions.can_edit(row, creds.credentials):
+        return row
+    if row is not None and hmac.compare_digest(row.share_token.encode(), creds.credentials.encode()):
         raise HTTPException(403, FORBIDDEN)
-    return row
+    raise HTTPException(404, NO_SESSION)
 
 
 async def shared_session(share_token: str, manager: ManagerDep, sessions: SessionsDep) -> SessionRow:
@@ -187,6 +191,7 @@ async def create_session_run(session: EditableDep, spec: SpecDep, manager: Manag
 # -- uploads -----------------------------------------------------------------------------------------
 @router.post("/sessions/{session_id}/uploads", status_code=201, response_model=UploadOut,
              responses={**AUTH_ERRORS, 413: {"description": "over max_upload_bytes"},
+                        503: {"description": "max_concurrent_uploads are being read (Retry-After)"},
                         422: {"description": "a bad file or column choice: errors name the row and column"}})
 async def upload_csv(session: EditableDep, request: Request, manager: ManagerDep, settings: SettingsDep,
                      sessions: SessionsDep, uploads: UploadsDep, filename: Annotated[str, Query(max_length=200)] = "data.csv",
@@ -202,9 +207,13 @@ async def upload_csv(session: EditableDep, request: Request, manager: ManagerDep
     instead of 422 (413), as /api/validate does: the page checks a file as it is chosen, and a
     browser logs each 4xx as an error.
     """
+    if uploads.slots.locked():  # each parse holds up to ~3x the file: a few at a time, the rest later
+        raise HTTPException(503, f"{settings.max_concurrent_uploads} uploads are being read; try again shortly",
+                            headers={"Retry-After": "2"})
     try:
-        raw = await read_capped(request, settings.max_upload_bytes)
-        table, info = await asyncio.to_thread(uploads.parse, raw, features, target, task)
+        async with uploads.slots:
+            raw = await read_capped(request, settings.max_upload_bytes)
+            table, info = await asyncio.to_thread(uploads.parse, raw, features, target, task)
     except CsvError as e:
         if report:
             return JSONResponse({"errors": [e.to_dict()]})

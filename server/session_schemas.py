@@ -6,7 +6,7 @@ from typing import Any, Optional
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from .schemas import RunOut
+from .schemas import SessionRunOut
 
 MAX_TITLE = 200
 MAX_NOTES = 100_000
@@ -100,7 +100,7 @@ class SharedOut(BaseModel):
     share_url: str
     created_at: float
     updated_at: float
-    runs: list[RunOut]
+    runs: list[SessionRunOut]
     uploads: list[UploadOut]
 
 

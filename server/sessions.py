@@ -21,7 +21,7 @@ from typing import Any, Optional
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import undefer
 
-from .db import RunRow, SessionRow, UploadRow, utcnow
+from .db import RunRow, SessionRow, UploadRow, drop_orphan_blobs, utcnow
 from .runs import new_id as new_run_id
 from .store import LIVE, Store
 
@@ -132,6 +132,7 @@ class Sessions:
             s.execute(delete(RunRow).where(RunRow.session_id == session_id))
             s.execute(delete(UploadRow).where(UploadRow.session_id == session_id))
             s.execute(delete(SessionRow).where(SessionRow.id == session_id))
+            drop_orphan_blobs(s)
 
     def fork(self, source_id: str, title: Optional[str] = None) -> tuple[SessionRow, str]:
         """An editable copy of a session (titled `title`, else as the original), with copies of its
@@ -152,7 +153,7 @@ class Sessions:
                 uploads[up.id] = new_id()
                 s.add(UploadRow(id=uploads[up.id], session_id=new.id, filename=up.filename, n_rows=up.n_rows,
                                 size_bytes=up.size_bytes, info=copy.deepcopy(up.info), table=up.table,
-                                created_at=up.created_at))
+                                blob=up.blob, created_at=up.created_at))  # the table itself is shared
             runs = list(s.scalars(select(RunRow).where(RunRow.session_id == src.id).order_by(RunRow.created_at)
                                   .options(undefer(RunRow.weights_final), undefer(RunRow.weights_best))))
             ids = {r.id: new_run_id() for r in runs}

@@ -26,12 +26,20 @@ class Store:
     def close(self) -> None:
         self.engine.dispose()
 
-    def mark_interrupted(self) -> int:
-        """At start-up: runs left live by a previous process become `interrupted`. Returns how many."""
+    def mark_interrupted(self, ids: Optional[list[str]] = None) -> int:
+        """At start-up: runs left live by a previous process (all, or those of `ids`) become
+        `interrupted`. Returns how many."""
         with self.session.begin() as s:
-            res = s.execute(update(RunRow).where(RunRow.status.in_(LIVE)).values(
-                status=RunStatus.INTERRUPTED.value, error=INTERRUPTED_ERROR))
+            query = update(RunRow).where(RunRow.status.in_(LIVE))
+            if ids is not None:
+                query = query.where(RunRow.id.in_(ids))
+            res = s.execute(query.values(status=RunStatus.INTERRUPTED.value, error=INTERRUPTED_ERROR))
             return res.rowcount or 0
+
+    def live_run_ids(self) -> list[str]:
+        """Runs the database has as queued, running or paused."""
+        with self.session() as s:
+            return list(s.scalars(select(RunRow.id).where(RunRow.status.in_(LIVE))))
 
     def save_run(self, state: dict[str, Any]) -> None:
         """Insert or update a run from `state` (RunRow's columns); one transaction."""

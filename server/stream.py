@@ -11,7 +11,7 @@ import asyncio
 import json
 import math
 import time
-from typing import Any
+from typing import Any, Optional
 
 from pydantic import ValidationError
 from starlette.websockets import WebSocket, WebSocketDisconnect
@@ -42,16 +42,65 @@ def encode(msg: dict[str, Any]) -> str:
         return json.dumps(_finite(msg), separators=(",", ":"))
 
 
+STREAM_PROTOCOL = "layerlab"  # the Sec-WebSocket-Protocol the server answers with
+TOKEN_PROTOCOL = STREAM_PROTOCOL + ".token."  # + the session's edit token, offered by the client
+
+
+def protocol_token(offered: list[str]) -> Optional[str]:
+    """The edit token a client offered as a `layerlab.token.<token>` subprotocol, if any."""
+    for value in offered:
+        if value.startswith(TOKEN_PROTOCOL):
+            return value[len(TOKEN_PROTOCOL):] or None
+    return None
+
+
 def _error(message: str, path: str | None = None) -> dict[str, Any]:
     return {"type": "error", "message": message, "path": path}
 
 
+class Refused(Exception):
+    """A client broke a per-connection limit: it is closed with `code` (docs/protocol.md)."""
+
+    def __init__(self, code: int, reason: str) -> None:
+        super().__init__(reason)
+        self.code, self.reason = code, reason
+
+
+FLOOD = 4429  # too many frames, or too many answers waiting for a client that does not read them
+STALLED = 4408  # a send waited past ws_send_timeout_s: the client has stopped reading
+
+
+class Bucket:
+    """A token bucket: `rate` frames a second, bursts of `2 * rate`."""
+
+    def __init__(self, rate: float) -> None:
+        self.rate, self.capacity = rate, 2 * rate
+        self.level, self.at = self.capacity, time.monotonic()
+
+    def take(self) -> bool:
+        now = time.monotonic()
+        self.level = min(self.capacity, self.level + (now - self.at) * self.rate)
+        self.at = now
+        if self.level < 1:
+            return False
+        self.level -= 1
+        return True
+
+
 async def _receive(ws: WebSocket, run: Run, sub: Subscriber, manager: RunManager, steer: bool) -> None:
-    limit = manager.settings.max_frame_bytes
+    settings = manager.settings
+    limit = settings.max_frame_bytes
+    bucket = Bucket(settings.ws_frames_per_second)
     while True:
         msg = await ws.receive()
         if msg["type"] == "websocket.disconnect":
             return
+        # Each bad frame queues an error answer: without these two caps a client that sends and
+        # never reads grew the server by 804 MiB (issue 14). Both close the socket; the run goes on.
+        if not bucket.take():
+            raise Refused(FLOOD, f"more than {settings.ws_frames_per_second} frames a second")
+        if len(sub.errors) >= settings.ws_max_pending:
+            raise Refused(FLOOD, f"{len(sub.errors)} answers are waiting to be read")
         text = msg.get("text")
         if text is None:
             sub.add(_error("frames must be JSON text"))
@@ -75,7 +124,7 @@ async def _receive(ws: WebSocket, run: Run, sub: Subscriber, manager: RunManager
             sub.add(_error(str(e)))
 
 
-async def _send(ws: WebSocket, sub: Subscriber, window: float) -> None:
+async def _send(ws: WebSocket, sub: Subscriber, window: float, timeout: float) -> None:
     last = 0.0
     while True:
         await sub.wake.wait()
@@ -84,32 +133,44 @@ async def _send(ws: WebSocket, sub: Subscriber, window: float) -> None:
             await asyncio.sleep(wait)  # coalesce: at most one batch per window
         messages = sub.drain()
         for m in messages:
-            await ws.send_text(encode(m))
+            try:
+                await asyncio.wait_for(ws.send_text(encode(m)), timeout)
+            except asyncio.TimeoutError:
+                raise Refused(STALLED, f"the client read nothing for {timeout:g} s") from None
         last = time.monotonic()
         if sub.closed or any(m["type"] == "end" for m in messages):
             return
 
 
-async def stream(ws: WebSocket, run: Run, manager: RunManager, steer: bool = True) -> None:
+async def stream(ws: WebSocket, run: Run, manager: RunManager, steer: bool = True,
+                 subprotocol: Optional[str] = None) -> None:
     """Serve one client until the run ends, the client leaves or the server stops. Without `steer`
     (a session's run watched through a share link) control frames get an error."""
-    await ws.accept()
+    await ws.accept(subprotocol=subprotocol)
     sub = run.subscribe()
     if manager.shutting_down:
         sub.close()
-    sender = asyncio.create_task(_send(ws, sub, manager.settings.coalesce_ms / 1000))
+    settings = manager.settings
+    sender = asyncio.create_task(_send(ws, sub, settings.coalesce_ms / 1000, settings.ws_send_timeout_s))
     receiver = asyncio.create_task(_receive(ws, run, sub, manager, steer))
     try:
         done, pending = await asyncio.wait({sender, receiver}, return_when=asyncio.FIRST_COMPLETED)
         for t in pending:
             t.cancel()
+        refused = None
         for t in done:
             exc = t.exception()
-            if exc and not isinstance(exc, (WebSocketDisconnect, RuntimeError)):
+            if isinstance(exc, Refused):
+                refused = exc
+            elif exc and not isinstance(exc, (WebSocketDisconnect, RuntimeError)):
                 raise exc
-        if sender in done:
+        if refused is not None:
+            sub.close()  # nothing more is queued for it
+            # A client that does not read may not take the close frame either: wait a little, then go.
+            await asyncio.wait_for(ws.close(code=refused.code, reason=refused.reason[:120]), 1.0)
+        elif sender in done:
             await ws.close(code=1001 if sub.closed else 1000)
-    except (WebSocketDisconnect, RuntimeError):
-        pass  # the client went away mid-send
+    except (WebSocketDisconnect, RuntimeError, asyncio.TimeoutError):
+        pass  # the client went away mid-send, or would not take the close frame
     finally:
         run.unsubscribe(sub)

@@ -9,11 +9,11 @@ before a run is queued, and `Uploads.split` on the run's worker thread.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from typing import Any, Optional
 
 from fastapi import HTTPException, Request
 from sqlalchemy import select
-from sqlalchemy.orm import undefer
 
 from engine.csvdata import CsvError, Selection, Table, check_classes, describe, read_csv, suggest, table_split
 from engine.csvdata import select as select_columns
@@ -21,7 +21,7 @@ from engine.datasets import Split
 from engine.errors import ErrorItem, SpecError
 from engine.spec import ExperimentSpec
 
-from .db import UploadRow
+from .db import BlobRow, UploadRow, drop_orphan_blobs
 from .sessions import new_id, timestamp
 from .store import Store
 
@@ -38,15 +38,6 @@ async def read_capped(request: Request, limit: int) -> bytes:
             raise HTTPException(413, f"the file is larger than the cap of {limit:,} bytes")
         chunks.append(chunk)
     return b"".join(chunks)
-
-
-def decode(raw: bytes) -> str:
-    """UTF-8 text (a byte-order mark is dropped); otherwise a CsvError naming the row."""
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError as e:
-        row = raw[:e.start].count(b"\n") + 1
-        raise CsvError(f"row {row}: the file is not UTF-8 text (byte {e.start})", row=row) from None
 
 
 def upload_view(row: UploadRow) -> dict[str, Any]:
@@ -66,14 +57,15 @@ def upload_view(row: UploadRow) -> dict[str, Any]:
 class Uploads:
     """Uploaded tables in the database. Every method blocks."""
 
-    def __init__(self, store: Store, max_rows: int) -> None:
+    def __init__(self, store: Store, max_rows: int, max_concurrent: int = 2) -> None:
         self.db = store.session
         self.max_rows = max_rows
+        self.slots = asyncio.Semaphore(max_concurrent)  # uploads read and parsed at once (the route's)
 
     def parse(self, raw: bytes, features: Optional[list[str]], target: Optional[str],
               task: Optional[str]) -> tuple[Table, dict[str, Any]]:
         """Parse and check a file and a choice of columns (defaults filled in); raises CsvError."""
-        table = read_csv(decode(raw), self.max_rows)
+        table = read_csv(raw, self.max_rows)  # decoded as it is read: no second copy of the file
         features, target, task = suggest(table, features, target, task)
         sel = select_columns(table, features, target, task)
         info = {"columns": describe(table), "features": features, "target": target, "task": task,
@@ -81,9 +73,14 @@ class Uploads:
         return table, info
 
     def insert(self, session_id: str, filename: str, size: int, table: Table, info: dict[str, Any]) -> UploadRow:
+        """Store the table once by its hash (an identical one already there is shared) and the upload."""
+        data = table.to_bytes()
+        digest = hashlib.sha256(data).hexdigest()
         row = UploadRow(id=new_id(), session_id=session_id, filename=filename, n_rows=table.n_rows,
-                        size_bytes=size, info=info, table=table.to_json())
+                        size_bytes=size, info=info, table={}, blob=digest)
         with self.db.begin() as s:
+            if s.get(BlobRow, digest) is None:
+                s.add(BlobRow(hash=digest, size_bytes=len(data), data=data))
             s.add(row)
         return row
 
@@ -103,15 +100,19 @@ class Uploads:
             if row is None or row.session_id != session_id:
                 return False
             s.delete(row)
+            s.flush()
+            drop_orphan_blobs(s)
             return True
 
     def table(self, upload_id: str, session_id: Optional[str] = None) -> Optional[Table]:
         """An upload's table; with `session_id`, only if it belongs to that session."""
         with self.db() as s:
-            row = s.scalar(select(UploadRow).where(UploadRow.id == upload_id).options(undefer(UploadRow.table)))
+            row = s.get(UploadRow, upload_id)
             if row is None or (session_id is not None and row.session_id != session_id):
                 return None
-            return Table.from_json(row.table)
+            if row.blob is not None:
+                return Table.from_bytes(s.scalar(select(BlobRow.data).where(BlobRow.hash == row.blob)))
+            return Table.from_json(s.scalar(select(UploadRow.table).where(UploadRow.id == upload_id)))
 
     # -- training on an upload ----------------------------------------------------------------------
     def split(self, spec: ExperimentSpec, session_id: Optional[str] = None) -> Optional[Split]:

@@ -7,6 +7,7 @@ whether labels are classes, and the constant guess that the diagnosis measures a
 
 from __future__ import annotations
 
+import math
 from typing import Any, ClassVar, Optional
 
 import torch
@@ -58,6 +59,10 @@ class Supervised(Family):
         stack = self.stacks[0]
         layers = stack.layers(spec.model)
         rows, shape = infer_stack(layers, data.input_shape, stack)
+        if not layers:
+            # [] is a linear model (docs/spec.md): an image (C, H, W) or sequence (T, F) input is
+            # flattened into the head, (B, *shape) -> (B, prod(shape)); build() adds the nn.Flatten.
+            shape = (math.prod(shape),)
         head, _ = dense_head(self.head_units(data), shape, layers, stack, "model.head")
         return Summary(data.input_shape, self.name, data.n_classes, rows + [head])
 
@@ -66,7 +71,10 @@ class Supervised(Family):
         rows = summary.rows
         head = rows[-1]
         blocks = build_stack(self.stacks[0].layers(spec.model), rows[:-1])
-        blocks.append(Dense(units=head.output_shape[0], activation="linear").core(head.input_shape))
+        core = Dense(units=head.output_shape[0], activation="linear").core(head.input_shape)
+        if not rows[:-1] and len(summary.input_shape) != 1:  # a linear model on images: flatten first
+            core = nn.Sequential(nn.Flatten(), core)  # (B, C, H, W) -> (B, C*H*W) -> (B, units)
+        blocks.append(core)
         return nn.Sequential(*blocks)
 
     def stepper(self, spec: ExperimentSpec, model: nn.Module, split: Split, device: torch.device) -> Stepper:

@@ -25,6 +25,8 @@ def supervised_parts(family: "Supervised", spec: "ExperimentSpec", summary: "Sum
     lines, helpers = stack_code(stack.layers(spec.model), summary.rows[:-1], f"model.{stack.path}")
     head = summary.rows[-1]
     units = head.output_shape[0]
+    if len(summary.rows) == 1 and len(summary.input_shape) != 1:  # a linear model on images
+        lines.append(f"        nn.Flatten(),  # {fmt(summary.input_shape)} -> {fmt(head.input_shape)}")
     lines.append(f"        nn.Linear({head.input_shape[0]}, {units}),  # the head {fmt(head.input_shape)} -> ({units},)")
     model = ("\n\ndef build_model():\n    \"\"\"One child per layer, then the head (the engine's order, so the same "
              "initial weights).\"\"\"\n    return nn.Sequential(\n" + "\n".join(lines) + "\n    )\n")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import torch
 from torch import nn
 
 from ..views import View, ViewData, is_classifier, model_device, register_view, rounded

@@ -1,6 +1,12 @@
 // The wire contract of docs/protocol.md, in one place: endpoints, message types, statuses,
 // control actions, history columns. Other modules import these names; none spells them out.
 
+// A session's run is steered only by a socket that offers its session's edit token as a
+// Sec-WebSocket-Protocol value, never in the URL (URLs reach logs and history). The server answers
+// with STREAM_PROTOCOL, which is why it is always offered too.
+export const STREAM_PROTOCOL = "layerlab";
+export const streamProtocols = (token) => (token ? [STREAM_PROTOCOL, `${STREAM_PROTOCOL}.token.${token}`] : [STREAM_PROTOCOL]);
+
 export const API = Object.freeze({
   health: "/api/health",
   catalog: "/api/catalog",
@@ -9,8 +15,7 @@ export const API = Object.freeze({
   runs: "/api/runs",
   run: (id) => `/api/runs/${encodeURIComponent(id)}`,
   control: (id) => `/api/runs/${encodeURIComponent(id)}/control`,
-  // A session's run is steered only by a socket opened with its session's edit token.
-  stream: (id, token) => `/api/runs/${encodeURIComponent(id)}/stream${token ? `?token=${encodeURIComponent(token)}` : ""}`,
+  stream: (id) => `/api/runs/${encodeURIComponent(id)}/stream`,
   exportScript: (id) => `/api/runs/${encodeURIComponent(id)}/export.py`,
   weights: (id) => `/api/runs/${encodeURIComponent(id)}/weights.safetensors`,
   specJson: (id) => `/api/runs/${encodeURIComponent(id)}/spec.json`,

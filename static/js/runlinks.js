@@ -3,7 +3,7 @@
 // streams; the run records and what their messages change stay with main.js.
 
 import { api, errorText } from "./api.js";
-import { API } from "./protocol.js";
+import { API, streamProtocols } from "./protocol.js";
 import { openStream } from "./socket.js";
 
 /**
@@ -17,7 +17,7 @@ export function createRunLinks({ editToken, on }) {
   /** Follow `run`, again if it was followed (with the token that now steers it, say). */
   function connect(run) {
     close(run);
-    streams.set(run, openStream(API.stream(run.id, editToken()), {
+    streams.set(run, openStream(API.stream(run.id), streamProtocols(editToken()), {
       onOpen: () => on.open(run),
       onMessage: (msg) => on.message(run, msg),
       onGiveUp: () => on.giveUp(run),

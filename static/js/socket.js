@@ -7,8 +7,9 @@ const MAX_ATTEMPTS = 8;
 // (e.g. an unknown run).
 const FINAL = (code) => code === 1000 || (code >= 4000 && code < 5000);
 
-/** Open `path` (e.g. /api/runs/abc/stream); returns {send(frame) -> bool, close()}. */
-export function openStream(path, { onOpen, onMessage, onGiveUp }) {
+/** Open `path` (e.g. /api/runs/abc/stream) offering `protocols` (Sec-WebSocket-Protocol values);
+ * returns {send(frame) -> bool, close()}. */
+export function openStream(path, protocols, { onOpen, onMessage, onGiveUp }) {
   const url = `${location.protocol === "https:" ? "wss:" : "ws:"}//${location.host}${path}`;
   let ws = null;
   let closed = false;
@@ -16,7 +17,7 @@ export function openStream(path, { onOpen, onMessage, onGiveUp }) {
   let timer = null;
 
   function connect() {
-    ws = new WebSocket(url);
+    ws = new WebSocket(url, protocols);
     ws.addEventListener("open", () => {
       attempts = 0;
       if (onOpen) onOpen();

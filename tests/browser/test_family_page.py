@@ -13,13 +13,13 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from browserkit import button, wait_for_chart, wait_valid
-from conftest import VIEWPORT, Console
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "server"))
-from serverkit import LiveServer, make_settings  # noqa: E402
+from serverkit import LiveServer, make_settings, wait_for  # noqa: E402
 from toyfamily import registered, toy_spec  # noqa: E402
 
 pytestmark = pytest.mark.browser
+VIEWPORT = {"width": 1280, "height": 800}  # as conftest's pages (not imported: tests/server has a conftest too)
 
 
 @pytest.fixture
@@ -27,18 +27,21 @@ def toy_page(browser: Browser, tmp_path: Path) -> Iterator[Page]:
     """The page, served by an app in this process with the toy family registered, opened on its spec."""
     gen = registered()
     next(gen)
-    live = LiveServer(make_settings(tmp_path)).start()
+    live = LiveServer(make_settings(tmp_path))
+    live.thread.start()  # started here to give it the browser server's 60 s start-up (conftest.py), not 10 s
+    wait_for(lambda: live.server.started, 60, what="uvicorn to start")
     context = browser.new_context(viewport=VIEWPORT, base_url=live.base)
     page = context.new_page()
     page.set_default_timeout(15_000)
-    console = Console(page)
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(f"console: {m.text}") if m.type == "error" else None)
+    page.on("pageerror", lambda exc: errors.append(f"uncaught: {exc}"))
     spec = base64.urlsafe_b64encode(json.dumps(toy_spec(300)).encode()).decode().rstrip("=")
     page.goto(f"/#spec={spec}")
     page.wait_for_selector("body[data-ready='true']")
     try:
         yield page
     finally:
-        errors = list(console.errors)
         context.close()
         live.stop()
         gen.close()

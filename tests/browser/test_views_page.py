@@ -17,6 +17,7 @@ pytestmark = pytest.mark.browser
 def _cnn(page: Page, epochs: int) -> None:
     page.get_by_label("Load an example").select_option(label="CNN on 8x8 digits")
     wait_valid(page)
+    expect(page.locator(".preview-caption")).to_contain_text("images")  # the tabs follow the data's preview
     set_field(page, "Epochs", str(epochs))
     wait_valid(page)
 

@@ -211,8 +211,11 @@ def history_of(messages: list[dict[str, Any]]) -> dict[str, list]:
 
 # -- servers ----------------------------------------------------------------------------------------------
 def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
-    """Settings for a test: a fresh SQLite file in tmp_path, then the overrides."""
-    return Settings(database_url=f"sqlite:///{tmp_path / 'layerlab.db'}", **overrides)
+    """Settings for a test: a fresh SQLite file in tmp_path (unless database_url is given), then the overrides."""
+    # TestClient's requests name the host 'testserver'; live servers are reached on 127.0.0.1.
+    overrides.setdefault("allowed_hosts", "testserver,127.0.0.1,localhost")
+    overrides.setdefault("database_url", f"sqlite:///{tmp_path / 'layerlab.db'}")
+    return Settings(**overrides)
 
 
 class LiveServer:
@@ -229,9 +232,10 @@ class LiveServer:
         self.ws_base = f"ws://127.0.0.1:{self.port}"
         self.api = http_api(self.base)
 
-    def start(self) -> "LiveServer":
+    def start(self, timeout: float = 10.0) -> "LiveServer":
         self.thread.start()
-        wait_for(lambda: self.server.started, 10, what="uvicorn to start")
+        wait_for(lambda: self.server.started or not self.thread.is_alive(), timeout, what="uvicorn to start")
+        assert self.server.started, "uvicorn stopped while starting (see the log above)"
         return self
 
     @property
@@ -248,9 +252,10 @@ class LiveServer:
 
 
 class ServeProcess:
-    """`layerlab serve --port P --db FILE` in its own process group, with LAYERLAB_* env settings."""
+    """`layerlab serve --port P [--db FILE]` in its own process group, with LAYERLAB_* env settings
+    (without `db`, the database is LAYERLAB_DATABASE_URL's)."""
 
-    def __init__(self, db: Path, log: Path, **env: str) -> None:
+    def __init__(self, db: Optional[Path], log: Path, start_timeout: Optional[float] = 30.0, **env: str) -> None:
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.ws_base = f"ws://127.0.0.1:{self.port}"
@@ -259,10 +264,19 @@ class ServeProcess:
         full_env.update({f"LAYERLAB_{k.upper()}": v for k, v in env.items()})
         self.log = log
         self._log_file = open(log, "ab")
-        self.proc = subprocess.Popen([str(LAYERLAB), "serve", "--port", str(self.port), "--db", str(db)],
+        db_flag = ["--db", str(db)] if db is not None else []
+        self.proc = subprocess.Popen([str(LAYERLAB), "serve", "--port", str(self.port), *db_flag],
                                      env=full_env, stdout=self._log_file, stderr=subprocess.STDOUT,
                                      cwd=ROOT, start_new_session=True)
-        wait_for(self._healthy, 30, every=0.05, what="layerlab serve to answer /api/health")
+        if start_timeout is not None:  # None: the caller waits (wait_healthy), e.g. for several at once
+            self.wait_healthy(start_timeout)
+
+    def wait_healthy(self, timeout: float) -> None:
+        try:
+            wait_for(self._healthy, timeout, every=0.05, what="layerlab serve to answer /api/health")
+        except BaseException:  # not up in time: no fixture holds it yet, so it must not outlive the test
+            self.kill()
+            raise
 
     def _healthy(self) -> bool:
         if self.proc.poll() is not None:

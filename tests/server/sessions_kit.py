@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import csv
 import io
-import sqlite3
 from pathlib import Path
 from typing import Any, Optional
 
 import numpy as np
 from fastapi.testclient import TestClient
+from sqlalchemy import create_engine, text
 
 from serverkit import spec, strict_json, wait_for
 
@@ -89,10 +89,26 @@ class SessionsApi:
         return wait_for(done, timeout, what=f"run {run_id[:8]} to be saved")
 
 
-def db_count(db: Path, table: str, where: str = "1=1", *args: Any) -> int:
-    """Rows in a table of the server's SQLite file, read with the stdlib driver."""
-    with sqlite3.connect(db) as conn:
-        return conn.execute(f"SELECT count(*) FROM {table} WHERE {where}", args).fetchone()[0]
+def db_count(db: Path | str, table: str, where: str = "1=1", **params: Any) -> int:
+    """Rows in a table of the server's database (a SQLite file, or any SQLAlchemy URL), read on a
+    connection of the test's own."""
+    url = db if isinstance(db, str) else f"sqlite:///{db}"
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return conn.execute(text(f"SELECT count(*) FROM {table} WHERE {where}"), params).scalar_one()
+    finally:
+        engine.dispose()
+
+
+def db_rows(url: str, table: str) -> list[dict[str, Any]]:
+    """Every row of a table of the server's database, as dicts."""
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(text(f"SELECT * FROM {table}"))]
+    finally:
+        engine.dispose()
 
 
 def table_text(rows: list[list[Any]], header: list[str]) -> str:

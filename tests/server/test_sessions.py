@@ -1,5 +1,5 @@
-"""Sessions over the real API on a real SQLite file: tokens, read-only share links, fork, lookup,
-delete, and the runs saved with a session (history, diagnosis, weights)."""
+"""Sessions over the real API on a real SQLite file and a real PostgreSQL: tokens, read-only share
+links, fork, lookup, delete, and the runs saved with a session (history, diagnosis, weights)."""
 
 from __future__ import annotations
 
@@ -13,9 +13,11 @@ from safetensors.torch import load as load_safetensors
 from engine.model import build_model
 from engine.shapes import infer
 from engine.spec import parse_spec
+from server.session_routes import NO_SESSION
 from serverkit import LONG, spec, strict_json, wait_for
-from sessions_kit import SessionsApi, bearer, db_count
+from sessions_kit import SessionsApi, bearer, db_count, db_rows
 
+pytestmark = pytest.mark.databases
 
 def _bits(token: str) -> int:
     return len(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))) * 8
@@ -38,11 +40,15 @@ def test_share_url_uses_the_public_url_when_set(make_client):
     assert s["share_url"] == f"https://lab.example.org/s/{s['share_token']}"
 
 
-def test_only_a_hash_of_the_edit_token_is_stored(sapi, tmp_path):
+def test_only_a_hash_of_the_edit_token_is_stored(sapi, tmp_path, database_url):
     s = sapi.create()
-    raw = (tmp_path / "layerlab.db").read_bytes() + b"".join(
-        p.read_bytes() for p in tmp_path.glob("layerlab.db-wal"))
-    assert s["edit_token"].encode() not in raw
+    (row,) = db_rows(database_url, "sessions")
+    assert row["share_token"] == s["share_token"] and len(row["edit_token_hash"]) == 64
+    assert s["edit_token"] not in repr(row)
+    if database_url.startswith("sqlite"):  # nor anywhere in the file, its free pages included
+        raw = (tmp_path / "layerlab.db").read_bytes() + b"".join(
+            p.read_bytes() for p in tmp_path.glob("layerlab.db-wal"))
+        assert s["edit_token"].encode() not in raw
 
 
 def test_get_returns_the_saved_session(sapi):
@@ -74,17 +80,24 @@ WRITES = [
 
 
 @pytest.mark.parametrize("method,suffix,body", WRITES + [("get", "", None), ("get", "/uploads/x", None)])
-def test_a_share_token_or_a_wrong_token_gets_403_and_no_token_401(sapi, client, method, suffix, body):
+def test_a_share_token_gets_403_a_wrong_token_404_and_no_token_401(sapi, client, method, suffix, body):
     s = sapi.create("Mine")
     other = sapi.create("Other")
     url = f"/api/sessions/{s['id']}{suffix}"
+    missing = f"/api/sessions/{'0' * 32}{suffix}"
     kwargs = {"json": body} if body is not None else {}
-    for token in (s["share_token"], other["edit_token"], s["edit_token"][:-1] + "x", "nonsense"):
-        r = client.request(method.upper(), url, headers=bearer(token), **kwargs)
-        assert r.status_code == 403, (token, r.text)
-        assert "read-only" in r.json()["detail"]
-    r = client.request(method.upper(), url, **kwargs)
-    assert r.status_code == 401 and r.headers["www-authenticate"] == "Bearer"
+    r = client.request(method.upper(), url, headers=bearer(s["share_token"]), **kwargs)
+    assert r.status_code == 403 and "read-only" in r.json()["detail"], r.text
+    # A token that does not open the session answers as if there were no session: an id alone
+    # tells nobody whether it exists (docs/security.md).
+    for token in (other["edit_token"], s["edit_token"][:-1] + "x", "nonsense"):
+        for target in (url, missing):
+            r = client.request(method.upper(), target, headers=bearer(token), **kwargs)
+            assert r.status_code == 404 and r.json()["detail"] == NO_SESSION, (token, target, r.text)
+    for target in (url, missing):
+        r = client.request(method.upper(), target, **kwargs)
+        assert r.status_code == 401 and r.headers["www-authenticate"] == "Bearer"
+        assert r.json() == client.request(method.upper(), missing, **kwargs).json()
     got = sapi.get(s)
     assert got["title"] == "Mine" and got["runs"] == [] and got["uploads"] == []
 
@@ -149,7 +162,9 @@ def test_runs_are_saved_with_the_session(sapi):
         assert r["status"] == "finished" and r["session_id"] == s["id"]
         assert r["history"]["epoch"] == [1, 2, 3, 4, 5]
         assert r["diagnosis"]["verdict"] and r["spec"]["training"]["epochs"] == 5
-        assert r == sapi.run_state(r["id"])  # the same view as GET /api/runs/{id}
+        public = sapi.run_state(r["id"])  # the same view as GET /api/runs/{id}, less the session's id
+        assert "session_id" not in public and public["in_session"] is True
+        assert {k: v for k, v in r.items() if k != "session_id"} == public
     assert runs[b["id"]]["spec"]["training"]["lr"] == 0.3
 
 
@@ -195,8 +210,8 @@ def test_a_fork_is_an_independent_editable_copy_with_runs_and_weights(sapi, clie
     again = sapi.get(s)
     assert (again["title"], again["notes"], again["spec"]) == ("Original", "notes", original["spec"])
     assert len(again["runs"]) == 2 and len(sapi.get(f)["runs"]) == 3
-    assert client.get(f"/api/sessions/{f['id']}", headers=bearer(s["edit_token"])).status_code == 403
-    assert client.get(f"/api/sessions/{s['id']}", headers=bearer(f["edit_token"])).status_code == 403
+    assert client.get(f"/api/sessions/{f['id']}", headers=bearer(s["edit_token"])).status_code == 404
+    assert client.get(f"/api/sessions/{s['id']}", headers=bearer(f["edit_token"])).status_code == 404
 
 
 def test_a_fork_can_take_a_new_title_and_copies_a_run_still_going(sapi, client):
@@ -230,8 +245,8 @@ def test_lookup_returns_the_sessions_whose_token_matches(sapi, client):
     assert client.post("/api/sessions/lookup", json=[]).json() == {"sessions": []}
 
 
-def test_delete_removes_the_session_its_runs_and_stops_a_live_one(sapi, client, tmp_path):
-    db = tmp_path / "layerlab.db"
+def test_delete_removes_the_session_its_runs_and_stops_a_live_one(sapi, client, database_url):
+    db = database_url
     s = sapi.create()
     done = sapi.run(s)
     sapi.wait_saved(s, done["id"])
@@ -288,14 +303,17 @@ def test_only_the_edit_token_steers_a_sessions_run(sapi, client):
     for headers in ({}, bearer(s["share_token"]), {"Authorization": "Basic abc"}):
         r = client.post(url, json={"action": "stop"}, headers=headers)
         assert r.status_code == 403 and "edit token" in r.json()["detail"]
-    with client.websocket_connect(f"/api/runs/{run['id']}/stream?token={s['share_token']}") as ws:
+    with client.websocket_connect(f"/api/runs/{run['id']}/stream",
+                                  subprotocols=["layerlab", f"layerlab.token.{s['share_token']}"]) as ws:
         ws.send_text(json.dumps({"action": "stop"}))
         msg = wait_for(lambda: (m := json.loads(ws.receive_text()))["type"] == "error" and m, what="an error frame")
         assert "edit token" in msg["message"]
     assert sapi.run_state(run["id"])["status"] in ("queued", "running")
     r = client.post(url, json={"action": "pause"}, headers=bearer(s["edit_token"]))
     assert r.status_code == 200 and r.json()["status"] in ("paused", "queued")
-    with client.websocket_connect(f"/api/runs/{run['id']}/stream?token={s['edit_token']}") as ws:
+    with client.websocket_connect(f"/api/runs/{run['id']}/stream",
+                                  subprotocols=["layerlab", f"layerlab.token.{s['edit_token']}"]) as ws:
+        assert ws.accepted_subprotocol == "layerlab"
         ws.send_text(json.dumps({"action": "stop"}))
         end = wait_for(lambda: (m := json.loads(ws.receive_text()))["type"] == "end" and m, what="the end")
         assert end["status"] == "stopped"

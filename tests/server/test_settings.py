@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import re
 import subprocess
+from typing import get_args
 
 import pytest
 
@@ -13,12 +13,18 @@ from server.cli import build_parser
 from server.settings import Settings
 from serverkit import LAYERLAB, ROOT
 
-FIELDS = [f.name for f in dataclasses.fields(Settings)]
+FIELDS = list(Settings.model_fields)
 
 
 def _other_value(name: str) -> tuple[str, object]:
     """A value for the field that is not its default, as text and as the expected Python value."""
     default = getattr(Settings(), name)
+    if isinstance(default, bool):  # before int: a bool is an int
+        return ("false" if default else "true"), not default
+    choices = get_args(Settings.model_fields[name].annotation)
+    if choices:  # a Literal: another of its choices
+        other = next(c for c in choices if c != default)
+        return other, other
     if isinstance(default, str):
         return f"x-{name}", f"x-{name}"
     if isinstance(default, int):
@@ -43,11 +49,31 @@ def test_from_env_defaults_empty_values_and_overrides() -> None:
     assert Settings.from_env({"LAYERLAB_FLUSH_SECONDS": "3"}).flush_seconds == 3.0
 
 
-@pytest.mark.parametrize("name,raw", [("port", "eighty"), ("max_concurrent_runs", "1.5"), ("flush_seconds", "soon")])
+@pytest.mark.parametrize("name,raw", [("port", "eighty"), ("max_concurrent_runs", "1.5"), ("flush_seconds", "soon"),
+                                      ("executor", "threads")])
 def test_a_bad_value_names_its_variable(name: str, raw: str) -> None:
     var = f"LAYERLAB_{name.upper()}"
     with pytest.raises(ValueError, match=f"{var}='{re.escape(raw)}' is not a valid"):
         Settings.from_env({var: raw})
+
+
+@pytest.mark.parametrize("raw,value", [("1", True), ("TRUE", True), ("on", True), ("0", False), ("no", False)])
+def test_a_boolean_setting_reads_the_usual_words(raw: str, value: bool) -> None:
+    assert Settings.from_env({"LAYERLAB_API_DOCS": raw}).api_docs is value
+
+
+def test_a_boolean_setting_refuses_other_words() -> None:
+    with pytest.raises(ValueError, match="LAYERLAB_API_DOCS='maybe' is not a valid bool"):
+        Settings.from_env({"LAYERLAB_API_DOCS": "maybe"})
+def test_a_bad_choice_lists_the_valid_ones() -> None:
+    with pytest.raises(ValueError, match=r"LAYERLAB_EXECUTOR='threads' is not a valid choice of local, ray$"):
+        Settings.from_env({"LAYERLAB_EXECUTOR": "threads"})
+
+
+def test_settings_ignore_the_environment_unless_read_from_it(monkeypatch) -> None:
+    monkeypatch.setenv("LAYERLAB_PORT", "9123")
+    assert Settings().port == 8000  # a test's Settings(...) never picks up the shell's variables
+    assert Settings.from_env().port == 9123
 
 
 def test_settings_limits_feed_the_engine() -> None:

@@ -3,7 +3,7 @@ the websocket comes back as its feature maps, at once while the run is paused.""
 
 from __future__ import annotations
 
-from serverkit import LiveServer, spec
+from serverkit import Api, LiveServer, spec
 
 DIGITS_CNN = {"data": {"dataset": "digits", "n_samples": 300},
               "model": {"layers": [{"type": "conv2d", "filters": 4, "kernel_size": 3, "activation": "relu"},
@@ -11,11 +11,12 @@ DIGITS_CNN = {"data": {"dataset": "digits", "n_samples": 300},
               "training": {"epochs": 2000, "optimizer": "adam", "lr": 0.01, "batch_size": 32}}
 
 
-def test_the_catalog_lists_views_per_task(live: LiveServer) -> None:
-    tasks = {t["name"]: t for t in live.api.get("/api/catalog")["tasks"]}
+def test_the_catalog_lists_views_per_task(api: Api) -> None:
+    tasks = {t["name"]: t for t in api.get("/api/catalog")["tasks"]}
     kinds = [v["kind"] for v in tasks["classification"]["views"]]
     assert kinds[:5] == ["boundary", "confusion", "misclassified", "filters", "feature_maps"]
     assert {v["kind"]: v["data_kinds"] for v in tasks["classification"]["views"]}["filters"] == ["image"]
+    assert [v["kind"] for v in tasks["forecasting"]["views"]] == ["forecast", "weights"]
 
 
 def test_a_picked_digit_comes_back_as_its_feature_maps(live: LiveServer) -> None:
@@ -42,3 +43,5 @@ def test_a_picked_digit_comes_back_as_its_feature_maps(live: LiveServer) -> None
         s.close()
     snaps = live.api.run(run_id)["snapshots"]
     assert snaps["feature_maps"]["index"] == 3  # the pick stays with the run's last snapshots
+    assert "already ended" in live.api.control(run_id, {"action": "pick", "index": 1}, status=409)["detail"]
+    assert live.api.control(run_id, {"action": "pick", "index": 16}, status=422)["errors"]

@@ -44,7 +44,7 @@ def test_a_whole_run_streamed_equals_its_history(live: LiveServer) -> None:
     assert s.messages[-1]["epochs"] == 400 and s.messages[-1]["best_epoch"] == run["best_epoch"]
     kinds = {m["type"] for m in s.messages}
     assert {"status", "metrics", "diagnosis", "snapshot", "end"} <= kinds
-    assert {m["kind"] for m in s.messages if m["type"] == "snapshot"} == {"boundary", "confusion", "weights"}
+    assert {m["kind"] for m in s.messages if m["type"] == "snapshot"} == {"boundary", "confusion", "weights", "insides"}
     # coalesced: fewer batches than epochs, about 50 ms apart (however slow the machine is today)
     assert len(arrivals) < 400
     gaps = sorted(b - a for a, b in zip(arrivals, arrivals[1:]))
