@@ -24,8 +24,8 @@ function createSamples(slot) {
   const canvas = el("canvas", { class: "output-canvas", attrs: { role: "img", "aria-label": "Generated samples" } });
   const caption = el("p", { class: "hint" });
   slot.append(canvas, caption,
-    el("p", { class: "hint point-key" }, el("span", { attrs: { style: `color:${REAL}` }, text: "● real " }),
-      el("span", { attrs: { style: `color:${FAKE}` }, text: "● generated " }),
+    el("p", { class: "hint point-key" }, el("span", { class: "gan-real", text: "● real " }),
+      el("span", { class: "gan-fake", text: "● generated " }),
       el("span", { text: "→ where G's loss pushes a point; background: D's P(real), blue real, orange fake" })));
   let snap = null;
   let preview = null;
