@@ -13,7 +13,7 @@ import json
 import math
 from typing import Annotated, Any, Literal, Optional, Union
 
-from pydantic import (BaseModel, ConfigDict, Field, ModelWrapValidatorHandler, SerializeAsAny,
+from pydantic import (BaseModel, ConfigDict, Field, ModelWrapValidatorHandler, SerializeAsAny, TypeAdapter,
                       SerializerFunctionWrapHandler, StringConstraints, ValidationError, ValidationInfo,
                       field_validator, model_serializer, model_validator)
 
@@ -377,5 +377,13 @@ def apply_patch(spec: ExperimentSpec, patch: dict[str, Any], limits: Limits | No
 
 
 def json_schema() -> dict[str, Any]:
-    """The JSON Schema of the spec, served at /api/schema."""
-    return ExperimentSpec.model_json_schema()
+    """The JSON Schema of the spec, served at /api/schema. `model` is any registered family's own
+    model shape (`anyOf`), since ExperimentSpec only knows their common, empty base."""
+    schema = ExperimentSpec.model_json_schema()
+    classes = list(dict.fromkeys(f.model_spec() for _, f in FAMILIES.items()))
+    models = TypeAdapter(Union[tuple(classes)]).json_schema(ref_template="#/$defs/{model}")  # type: ignore[arg-type]
+    schema.setdefault("$defs", {}).update(models.pop("$defs", {}))
+    description = schema["properties"]["model"].get("description")
+    schema["properties"]["model"] = {**models, "description": description}
+    schema["$defs"].pop("ModelSpec", None)
+    return schema

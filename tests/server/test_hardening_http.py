@@ -206,7 +206,7 @@ def test_runs_beyond_the_training_slots_take_turns_epoch_by_epoch(make_client):
     api.wait_epochs(b, 20)
     for r in (a, b):
         assert api.run(r)["status"] == "running"
-    slots = client.app.state.manager.slots
+    slots = client.app.state.manager.executor.slots  # the local executor's
     api.control(a, {"action": "pause"})
     api.wait_settled(a)
     before = len(api.run(b)["history"]["epoch"])
