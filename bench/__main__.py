@@ -14,6 +14,7 @@ MODULES = {
     "server": "bench.server_bench",
     "load": "bench.load_bench",
     "cluster": "bench.cluster_bench",
+    "gan": "bench.gan_bench",
 }
 
 

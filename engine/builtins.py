@@ -4,5 +4,5 @@ Each module registers itself on import, exactly as a user's plug-in would; impor
 from engine/__init__.py, means that every registry is full before any spec is validated.
 """
 
-from . import csvdata, datasets, sequences  # noqa: F401  (data: tables, images, the CSV source, series)
-from .families import forecasting, supervised  # noqa: F401  (classification, regression, forecasting)
+from . import csvdata, datasets, gandata, sequences  # noqa: F401  (data: tables, images, CSV, series, GAN targets)
+from .families import forecasting, generation, supervised  # noqa: F401  (supervised, forecasting, GANs)

@@ -19,6 +19,14 @@ from .spec import CosineSchedule, DataSpec, ExponentialSchedule, Limits, NoSched
 from .viewkinds import VIEWS  # noqa: F401  (registers the built-in views)
 from .views import views_of
 
+# The GAN preset: tests/engine/test_generation.py holds it to covering >= 6 of the ring's 8 modes.
+GAN_RING: dict[str, Any] = {
+    "task": "generation", "data": {"dataset": "ring", "n_samples": 2000},
+    "model": {"latent_dim": 8, "minibatch_std": True,
+              "generator": {"layers": [{"type": "dense", "units": 128, "activation": "relu"}] * 2},
+              "discriminator": {"layers": [{"type": "dense", "units": 128, "activation": "relu"}] * 2}},
+    "training": {"optimizer": "adam_gan", "lr": 0.001, "batch_size": 128, "epochs": 100}}
+
 PRESETS: list[dict[str, Any]] = [
     {"name": "spiral", "label": "Spiral, two hidden layers",
      "description": "The default: trains well on the first press of Train.",
@@ -53,6 +61,9 @@ PRESETS: list[dict[str, Any]] = [
      "spec": {"data": {"dataset": "sequences", "n_samples": 800},
               "model": {"layers": [{"type": "lstm", "units": 16}]},
               "training": {"epochs": 30, "batch_size": 32, "lr": 0.01}}},
+    {"name": "gan_ring", "label": "GAN on a ring of 8 Gaussians",
+     "description": "A generator learns to draw the ring against a discriminator; watch the modes fill in.",
+     "spec": GAN_RING},
 ]
 
 
@@ -68,6 +79,19 @@ def _layer_entry(name: str, cls: Any) -> dict[str, Any]:
 def _views(task: str) -> list[dict[str, Any]]:
     """The views a task can feed; the page shows those whose data kinds include the dataset's."""
     return [{"kind": v.kind, "title": v.title, "data_kinds": list(v.data_kinds)} for v in views_of(task)]
+
+
+def _options(family: Any) -> list[dict[str, Any]]:
+    """A family's `model` fields besides its stacks (latent_dim, ...): name, JSON schema, default."""
+    roots = {s.path.split(".")[0] for s in family.stacks}
+    props = family.model_spec().model_json_schema().get("properties", {})
+    return [{"name": k, "schema": v, "default": v.get("default")} for k, v in props.items() if k not in roots]
+
+
+def _training_fields(family: Any) -> list[dict[str, Any]]:
+    """The family-only training fields it reads (d_lr, ...), with their JSON schemas."""
+    props = TrainingSpec.model_json_schema().get("properties", {})
+    return [{"name": k, "schema": props[k]} for k in family.training_fields]
 
 
 @lru_cache(maxsize=1)
@@ -94,7 +118,8 @@ def catalog() -> dict[str, Any]:
         "optimizers": [{"name": n, "label": OPTIMIZER_LABELS.get(n, n)} for n in OPTIMIZERS.names()],
         # Each task (family): its stacks, metric columns (label, chart group, train/val pair), monitor,
         # and the views the view registry has for it (engine/views.py decides; Family.views is not read).
-        "tasks": [{**fam.catalog_entry(), "views": _views(n)} for n, fam in FAMILIES.items()],
+        "tasks": [{**fam.catalog_entry(), "views": _views(n), "options": _options(fam),
+                   "training_fields": _training_fields(fam)} for n, fam in FAMILIES.items()],
         "lr_schedules": [s().model_dump() for s in (NoSchedule, StepSchedule, ExponentialSchedule, CosineSchedule)],
         "defaults": {"data": {k: f.default for k, f in DataSpec.model_fields.items() if k != "dataset"},
                      "training": TrainingSpec().model_dump(mode="json")},

@@ -38,6 +38,7 @@ OPTIMIZER_CODE: Registry[str] = Registry("optimizer")
 for _name, _code in {"sgd": "torch.optim.SGD(params, lr=lr)",
                      "momentum": "torch.optim.SGD(params, lr=lr, momentum=0.9)",
                      "adam": "torch.optim.Adam(params, lr=lr)",
+                     "adam_gan": "torch.optim.Adam(params, lr=lr, betas=(0.5, 0.999))",
                      "adamw": "torch.optim.AdamW(params, lr=lr, weight_decay=0.0)",
                      "rmsprop": "torch.optim.RMSprop(params, lr=lr)",
                      "adagrad": "torch.optim.Adagrad(params, lr=lr)"}.items():

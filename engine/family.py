@@ -105,7 +105,9 @@ class Family:
     description: ClassVar[str] = ""
     stacks: ClassVar[tuple[StackDef, ...]] = (StackDef("layers", "Layers", "layers"),)
     metrics: ClassVar[tuple[Metric, ...]] = ()
-    monitor: ClassVar[Optional[str]] = "val_loss"  # best epoch + early stopping; None: neither
+    monitor: ClassVar[Optional[str]] = "val_loss"  # lower is better: the best epoch (and early stopping's)
+    no_early_stopping: ClassVar[Optional[str]] = None  # why early stopping is refused (None: it is offered)
+    training_fields: ClassVar[tuple[str, ...]] = ()  # the family-only TrainingSpec fields it reads (d_lr, ...)
     target: ClassVar[str] = "value"  # how labels become y: "class" (long (N,)), "value" (float (N, H))
     data_kinds: ClassVar[Optional[tuple[str, ...]]] = None  # data kinds it trains on (None: any)
     views: ClassVar[tuple[str, ...]] = ()  # view kinds it can feed (the view registry decides)
@@ -165,6 +167,12 @@ class Family:
             node[leaf] = []
         return out
 
+    def early_stopping_refused(self) -> Optional[str]:
+        """Why this family refuses training.early_stopping, or None where it is offered."""
+        if self.no_early_stopping is not None:
+            return self.no_early_stopping
+        return None if self.monitor is not None else "it has no monitored metric to stop on."
+
     def columns(self) -> tuple[str, ...]:
         """The history columns of a run of this family, in order."""
         return ("epoch", *(m.name for m in self.metrics), "lr", "step_time")
@@ -174,6 +182,7 @@ class Family:
         return {"name": self.name, "label": self.label, "description": self.description, "target": self.target,
                 "stacks": [{"name": s.name, "label": s.label, "path": s.path} for s in self.stacks],
                 "metrics": [m.to_dict() for m in self.metrics], "monitor": self.monitor,
+                "early_stopping": self.early_stopping_refused(), "training_fields": list(self.training_fields),
                 "charts": [{"name": g, "label": self.charts.get(g, g.replace("_", " ").capitalize())}
                            for g in dict.fromkeys(m.chart for m in self.metrics)],
                 "columns": list(self.columns()), "data_kinds": list(self.data_kinds) if self.data_kinds else None,

@@ -136,6 +136,10 @@ LRSchedule = Annotated[Union[NoSchedule, StepSchedule, ExponentialSchedule, Cosi
                        Field(discriminator="type")]
 
 
+# TrainingSpec fields that only the families listing them in Family.training_fields accept.
+FAMILY_TRAINING_FIELDS = ("d_lr", "d_steps")
+
+
 class TrainingSpec(_Strict):
     """Hyperparameters. The reported loss excludes the l1/l2 penalty."""
 
@@ -149,11 +153,20 @@ class TrainingSpec(_Strict):
     lr_schedule: LRSchedule = Field(default_factory=NoSchedule)
     seed: int = Field(0, ge=0, le=2**31 - 1, description="seeds initialisation, shuffling and dropout")
     device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
+    # Fields only some families read (Family.training_fields); null means "not set" and is not written out.
+    d_lr: Optional[float] = Field(None, gt=0.0, le=1e9, title="D learning rate", description="generation: the discriminator's lr; default lr")
+    d_steps: Optional[int] = Field(None, ge=1, le=20, title="D steps per G step", description="generation: D updates per G update; default 1")
 
     @field_validator("optimizer")
     @classmethod
     def _known(cls, v: str) -> str:
         return OPTIMIZERS.check(v)
+
+    @model_serializer(mode="wrap")
+    def _drop_unset(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # A spec reads as it did before family-only fields existed: none of them while null.
+        out = handler(self)
+        return {k: v for k, v in out.items() if not (k in FAMILY_TRAINING_FIELDS and v is None)}
 
 
 class ExperimentSpec(_Strict):
@@ -199,9 +212,14 @@ class ExperimentSpec(_Strict):
             raise ValueError(problem or find(self.data.dataset).task_problem(self.data, self.task, natural))
         if not isinstance(self.model, family.model_spec()):
             raise ValueError(f"task {self.task!r} takes a model of {family.model_spec().__name__}")
-        if family.monitor is None and self.training.early_stopping is not None:
-            raise ValueError(f"task {self.task!r} has no validation loss to stop early on; "
-                             "set training.early_stopping to null")
+        refused = family.early_stopping_refused()
+        if refused is not None and self.training.early_stopping is not None:
+            raise ValueError(f"task {self.task!r} does not stop early: {refused} "
+                             "Set training.early_stopping to null")
+        for name in FAMILY_TRAINING_FIELDS:
+            if getattr(self.training, name) is not None and name not in family.training_fields:
+                raise ValueError(f"training.{name}: task {self.task!r} takes no {name}; only tasks "
+                                 f"{', '.join(n for n, f in FAMILIES.items() if name in f.training_fields)} do")
         return self
 
     def stacks(self) -> dict[str, list]:

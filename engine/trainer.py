@@ -218,7 +218,8 @@ class Trainer:
         torch.set_num_threads(1)
         control = control or Control()
         total = epochs or self.spec.training.epochs
-        views = ViewCadence(applying(self.family, data_info(self.spec.data)), ViewData(self.split, self.summary),
+        views = ViewCadence(applying(self.family, data_info(self.spec.data)),
+                            ViewData(self.split, self.summary, spec=self.spec),
                             lambda kind, epoch, snap: emit(SnapshotEvent(kind, epoch, snap)))
         last_diag = 0.0
         verdict: Optional[str] = None

@@ -34,6 +34,7 @@ class ViewData:
     split: Split
     summary: Summary
     pick: int = 0  # the validation row the user picked (feature maps)
+    spec: Any = None  # the run's ExperimentSpec (its seeds and dataset), for views that need them
     _x_all: Optional[torch.Tensor] = field(default=None, repr=False)
 
     @property

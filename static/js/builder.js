@@ -41,9 +41,10 @@ export function createBuilder(els, { catalog, on, stack = "layers" }) {
   let readOnly = false;
   let dragging = false;
 
-  // -- palette -------------------------------------------------------------------------------
-  for (const layer of catalog.layers) {
-    els.palette.append(el("li", {
+  // -- palette (a stack after the first shares the first's: els.palette is null) ------------------
+  const palette = els.palette || document.createElement("ul");
+  for (const layer of els.palette ? catalog.layers : []) {
+    palette.append(el("li", {
       class: `palette-item cat-${layer.category}`,
       title: `${layer.doc}\nDrag into the network, or press Enter to add at the end.`,
       dataset: { type: layer.type },
@@ -56,14 +57,14 @@ export function createBuilder(els, { catalog, on, stack = "layers" }) {
     if (!item || readOnly || dragging) return;
     on.add(item.dataset.type, null);
   };
-  els.palette.addEventListener("click", addFromPalette);
-  els.palette.addEventListener("keydown", (e) => {
+  palette.addEventListener("click", addFromPalette);
+  palette.addEventListener("keydown", (e) => {
     if (e.key === "Enter") addFromPalette(e);
   });
 
   const common = { forceFallback: true, fallbackOnBody: true, animation: 150, ghostClass: "drag-ghost",
                    chosenClass: "drag-chosen", fallbackClass: "drag-fallback" };
-  const paletteSortable = Sortable.create(els.palette, {
+  const paletteSortable = Sortable.create(palette, {
     ...common,
     group: { name: "layers", pull: "clone", put: false },
     sort: false,
@@ -195,10 +196,13 @@ export function createBuilder(els, { catalog, on, stack = "layers" }) {
     clear(els.input);
     clear(els.head);
     if (!summary) {
-      setText(els.total, "");
+      if (els.total) setText(els.total, "");
       return;
     }
-    append(els.input, el("span", { class: "io-name", text: "Input" }), el("span", { class: "shape", text: fmtShape(summary.input_shape) }));
+    // A stack's input is its first row's (G starts from the latent z), else the data's.
+    const first = rows.find((r) => !r.is_head) || rows.find((r) => r.is_head);
+    append(els.input, el("span", { class: "io-name", text: "Input" }),
+      el("span", { class: "shape", text: fmtShape(first ? first.input_shape : summary.input_shape) }));
     const head = rows.find((r) => r.is_head);
     if (head) {
       // A family whose target is a class reads its head through a softmax; the others as they are.
@@ -207,6 +211,7 @@ export function createBuilder(els, { catalog, on, stack = "layers" }) {
       append(els.head, el("span", { class: "io-name", text: "Output head" }), el("span", { class: "io-desc", text: kind }),
         el("span", { class: "layer-params", text: `${fmtInt(head.params)} params` }));
     }
+    if (!els.total) return;
     setText(els.total, `${fmtInt(summary.total_params)} parameters`);
     els.total.title = "Trainable parameters, output head included";
   }
@@ -268,18 +273,23 @@ export function createBuilder(els, { catalog, on, stack = "layers" }) {
     readOnly = value;
     paletteSortable.option("disabled", value);
     stackSortable.option("disabled", value);
-    els.palette.classList.toggle("disabled", value);
+    palette.classList.toggle("disabled", value);
     els.stack.querySelectorAll("input, select, button").forEach((n) => { n.disabled = value; });
   }
 
   /** Offer recurrent layers only where the data is a sequence (elsewhere they can only fail). */
   function setDataKind(kind) {
-    for (const item of els.palette.querySelectorAll(".palette-item")) {
+    for (const item of palette.querySelectorAll(".palette-item")) {
       const entry = byType.get(item.dataset.type);
       item.hidden = Boolean(entry) && entry.category === SEQUENCE_CATEGORY && kind !== "sequence";
     }
-    els.palette.dataset.dataKind = kind || "";
+    palette.dataset.dataKind = kind || "";
   }
 
-  return { render, showSummary, showErrors, setReadOnly, setDataKind, showFlags };
+  /** The stack this builder edits changed (another family's first stack). */
+  function setStack(path) {
+    stack = path;
+  }
+
+  return { render, showSummary, showErrors, setReadOnly, setDataKind, showFlags, setStack };
 }

@@ -17,6 +17,14 @@ const VERDICTS = {
     lead: "The loss is far above a constant guess and not coming down: training makes no progress." },
   [VERDICT.TOO_EARLY]: { title: "Too early to tell", tone: "neutral",
     lead: "A verdict needs at least 10 epochs.", quiet: true },
+  [VERDICT.D_OVERPOWERING]: { title: "D overpowering G", tone: "warn",
+    lead: "The discriminator rejects everything the generator makes, so G gets little to learn from." },
+  [VERDICT.MODE_COLLAPSE]: { title: "Mode collapse", tone: "warn",
+    lead: "The generator draws only a few of the data's modes." },
+  [VERDICT.OSCILLATION]: { title: "Oscillation", tone: "warn",
+    lead: "The two networks chase each other instead of settling." },
+  [VERDICT.CONVERGING]: { title: "Converging", tone: "good",
+    lead: "The generated points are moving onto the data." },
 };
 
 // engine/causes.py's cause ids, in the card's words.

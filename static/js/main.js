@@ -280,7 +280,7 @@ function editSpec(next, { structural = false, live = true } = {}) {
   const prev = state.spec;
   state.spec = next;
   writeSpec(next);
-  if (structural) views.builder.render(stackLayers(next));
+  if (structural) views.builder.render(next);
   renderData();
   views.trainPanel.render(next, dropoutRate(stackLayers(next)));
   check.edited(prev, next);
@@ -292,8 +292,9 @@ function editPaths(edits) {
   editSpec(edits.reduce((spec, [path, value]) => setIn(spec, path, value), state.spec));
 }
 
-function editLayers(layers, opts = { structural: true }) {
-  editSpec(setIn(state.spec, `model.${stacksOf(state.catalog, state.spec)[0].path}`, layers), opts);
+/** Replace one stack's layers (the family's first unless `path` names another, e.g. discriminator.layers). */
+function editLayers(layers, opts = { structural: true }, path = stacksOf(state.catalog, state.spec)[0].path) {
+  editSpec(setIn(state.spec, `model.${path}`, layers), opts);
 }
 
 function renderData() {
@@ -407,12 +408,18 @@ function bindToolbar() {
 function buildViews(catalog) {
   views = createViews(catalog, {
     builder: {
-      add: (type, index) => editLayers(insertLayer(catalog, stackLayers(state.spec), type, index)),
-      move: (from, to) => editLayers(moveItem(stackLayers(state.spec), from, to)),
-      remove: (index) => editLayers(stackLayers(state.spec).filter((_, i) => i !== index)),
-      param: (index, name, value) => editLayers(setParam(stackLayers(state.spec), index, name, value),
-        { structural: false }),
-      fix: (fix) => editLayers(applyFix(catalog, stackLayers(state.spec), fix)),
+      stack: (path) => {
+        const at = () => getIn(state.spec.model, path()) || [];
+        const edit = (layers, opts) => editLayers(layers, opts, path());
+        return {
+          add: (type, index) => edit(insertLayer(catalog, at(), type, index)),
+          move: (from, to) => edit(moveItem(at(), from, to)),
+          remove: (index) => edit(at().filter((_, i) => i !== index)),
+          param: (index, name, value) => edit(setParam(at(), index, name, value), { structural: false }),
+          fix: (fix) => edit(applyFix(catalog, at(), fix)),
+        };
+      },
+      paths: (edits) => editPaths(edits),
     },
     data: editPaths,
     example: loadExample,
@@ -452,7 +459,7 @@ async function main() {
   state.spec = fromUrl ? normalize(state.catalog, fromUrl) : presetSpec(state.catalog, state.catalog.presets[0].name);
   buildViews(state.catalog);
   views.trainPanel.setHealth(state.health);
-  views.builder.render(stackLayers(state.spec));
+  views.builder.render(state.spec);
   renderData();
   views.trainPanel.render(state.spec, dropoutRate(stackLayers(state.spec)));
   check = createSpecCheck({ state, views, current, onChecked }, { problems: $("#stack-problems") });

@@ -105,6 +105,11 @@ export const VERDICT = Object.freeze({
   DIVERGED: "diverged",
   UNSTABLE: "unstable",
   TOO_EARLY: "too_early",
+  // The generation family's (engine/families/gan_diagnosis.py).
+  D_OVERPOWERING: "d_overpowering",
+  MODE_COLLAPSE: "mode_collapse",
+  OSCILLATION: "oscillation",
+  CONVERGING: "converging",
 });
 
 // The `op` of a shape error's one-click fix.

@@ -3,6 +3,7 @@
 
 import { el, setText } from "./dom.js";
 import { checkbox, field, fieldErrors, numberInput, rangeInput, readControl, selectInput, writeControl } from "./forms.js";
+import { taskOf } from "./spec.js";
 
 const T = "training";
 const P = {
@@ -53,6 +54,9 @@ export function createTrainPanel(root, { catalog, onChange, onDropout }) {
   const esRow = el("div", { class: "field field-check" },
     el("label", { class: "check" }, es, " Early stopping"),
     el("div", { class: "inline" }, el("label", { class: "field-label", text: "patience", attrs: { for: (patience.id = "f-es-patience") } }), patience));
+  // A family that refuses early stopping (catalog tasks[i].early_stopping) says why here.
+  const esWhy = el("p", { class: "hint es-why", attrs: { hidden: true } });
+  esRow.append(esWhy);
 
   root.append(
     el("div", { class: "field-pair" }, field("Optimizer", optimizer), field("Learning rate", lr)),
@@ -116,6 +120,11 @@ export function createTrainPanel(root, { catalog, onChange, onDropout }) {
     setText(dropoutOut, dropoutRate > 0 ? `p = ${dropoutRate.toFixed(2)}` : "off");
     const stopping = t.early_stopping && typeof t.early_stopping === "object" ? t.early_stopping : null;
     es.checked = Boolean(stopping);
+    const family = (catalog.tasks || []).find((x) => x.name === taskOf(catalog, spec));
+    const refused = family ? family.early_stopping : null;
+    es.disabled = Boolean(refused && !stopping);
+    esWhy.hidden = !refused;
+    setText(esWhy, refused ? `Early stopping is not offered for this task. ${refused}` : "");
     patience.disabled = !stopping || root.closest("fieldset").disabled;
     writeControl(patience, stopping ? stopping.patience : ES_DEFAULT.patience);
     // A spec from a link may hold anything here; /api/validate names what is wrong with it.

@@ -1,7 +1,6 @@
 // Every view of the page, built on the page shell's elements. `on` carries main.js's handlers;
 // the views report to them and hold no page state.
 
-import { createBuilder } from "./builder.js";
 import { createCharts } from "./charts.js";
 import { createCompareDialog } from "./compare.js";
 import { createCsvPanel } from "./csvpanel.js";
@@ -12,15 +11,16 @@ import { createExportMenu } from "./exportmenu.js";
 import { createInsidesView } from "./insides.js";
 import { createNetworkView } from "./network.js";
 import { createOutputs } from "./outputs.js";
+import { createStacks } from "./stacks.js";
 import { createTrainPanel } from "./trainpanel.js";
 
 /**
- * on: {builder: {add, move, remove, param, fix}, data(edits), example(name), useUpload(id), csvFile(file),
+ * on: {builder: {stack(path()) -> {add, move, remove, param, fix}, paths(edits)}, data(edits), example(name), useUpload(id), csvFile(file),
  *      csvColumns(choice), training(edits), dropout(p), remedy(remedy), exportOpen(), pick(index) -> bool}.
  */
 export function createViews(catalog, on) {
   const views = {};
-  views.builder = createBuilder({
+  views.builder = createStacks({
     palette: $("#palette"), stack: $("#stack"), input: $("#stack-input"), head: $("#stack-head"), total: $("#param-total"),
   }, { catalog, on: on.builder });
   views.dataPanel = createDataPanel($("#data-panel"), {

@@ -32,7 +32,7 @@ from engine.export import ACTIVATION_CODE, LAYER_CODE, OPTIMIZER_CODE, export_sc
 from engine.export_code import DATA_CODE, HELPERS, SCHEDULE_CODE, lit
 from engine.layers import LAYERS
 from engine.optimizers import OPTIMIZERS
-from engine.spec import merge_patch, parse_spec
+from engine.spec import DataSpec, merge_patch, parse_spec
 from engine.tasks import TASKS
 from engine.trainer import Trainer
 
@@ -57,7 +57,8 @@ CNN = [{"type": "conv2d", "filters": 3, "kernel_size": 3, "activation": "relu"},
 CASES: dict[str, dict[str, Any]] = {
     **{f"data-{name}": {"data": {"dataset": name, "n_samples": 60 if name != "digits" else 200},
                         "model": {"layers": CNN if name == "digits" else RNN if ds.kind == "sequence" else DENSE}}
-       for name, ds in DATASETS.items()},
+       # Data whose natural family has other stacks (ring, grid: a GAN's) is replayed in that family's test.
+       for name, ds in DATASETS.items() if len(TASKS.get(ds.task).stacks) == 1},
     "sequence-window-horizon": {"data": {"dataset": "sequences", "n_samples": 80, "window": 12, "horizon": 3},
                                 "model": {"layers": [{"type": "lstm", "units": 5}]}},
     **{f"act-{name}": {"model": {"layers": [{"type": "dense", "units": 6, "activation": name}]},
@@ -149,10 +150,16 @@ def test_every_registered_name_can_be_exported():
     assert set(ACTIVATION_CODE.names()) == set(ACTIVATIONS.names())
     assert set(OPTIMIZER_CODE.names()) == set(OPTIMIZERS.names())
     for name, family in TASKS.items():  # every family writes its part of a script for data it fits
-        data = next(d for d, ds in DATASETS.items() if family.fits(ds.info(parse_spec(
-            {"data": {"dataset": d}, "model": {"layers": []}}).data)) is None)
+        data = next(d for d, ds in DATASETS.items() if family.fits(ds.info(DataSpec(dataset=d))) is None)
         layers = RNN if DATASETS.get(data).kind == "sequence" else DENSE
-        spec = parse_spec({"task": name, "data": {"dataset": data}, "model": {"layers": layers}})
+        model = family.empty_model()  # every stack the family names (a GAN's two) gets the layers
+        for stack in family.stacks:
+            *parents, leaf = stack.path.split(".")
+            node = model
+            for part in parents:
+                node = node[part]
+            node[leaf] = layers
+        spec = parse_spec({"task": name, "data": {"dataset": data}, "model": model})
         compile(export_script(spec), f"{name}.py", "exec")
     assert set(DATA_CODE.names()) == set(DATASETS.names()) | set(SOURCES.names())
     assert set(SCHEDULE_CODE.names()) == {"none", "step", "exponential", "cosine"}

@@ -7,6 +7,7 @@ import "./misclassified.js";
 import "./filters.js";
 import "./featuremaps.js";
 import "./forecast.js";
+import "./gan.js";
 import "./weights.js";
 
 export { registerView, viewFor } from "./registry.js";

@@ -1,0 +1,75 @@
+"""The GAN in the page: its two stacks are lists built from the palette, its options are fields,
+early stopping says why it is off, it trains with its views updating, and a remedy forks an
+overlaid run."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from browserkit import button, palette_item, wait_valid
+
+pytestmark = pytest.mark.browser
+
+# D far faster than a linear G, five D steps a G step: D wins at once and offers its remedies.
+SPEC = {"task": "generation", "data": {"dataset": "ring", "n_samples": 256},
+        "model": {"latent_dim": 2, "generator": {"layers": []},
+                  "discriminator": {"layers": [{"type": "dense", "units": 32, "activation": "relu"}]}},
+        "training": {"optimizer": "adam", "lr": 0.0005, "d_lr": 0.02, "d_steps": 5, "batch_size": 128,
+                     "epochs": 60}}
+
+
+def drag_into(page: Page, label: str, target) -> None:
+    """A real mouse drag from the palette into the list `target`."""
+    src = palette_item(page, label).bounding_box()
+    box = target.bounding_box()
+    before = target.locator(":scope > li").count()
+    page.mouse.move(src["x"] + src["width"] / 2, src["y"] + src["height"] / 2)
+    page.mouse.down()
+    page.mouse.move(src["x"] + src["width"] / 2 + 5, src["y"] + src["height"] / 2 + 5, steps=3)
+    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] - 4
+    page.mouse.move(x, y, steps=15)
+    page.mouse.move(x, y + 2, steps=2)
+    page.mouse.up()
+    expect(target.locator(":scope > li")).to_have_count(before + 1)
+
+
+def test_a_gan_is_built_trained_and_forked(page: Page, shot) -> None:
+    spec = base64.urlsafe_b64encode(json.dumps(SPEC).encode()).decode().rstrip("=")
+    page.goto(f"/#spec={spec}")
+    page.reload()  # the fixture opened "/": a new hash alone does not load the page again
+    page.wait_for_selector("body[data-ready='true']")
+    gen = page.get_by_role("list", name="Generator layers")
+    disc = page.get_by_role("list", name="Discriminator layers")
+    expect(gen).to_be_visible()
+    expect(disc.locator(":scope > li")).to_have_count(1)
+    drag_into(page, "Dense", gen)  # the palette feeds both stacks
+    expect(gen.locator(":scope > li")).to_have_count(1)
+    expect(disc.locator(":scope > li")).to_have_count(1)
+    expect(page.get_by_label("Latent dimensions")).to_have_value("2")
+    expect(page.get_by_label("D steps per G step")).to_have_value("5")
+    expect(page.locator(".es-why")).to_contain_text("no validation loss")
+    wait_valid(page)
+    # Back to a linear G, so that D overpowers it.
+    gen.locator(":scope > li").first.get_by_role("button", name="Remove").click()
+    expect(gen.locator(":scope > li")).to_have_count(0)
+    wait_valid(page)
+    button(page, "Train").click()
+    region = page.get_by_role("region", name="Generated samples")
+    expect(region).to_be_visible()
+    page.wait_for_function("() => Number(document.querySelector('#view-gan_samples').dataset.epoch || 0) >= 5",
+                           timeout=60_000)
+    first = region.get_attribute("data-epoch")
+    page.wait_for_function(f"() => Number(document.querySelector('#view-gan_samples').dataset.epoch) > {first}",
+                           timeout=60_000)
+    remedy = page.locator("#diagnosis").get_by_role("button", name="One D step per G step", exact=True)
+    expect(remedy).to_be_visible(timeout=90_000)
+    expect(page.locator("#diagnosis")).to_contain_text("D overpowering G")
+    remedy.click()
+    legend = page.get_by_role("list", name="Runs").get_by_role("listitem")
+    expect(legend).to_have_count(2)
+    expect(legend.nth(1)).to_have_attribute("aria-label", "One D step per G step")
+    shot(page, "gan-remedy-overlay")

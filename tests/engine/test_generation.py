@@ -1,0 +1,254 @@
+"""The generation family (GANs): its spec, its loop against a plain PyTorch GAN written here, its
+metrics, its exported script, and what it learns and how it is diagnosed on the ring."""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+from typing import Any
+
+import pytest
+import torch
+from torch import nn
+
+from engine.catalog import GAN_RING
+from engine.data import build_split
+from engine.errors import SpecError
+from engine.export import export_script
+from engine.families.gan_metrics import energy_distance, mode_shares, modes_covered
+from engine.shapes import infer
+from engine.spec import merge_patch, parse_spec
+from engine.trainer import Trainer
+
+
+def gan(patch: dict[str, Any] | None = None) -> Any:
+    """A small GAN spec (8-unit stacks, 3 epochs on 300 ring points) with a merge patch."""
+    base = {"task": "generation", "data": {"dataset": "ring", "n_samples": 300, "seed": 4},
+            "model": {"latent_dim": 3,
+                      "generator": {"layers": [{"type": "dense", "units": 8, "activation": "relu"}]},
+                      "discriminator": {"layers": [{"type": "dense", "units": 8, "activation": "tanh"}]}},
+            "training": {"optimizer": "adam", "lr": 0.01, "batch_size": 64, "epochs": 3, "seed": 5, "device": "cpu"}}
+    return parse_spec(merge_patch(base, patch or {}))
+
+
+def errors(raw: dict[str, Any]) -> dict[str, str]:
+    with pytest.raises(SpecError) as e:
+        parse_spec(raw)
+    return {i.path: i.message for i in e.value.errors}
+
+
+# -- spec -----------------------------------------------------------------------------------------
+def test_d_lr_defaults_to_lr_and_is_refused_elsewhere() -> None:
+    spec = gan()
+    assert spec.training.d_lr is None and spec.training.d_steps is None
+    assert "d_lr" not in spec.to_json()["training"]  # unset family fields are not written out
+    t = Trainer(spec)
+    assert t.stepper.d_opt.param_groups[0]["lr"] == 0.01 and t.stepper.d_steps == 1
+    t2 = Trainer(gan({"training": {"d_lr": 0.1, "d_steps": 3}}))
+    assert t2.stepper.d_opt.param_groups[0]["lr"] == 0.1 and t2.stepper.d_steps == 3
+    t2.stepper.set_lr(0.001)  # a schedule or a live change keeps D's ratio
+    assert t2.stepper.d_opt.param_groups[0]["lr"] == pytest.approx(0.01)
+    raw = {"data": {"dataset": "circle"}, "model": {"layers": []}, "training": {"d_steps": 2}}
+    assert "only tasks generation" in " ".join(errors(raw).values())
+
+
+def test_early_stopping_is_refused_with_the_reason() -> None:
+    raw = gan().to_json()
+    raw["training"]["early_stopping"] = {"patience": 5}
+    msg = " ".join(errors(raw).values())
+    assert "no validation loss" in msg and "lowest distance" in msg
+
+
+def test_errors_name_the_stack_and_heads_are_rows() -> None:
+    raw = gan().to_json()
+    raw["model"]["discriminator"]["layers"] = [{"type": "dense", "units": 0}]
+    assert "model.discriminator.layers[0].units" in errors(raw)
+    raw = gan().to_json()
+    raw["model"]["generator"]["layers"] = [{"type": "conv2d", "filters": 2}]
+    with pytest.raises(SpecError) as e:
+        infer(parse_spec(raw))
+    assert e.value.errors[0].path == "model.generator.layers[0]"
+    s = infer(gan())
+    heads = [(r.stack, r.input_shape, r.output_shape) for r in s.rows if r.is_head]
+    assert heads == [("generator", (8,), (2,)), ("discriminator", (8,), (1,))]
+    assert s.stacks["generator"][0].input_shape == (3,)  # G starts from z (latent_dim,)
+    raw = {"task": "generation", "data": {"dataset": "digits"}, "model": gan().to_json()["model"]}
+    assert "2-D points" in " ".join(errors(raw).values())
+
+
+# -- the loop, against a plain PyTorch GAN ------------------------------------------------------------------
+def plain_gan(spec: Any, epochs: int) -> dict[str, list[float]]:
+    """The textbook non-saturating GAN loop, written here from the documented protocol."""
+    split = build_split(spec.data, "generation")
+    t, latent = spec.training, spec.model.latent_dim
+    torch.manual_seed(t.seed)
+    g = nn.Sequential(nn.Linear(latent, 8), nn.ReLU(), nn.Linear(8, 2))
+    d = nn.Sequential(nn.Linear(2, 8), nn.Tanh(), nn.Linear(8, 1))
+    g_opt, d_opt = torch.optim.Adam(g.parameters(), lr=t.lr), torch.optim.Adam(d.parameters(), lr=t.d_lr or t.lr)
+    shuffle = torch.Generator().manual_seed(t.seed)
+    noise = torch.Generator().manual_seed(t.seed + 2)
+    z_eval = torch.randn(1000, latent, generator=torch.Generator().manual_seed(t.seed + 3))
+    bce = nn.BCEWithLogitsLoss()
+    out: dict[str, list[float]] = {"g_loss": [], "d_loss": [], "d_real": [], "d_fake": [], "distance": []}
+    x = split.x_train
+    for _ in range(epochs):
+        order = torch.randperm(len(x), generator=shuffle)
+        gl, dl, dr, df, nd, ng = 0.0, 0.0, 0.0, 0.0, 0, 0
+        for i in range(0, len(x), t.batch_size):
+            real = x[order[i:i + t.batch_size]]
+            for _ in range(t.d_steps or 1):
+                fake = g(torch.randn(len(real), latent, generator=noise)).detach()
+                r, f = d(real), d(fake)
+                loss = bce(r, torch.ones_like(r)) + bce(f, torch.zeros_like(f))
+                d_opt.zero_grad()
+                loss.backward()
+                d_opt.step()
+                dl, dr, df, nd = dl + loss.item(), dr + torch.sigmoid(r).mean().item(), \
+                    df + torch.sigmoid(f).mean().item(), nd + 1
+            f = d(g(torch.randn(len(real), latent, generator=noise)))
+            loss = bce(f, torch.ones_like(f))
+            g_opt.zero_grad()
+            loss.backward()
+            g_opt.step()
+            gl, ng = gl + loss.item(), ng + 1
+        with torch.no_grad():
+            fake = g(z_eval)
+            ed = 2 * torch.cdist(fake, split.x_val).mean() - torch.cdist(fake, fake).mean() \
+                - torch.cdist(split.x_val, split.x_val).mean()
+        for k, v in (("g_loss", gl / ng), ("d_loss", dl / nd), ("d_real", dr / nd), ("d_fake", df / nd),
+                     ("distance", float(ed))):
+            out[k].append(v)
+    return out
+
+
+@pytest.mark.parametrize("patch", [{}, {"training": {"d_lr": 0.03, "d_steps": 2}}])
+def test_the_engine_trains_as_a_plain_gan_loop(patch: dict[str, Any]) -> None:
+    spec = gan(patch)
+    t = Trainer(spec)
+    for _ in range(3):
+        t.step()
+    ref = plain_gan(spec, 3)
+    for k, values in ref.items():
+        assert t.history[k] == pytest.approx(values, rel=1e-4, abs=1e-6), k
+    assert all(m is not None for m in t.history["modes_covered"])
+    assert t.best_epoch == 1 + min(range(3), key=lambda i: ref["distance"][i])  # best = lowest distance
+
+
+# -- metrics --------------------------------------------------------------------------------------------
+def test_energy_distance_and_the_mode_rule() -> None:
+    a = torch.randn(400, 2, generator=torch.Generator().manual_seed(0))
+    assert energy_distance(a, a) == pytest.approx(0.0, abs=1e-6)
+    assert energy_distance(a, a + 1.0) > 0.5 > energy_distance(a, a + 0.1) > 0.0
+    centres = torch.tensor([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
+    # 100 points: 90 at mode 0, 8 at mode 1 (>= 0.25/4 = 6.25%), 2 at mode 2 (< 6.25%), none at mode 3.
+    pts = torch.cat([centres[0].repeat(90, 1), centres[1].repeat(8, 1) + 0.29, centres[2].repeat(2, 1)])
+    shares = mode_shares(pts, centres, 0.1)  # 3 sigma = 0.3: (0.29, 0.29) is 0.41 away, so not within
+    assert shares.tolist() == pytest.approx([0.9, 0.0, 0.02, 0.0])
+    pts[90:98] = centres[1] + 0.2
+    shares = mode_shares(pts, centres, 0.1)
+    assert shares.tolist() == pytest.approx([0.9, 0.08, 0.02, 0.0]) and modes_covered(shares) == 2
+
+
+# -- the exported script --------------------------------------------------------------------------------
+def test_the_exported_script_replays_the_run(tmp_path) -> None:
+    spec = gan({"training": {"d_lr": 0.02, "d_steps": 2, "optimizer": "adam_gan"}, "model": {"minibatch_std": True}})
+    assert infer(spec).stacks["discriminator"][0].input_shape == (3,)  # the point and its batch's std
+    t = Trainer(spec)
+    t.run()
+    path = tmp_path / "gan.py"
+    path.write_text(export_script(spec, run_id="r1"))
+    out = subprocess.run([sys.executable, str(path), "--json", "--quiet"], capture_output=True, text=True,
+                         timeout=120, check=True)
+    hist = json.loads(out.stdout.strip().splitlines()[-1])
+    for k in ("g_loss", "d_loss", "d_real", "d_fake", "distance", "modes_covered"):
+        assert hist[k] == pytest.approx(t.history[k], rel=1e-5, abs=1e-7), k
+    # The run's weights load into the script's model: the same keys and shapes.
+    ns: dict[str, Any] = {}
+    exec(compile(path.read_text().replace('if __name__ == "__main__":', "if False:"), str(path), "exec"), ns)
+    model = ns["build_model"]()
+    model.load_state_dict(t.stepper.state_dict())
+
+
+@pytest.mark.parametrize("dataset", ["ring", "grid"])
+def test_the_scripts_data_are_the_engines(dataset: str) -> None:
+    spec = gan({"data": {"dataset": dataset, "n_samples": 500}})
+    ns: dict[str, Any] = {}
+    text = export_script(spec).replace('if __name__ == "__main__":', "if False:")
+    exec(compile(text, f"{dataset}.py", "exec"), ns)  # the script this test wrote
+    split = build_split(spec.data, "generation")
+    got = ns["make_split"]()
+    for a, b in zip(got, (split.x_train, split.y_train, split.x_val, split.y_val)):
+        assert torch.equal(a, b)
+
+
+# -- learning outcomes ---------------------------------------------------------------------------------------
+def ring_run(patch: dict[str, Any] | None = None, seed: int = 0) -> Trainer:
+    spec = parse_spec(merge_patch(GAN_RING, merge_patch({"training": {"seed": seed, "device": "cpu"}}, patch or {})))
+    t = Trainer(spec)
+    t.run()
+    return t
+
+
+@pytest.mark.outcome
+@pytest.mark.parametrize("seed", [0, 1])
+def test_the_ring_preset_covers_six_of_eight_modes(seed: int) -> None:
+    t = ring_run(seed=seed)
+    modes = t.history["modes_covered"]
+    assert sum(modes[-10:]) / 10 >= 6, modes[-10:]  # the last 10 epochs' mean, not one epoch
+    assert t.family.diagnose(t.history, t.spec, t.baseline, None, t.best_epoch).verdict == "converging"
+
+
+@pytest.mark.outcome
+def test_an_unbalanced_gan_is_diagnosed_as_d_overpowering_g() -> None:
+    # d_lr 10x lr, 5 D steps per G step, and D without the minibatch feature that would help G.
+    t = ring_run({"model": {"minibatch_std": False}, "training": {"d_lr": 0.01, "d_steps": 5}})
+    d = t.family.diagnose(t.history, t.spec, t.baseline, None, t.best_epoch)
+    assert d.verdict == "d_overpowering", d.reason
+    assert d.facts["d_real"] >= 0.75 and d.facts["d_fake"] <= 0.25 and d.facts["g_loss"] > math.log(4)
+    assert {r.id for r in d.remedies} >= {"lower_d_lr", "fewer_d_steps", "wider_g"}
+    assert "0." in d.reason  # the numbers are quoted
+
+
+@pytest.mark.outcome
+def test_a_collapsing_gan_is_diagnosed_as_mode_collapse() -> None:
+    # A narrow G with a 2-D latent and no hidden width to spare settles on a couple of the modes.
+    narrow = [{"type": "dense", "units": 64, "activation": "relu"}] * 2
+    t = ring_run({"model": {"latent_dim": 2, "minibatch_std": False, "generator": {"layers": narrow},
+                            "discriminator": {"layers": narrow}}})
+    d = t.family.diagnose(t.history, t.spec, t.baseline, None, t.best_epoch)
+    assert d.verdict == "mode_collapse", d.reason
+    assert d.facts["modes_covered"] <= 4
+    assert {r.id for r in d.remedies} >= {"lower_lr", "more_latent", "minibatch_std"}
+
+
+def synthetic(n: int, **cols: Any) -> dict[str, list]:
+    return {k: [v(i) if callable(v) else v for i in range(n)] for k, v in cols.items()}
+
+
+def test_the_diagnosis_rules_on_written_histories() -> None:
+    spec = gan({"training": {"d_lr": 0.05, "d_steps": 3}})
+    calm = dict(g_loss=0.75, d_loss=1.3, d_real=0.55, d_fake=0.45)
+    h = synthetic(60, **calm, distance=lambda i: 0.5 / (1 + i), modes_covered=8.0)
+    assert diagnose(h, spec).verdict == "converging"
+    h = synthetic(60, g_loss=lambda i: 0.8 + (1.0 if i % 2 else 0.2), d_loss=1.0, d_real=0.6, d_fake=0.4,
+                  distance=lambda i: 0.2 if i % 3 else 0.6, modes_covered=8.0)
+    d = diagnose(h, spec)
+    assert d.verdict == "oscillation" and {r.id for r in d.remedies} == {"lower_lr", "adam_gan"}
+    assert d.remedies[0].patch == {"training": {"lr": 0.0025, "d_lr": 0.0125}}
+    h = synthetic(60, **calm, distance=0.3, modes_covered=lambda i: 5.0 if i < 20 else 2.0)
+    assert diagnose(h, spec).verdict == "mode_collapse"
+    h = synthetic(60, g_loss=lambda i: 0.7 + i * 0.03, d_loss=0.4, d_real=0.9, d_fake=0.1, distance=0.5,
+                  modes_covered=3.0)
+    d = diagnose(h, spec)
+    assert d.verdict == "d_overpowering" and d.facts["d_wins_for"] == 60
+    assert [r.patch for r in d.remedies][:2] == [{"training": {"d_lr": 0.01}}, {"training": {"d_steps": 1}}]
+    h["g_loss"][5] = None
+    assert diagnose(h, spec).verdict == "diverged"
+    assert diagnose(synthetic(5, **calm, distance=0.3, modes_covered=1.0), spec).verdict == "too_early"
+
+
+def diagnose(h: dict[str, list], spec: Any):
+    from engine.families.gan_diagnosis import diagnose_gan
+    return diagnose_gan(h, spec, 0.7, None, 1, 8)
