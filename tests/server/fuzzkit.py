@@ -25,7 +25,7 @@ HINTS: dict[str, st.SearchStrategy[Any]] = {
     "n_samples": st.integers(10, 200), "epochs": st.integers(1, 3), "units": st.integers(1, 64),
     "filters": st.integers(1, 8), "hidden": st.integers(1, 16), "batch_size": st.integers(1, 64)}
 OMIT = {"upload", "features", "target", "n_classes", "window", "horizon"}  # fields only some data takes
-ALWAYS = {"type", "n_samples"}  # a union's tag; the server's sample cap is below the datasets' defaults
+ALWAYS = {"type", "n_samples", "epochs"}  # a union's tag; the server's caps are below the defaults of these
 
 
 def from_schema(node: dict[str, Any], defs: dict[str, Any], names: dict[str, list[str]],
