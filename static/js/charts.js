@@ -298,7 +298,7 @@ export function createCharts(els) {
     clear(els.legend);
     for (const run of runs) {
       els.legend.append(el("li", { class: "legend-run", attrs: { "aria-label": run.label } },
-        el("span", { class: "swatch", attrs: { "aria-hidden": "true" }, props: { style: `background:${run.color}` } }),
+        el("span", { class: "swatch", attrs: { "aria-hidden": "true" }, style: { background: run.color } }),
         el("span", { class: "legend-label", text: run.label }),
         run.parentLabel ? el("span", { class: "legend-parent", text: `(from ${run.parentLabel})` }) : null,
         el("span", { class: "legend-status", text: run.statusText || "" }),

@@ -72,7 +72,7 @@ export function createCompareDialog(root, catalog = null) {
       });
       const epochs = run.history[COL.EPOCH].length;
       list.append(el("li", { class: "compare-run" }, el("label", { class: "check" }, box,
-        el("span", { class: "swatch", attrs: { "aria-hidden": "true" }, props: { style: `background:${run.color}` } }),
+        el("span", { class: "swatch", attrs: { "aria-hidden": "true" }, style: { background: run.color } }),
         el("span", { class: "legend-label", text: run.label })),
       el("span", { class: "compare-meta", text: `${run.statusText || run.status} · ${epochs} epoch${epochs === 1 ? "" : "s"}` })));
     }
@@ -141,7 +141,7 @@ export function createCompareDialog(root, catalog = null) {
     table.append(el("thead", {}, el("tr", {},
       el("th", { text: "Setting", attrs: { scope: "col" } }),
       sel.map((r) => el("th", { attrs: { scope: "col" } },
-        el("span", { class: "swatch", attrs: { "aria-hidden": "true" }, props: { style: `background:${r.color}` } }), r.label)))));
+        el("span", { class: "swatch", attrs: { "aria-hidden": "true" }, style: { background: r.color } }), r.label)))));
     table.append(el("tbody", {}, shown.map((row) => el("tr", { class: row.differs ? "differs" : "", dataset: { path: row.path } },
       el("th", { class: "diff-path", text: row.path, attrs: { scope: "row" } }),
       row.values.map((v) => el("td", { text: showValue(v) }))))));

@@ -3,7 +3,9 @@
 
 /**
  * el("button", {class: "btn", on: {click: f}, attrs: {"aria-label": "Remove"}}, "×")
- * Keys: class, text, title, dataset, attrs (setAttribute), props (assigned), on (listeners).
+ * Keys: class, text, title, dataset, attrs (setAttribute), props (assigned), style ({property: value},
+ * set through CSSOM: the page's CSP refuses style attributes, and a string assigned to .style is one), on
+ * (listeners).
  */
 export function el(tag, opts = {}, ...children) {
   const node = document.createElement(tag);
@@ -15,6 +17,7 @@ export function el(tag, opts = {}, ...children) {
     if (v !== undefined && v !== null && v !== false) node.setAttribute(k, v === true ? "" : String(v));
   }
   for (const [k, v] of Object.entries(opts.props || {})) node[k] = v;
+  for (const [k, v] of Object.entries(opts.style || {})) node.style.setProperty(k, v);
   for (const [k, v] of Object.entries(opts.on || {})) node.addEventListener(k, v);
   append(node, ...children);
   return node;
