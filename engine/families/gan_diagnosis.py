@@ -23,6 +23,7 @@ from __future__ import annotations
 import math
 from typing import Any, Optional, Sequence
 
+from ..diagnosis import _mean, _slope  # the shared window statistics
 from ..events import Diagnosis, Remedy
 from ..remedies import keep as _keep
 from ..spec import ExperimentSpec
@@ -37,19 +38,6 @@ LN4 = math.log(4.0)
 
 def _f(x: float) -> str:
     return f"{x:.3g}" if abs(x) < 1000 else f"{x:.3e}"
-
-
-def _mean(xs: Sequence[float]) -> float:
-    return sum(xs) / len(xs)
-
-
-def _slope(ys: Sequence[float]) -> float:
-    """Least-squares slope per epoch."""
-    n = len(ys)
-    if n < 2:
-        return 0.0
-    mx, my = (n - 1) / 2, _mean(ys)
-    return sum((i - mx) * (y - my) for i, y in enumerate(ys)) / sum((i - mx) ** 2 for i in range(n))
 
 
 def _std(xs: Sequence[float]) -> float:
