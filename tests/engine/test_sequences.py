@@ -90,9 +90,15 @@ def test_naive_loss_repeats_the_last_value():
     assert naive_loss(x, y) == pytest.approx((0 + 4 + 0 + 4) / 4)
 
 
-def test_an_empty_stack_on_sequence_data_asks_for_a_flatten():
+def test_an_empty_stack_on_sequence_data_is_a_linear_forecast():
+    # [] is a linear model on any data (docs/spec.md): the (30, 1) window is flattened into the head.
+    summary = infer(parse_spec({"data": {"dataset": "sequences"}, "model": {"layers": []}}))
+    (head,) = summary.rows
+    assert head.path == "model.head" and head.input_shape == (30,) and head.output_shape == (1,)
+    assert summary.total_params == 30 + 1
+    # A stack that ends in a sequence still needs a flatten, and says so with a fix.
     with pytest.raises(SpecError) as e:
-        infer(parse_spec({"data": {"dataset": "sequences"}, "model": {"layers": []}}))
+        infer(parse_spec({"data": {"dataset": "sequences"},
+                          "model": {"layers": [{"type": "lstm", "units": 4, "return_sequences": True}]}}))
     item = e.value.errors[0]
-    assert item.path == "model.layers" and "(30, 1)" in item.message
-    assert item.fix["op"] == "insert" and item.fix["index"] == 0 and item.fix["layer"] == {"type": "flatten"}
+    assert item.path == "model.layers[0]" and item.fix["layer"] == {"type": "flatten"}
