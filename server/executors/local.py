@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+from collections import deque
 from typing import TYPE_CHECKING, Any, Callable, Optional
 
 import torch
@@ -77,17 +78,42 @@ class Slots:
     A paused run holds no slot."""
 
     def __init__(self, n: int) -> None:
-        self._sem = threading.BoundedSemaphore(max(1, n))
+        self.free = max(1, n)
+        self._cond = threading.Condition()
+        # First come, first served: with a plain semaphore the worker that just gave its slot back
+        # took it again at once, and a second run starved (it never reached its 20th epoch).
+        self._queue: deque[object] = deque()
+
+    def acquire(self, stopping: Callable[[], bool]) -> bool:
+        """Wait for a slot, in turn; False if `stopping()` becomes true first."""
+        me = object()
+        with self._cond:
+            self._queue.append(me)
+            while not (self.free > 0 and self._queue[0] is me):
+                if stopping():
+                    self._queue.remove(me)
+                    self._cond.notify_all()
+                    return False
+                self._cond.wait(0.05)
+            self._queue.popleft()
+            self.free -= 1
+            self._cond.notify_all()
+            return True
+
+    def release(self) -> None:
+        with self._cond:
+            self.free += 1
+            self._cond.notify_all()
 
     def gate(self, control: Any) -> "SlotGate":
-        return SlotGate(self._sem, control)
+        return SlotGate(self, control)
 
 
 class SlotGate:
     """The control a worker's trainer sees: the run's own, with a slot taken for each epoch."""
 
-    def __init__(self, sem: threading.BoundedSemaphore, control: Any) -> None:
-        self._sem, self._control, self._held = sem, control, False
+    def __init__(self, slots: Slots, control: Any) -> None:
+        self._slots, self._control, self._held = slots, control, False
 
     def wait_turn(self, on_pick: Optional[Callable[[int], None]] = None) -> bool:
         """Give the slot back, wait while paused (answering picks), then wait for a slot; False once
@@ -95,9 +121,8 @@ class SlotGate:
         self.release()
         if not self._control.wait_turn(on_pick):
             return False
-        while not self._sem.acquire(timeout=0.05):
-            if self._control.stopping:
-                return False
+        if not self._slots.acquire(lambda: self._control.stopping):
+            return False
         self._held = True
         return True
 
@@ -110,7 +135,7 @@ class SlotGate:
     def release(self) -> None:
         if self._held:
             self._held = False
-            self._sem.release()
+            self._slots.release()
 
 
 class LocalExecutor:

@@ -214,4 +214,4 @@ def test_runs_beyond_the_training_slots_take_turns_epoch_by_epoch(make_client):
     for r in (a, b):
         api.control(r, {"action": "stop"})
         assert api.wait_status(r, "stopped")["error"] is None
-    assert slots._sem._value == 1  # every slot given back
+    assert slots.free == 1  # every slot given back
