@@ -41,13 +41,18 @@ run: $(VENV)/.installed node_modules/.installed
 # torch falls back where the CPU lacks a capability, so this is safe on any machine.
 OUTCOME_KERNELS ?= default avx2
 
+# The suite is spread over this many pytest-xdist workers (one per core); 1 runs it in one process.
+# loadgroup keeps the tests of one xdist_group on one worker (tests/conftest.py: the cluster tests).
+TEST_WORKERS ?= $(shell nproc)
+XDIST        := $(if $(filter 1,$(TEST_WORKERS)),-p no:xdist,-n $(TEST_WORKERS) --dist loadfile)
+
 test: setup test-kernels
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q $(XDIST)
 
 test-kernels: setup
 	@for k in $(OUTCOME_KERNELS); do \
 	  echo "== outcome tests under ATEN_CPU_CAPABILITY=$$k"; \
-	  ATEN_CPU_CAPABILITY=$$k $(PY) -m pytest -q -m outcome -p no:cacheprovider || exit 1; \
+	  ATEN_CPU_CAPABILITY=$$k $(PY) -m pytest -q -m outcome -p no:cacheprovider $(XDIST) || exit 1; \
 	done
 
 test-fast: $(VENV)/.installed
