@@ -126,8 +126,9 @@ def postgres() -> Iterator[Postgres]:
 
 @pytest.fixture(scope="session")
 def ray_head() -> Iterator[RayHead]:
-    """A local Ray head with two CPUs, on loopback with its own temp dir."""
+    """A local Ray head on loopback with its own temp dir: three CPUs, and one GPU that it declares
+    whether the machine has one or not (Ray schedules on it alike; see test_cluster.py's GPU test)."""
     pytest.importorskip("ray")
-    head = RayHead(num_cpus=2)
+    head = RayHead(num_cpus=3, num_gpus=1)
     yield head
     head.close()
