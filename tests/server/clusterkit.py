@@ -1,5 +1,6 @@
-"""Throwaway cluster parts for the tests: a real PostgreSQL (initdb + pg_ctl) and a real Ray head
-(`ray start --head`), each in its own temporary folder on a free loopback port, and torn down after.
+"""Throwaway cluster parts for the tests: a real PostgreSQL (initdb + pg_ctl), a real Ray head
+(`ray start --head`) and a real nginx on the shipped scripts/nginx.conf, each in its own temporary
+folder on a free loopback port, and torn down after.
 
 PostgreSQL refuses to run as root, so as root its commands run as the `postgres` user through
 `runuser -u postgres --` (Debian's postgresql package makes that user); as anyone else, directly.
