@@ -180,6 +180,7 @@ def test_a_run_is_watched_through_the_load_balancer_and_steered_through_each_rep
     (ws,) = wait_for(lambda: [(status, addr) for _, path, status, addr in lb.upstreams() if path.endswith("/stream")],
                      what="nginx to log the websocket")
     assert ws[0] == "101" and ws[1] in by_addr  # upgraded by a replica, passed through by nginx
+    assert ws[1] != post  # started through nginx on one replica, streamed through nginx from the other
     assert {addr for _, _, _, addr in lb.upstreams()} == set(by_addr)  # round robin reached both replicas
 
 
