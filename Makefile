@@ -6,10 +6,11 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
 PG_BIN ?= /usr/lib/postgresql/15/bin
+NGINX  ?= /usr/sbin/nginx
 
-.PHONY: setup run test test-kernels test-fast fuzz bench clean browser postgres
+.PHONY: setup run test test-kernels test-fast fuzz bench clean browser postgres nginx system-packages
 
-setup: $(VENV)/.installed node_modules/.installed browser postgres
+setup: $(VENV)/.installed node_modules/.installed browser system-packages
 
 # The venv is rebuilt only when pyproject.toml changes.
 $(VENV)/.installed: pyproject.toml
@@ -27,11 +28,18 @@ node_modules/.installed: package.json package-lock.json
 browser: $(VENV)/.installed
 	@$(PY) scripts/find_chromium.py --install >/dev/null
 
-# PostgreSQL's server binaries for the tests that start a throwaway one (Debian's postgresql package;
-# its service is not started: each test session runs initdb and pg_ctl in a temporary folder).
-postgres:
-	@test -x $(PG_BIN)/initdb || { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q postgresql \
-	  && (service postgresql stop >/dev/null 2>&1 || true); } || echo "make: no PostgreSQL; its tests will be skipped"
+# Debian's packages for the cluster tests, which start their own: PostgreSQL's server binaries (initdb and
+# pg_ctl in a temporary folder) and nginx (scripts/nginx.conf in front of two replicas, on loopback ports).
+# Their system services are stopped at once where the install started them; the tests never use them.
+SYSTEM_PACKAGES = $(if $(wildcard $(PG_BIN)/initdb),,postgresql) $(if $(wildcard $(NGINX)),,nginx)
+
+system-packages:
+	@test -z "$(strip $(SYSTEM_PACKAGES))" || { apt-get update -q \
+	  && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(SYSTEM_PACKAGES) \
+	  && for s in $(SYSTEM_PACKAGES); do service $$s stop >/dev/null 2>&1 || true; done; } \
+	  || echo "make: could not install $(strip $(SYSTEM_PACKAGES)); the tests that need them will be skipped"
+
+postgres nginx: system-packages
 
 run: $(VENV)/.installed node_modules/.installed
 	$(VENV)/bin/layerlab serve --host $(HOST) --port $(PORT)

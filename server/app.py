@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from contextlib import asynccontextmanager
 from functools import partial
@@ -52,7 +53,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         torch.set_num_threads(1)  # one torch thread per run: a second cost up to 37% here
-        warm_up()
+        # On a thread while the executor starts: with executor=ray, start waits seconds for the pool's
+        # trainers to warm up (each imports torch), and this replica's own warm-up need not come first.
+        warming = asyncio.get_running_loop().run_in_executor(None, warm_up)
         store = Store(settings.database_url)
         manager = RunManager(settings, store)
         uploads = Uploads(store, settings.max_samples, settings.max_concurrent_uploads)
@@ -62,7 +65,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.sessions = Sessions(store)
         app.state.uploads = uploads
         logs.install()  # again: uvicorn has made its handlers by now
-        await manager.start()
+        try:
+            await manager.start()
+        finally:
+            await warming
         try:
             yield
         finally:

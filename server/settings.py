@@ -48,7 +48,7 @@ class Settings(BaseSettings):
     # The Ray cluster (`host:port` of its head, or `auto`); read only with executor=ray.
     ray_address: str = "auto"
     # Warm CPU trainers in the Ray pool; 0: one per CPU the cluster has (GPU trainers: one per GPU).
-    ray_workers: int = 0
+    ray_workers: int = Field(default=0, ge=0)
     # Runs training at once; more wait as `queued`. With executor=ray: runs this replica hands to the
     # cluster at once (the cluster's pool queues them until a trainer is free).
     max_concurrent_runs: int = Field(default_factory=_cores)
@@ -127,4 +127,6 @@ def _first_error(cls: type[Settings], e: ValidationError, env: Mapping[str, str]
         kind = "choice of " + ", ".join(map(str, get_args(annotation)))
     else:
         kind = getattr(annotation, "__name__", str(annotation))
+    if err["type"] in ("greater_than", "greater_than_equal", "less_than", "less_than_equal"):
+        kind += f" ({err['msg'][0].lower()}{err['msg'][1:]})"  # an int, but out of range
     return f"{var}={raw!r} is not a valid {kind}"

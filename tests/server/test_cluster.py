@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -15,9 +16,12 @@ from typing import Any, Iterator
 
 import pytest
 
-from serverkit import ServeProcess, spec, wait_for
+from clusterkit import Nginx, nginx_available
+from serverkit import Stream, ServeProcess, http_api, spec, wait_for
 
-pytestmark = [pytest.mark.cluster, pytest.mark.slow]
+# One Ray head, one PostgreSQL and one pair of replicas for the whole module: under pytest-xdist
+# (`--dist loadgroup`) its tests stay on one worker, in this order (the last one kills replica A).
+pytestmark = [pytest.mark.cluster, pytest.mark.slow, pytest.mark.xdist_group("ray-cluster")]
 ray = pytest.importorskip("ray")
 
 # ~2-5 ms an epoch on a trainer here: long enough to pause, step and kill a replica mid-run.
@@ -28,10 +32,11 @@ class Replicas:
     """Two replicas (A, B) of one Layerlab on the cluster, and a Ray driver of the test's own."""
 
     def __init__(self, url: str, address: str, tmp: Path) -> None:
-        env = {"executor": "ray", "ray_address": address, "database_url": url, "ray_workers": "2",
+        env = {"executor": "ray", "ray_address": address, "database_url": url, "ray_workers": "1",
                "flush_seconds": "0.5", "log_level": "warning"}
-        # Started together, as replicas are: one of them creates the pool, both wait for its two trainers
-        # to import torch (tens of seconds on a loaded CI machine).
+        # Started together, as replicas are: one of them creates the pool, both wait for its trainers (one
+        # CPU, one GPU: each imports torch, tens of seconds on a loaded CI machine; one CPU trainer is
+        # enough, as these tests train one run at a time).
         self.a = ServeProcess(None, tmp / "a.log", start_timeout=None, **env)
         self.b = ServeProcess(None, tmp / "b.log", start_timeout=None, **env)
         self.a.wait_healthy(180)
@@ -72,10 +77,35 @@ def replicas(postgres, ray_head, tmp_path_factory) -> Iterator[Replicas]:
 
 def test_health_shows_the_clusters_devices(replicas):
     for p in (replicas.a, replicas.b):
-        assert p.api.get("/api/health")["devices"] == ["cpu"]  # the head was started with --num-gpus 0
-    body = replicas.b.api.create(spec({"training": {"device": "cuda"}}), status=422)
+        assert p.api.get("/api/health")["devices"] == ["cpu", "cuda"]  # the head declares one GPU (conftest)
+    body = replicas.b.api.create(spec({"training": {"device": "mps"}}), status=422)
     (err,) = body["errors"]
-    assert err["path"] == "training.device" and err["message"].endswith("available: cpu")
+    assert err["path"] == "training.device" and err["message"].endswith("available: cpu, cuda")
+
+
+def test_a_cuda_run_waits_for_the_gpu_trainer_which_picks_its_device_with_torch(replicas):
+    """The GPU path short of a GPU: Ray schedules on the head's declared GPU as on a real one, so the
+    pool's GPU trainer (num_gpus=1) holds it, and runs of device cuda (or auto) queue for that trainer
+    alone. In the trainer, engine/device.py asks torch, which finds no CUDA on this machine."""
+    import torch
+
+    b, pool = replicas.b, replicas.pool()
+    assert ray.get(pool.stats.remote())["sizes"] == {"cpu": 1, "cuda": 1}
+    assert ray.cluster_resources()["GPU"] == 1 and ray.available_resources().get("GPU", 0) == 0  # held
+    # `auto` takes the GPU trainer where the cluster has one; there, torch finds no CUDA and it trains on the CPU
+    holder = b.api.create(spec({"training": {"device": "auto", "epochs": 5000}}))["id"]
+    b.api.wait_epochs(holder, 3)
+    cuda = b.api.create(spec({"training": {"device": "cuda"}}))["id"]
+    time.sleep(0.5)  # the CPU trainer is idle, yet it waits for the GPU one
+    assert ray.get(pool.where.remote(cuda))["state"] == "queued" and b.api.run(cuda)["status"] == "queued"
+    assert ray.get(pool.stats.remote())["queued"] == {"cpu": 0, "cuda": 1}
+    b.api.control(holder, {"action": "stop"})
+    assert b.api.wait_status(holder, "stopped")["history"]["epoch"]
+    if torch.cuda.is_available():  # a machine with a GPU: Ray gave the trainer GPU 0
+        assert b.api.wait_status(cuda, "finished", timeout=60)["status"] == "finished"
+    else:
+        failed = b.api.wait_status(cuda, "failed", timeout=30)
+        assert "device 'cuda' is not available here; available: cpu" in failed["error"]
 
 
 def _call(base: str, method: str, path: str, body: Any = None, token: str | None = None) -> tuple[int, Any]:
@@ -106,6 +136,52 @@ def test_sessions_share_links_and_forks_work_from_any_replica(replicas):
     assert mine["runs"][0]["history"] == replicas.b.api.run(run["id"])["history"]
     # Another session's token is a 404, as for an unknown id: no oracle on session ids (docs/security.md).
     assert _call(b, "PATCH", f"/api/sessions/{s['id']}", {"notes": "x"}, token=fork["edit_token"])[0] == 404
+
+
+@pytest.fixture(scope="module")
+def lb(replicas) -> Iterator[Nginx]:
+    """Debian's nginx on the config docker-compose.yml ships, in front of both replicas."""
+    why = nginx_available()
+    if why:
+        pytest.skip(why)
+    n = Nginx([f"127.0.0.1:{p.port}" for p in (replicas.a, replicas.b)])
+    yield n
+    n.close()
+
+
+def test_a_run_is_watched_through_the_load_balancer_and_steered_through_each_replica(replicas, lb):
+    """The browser's path in the compose cluster: REST and the websocket through nginx, round robin."""
+    by_addr = {f"127.0.0.1:{p.port}": p for p in (replicas.a, replicas.b)}
+    via = http_api(lb.base)
+    run_id = via.create(spec({"training": {"epochs": 5000}}))["id"]
+    (post,) = wait_for(lambda: [addr for method, _, _, addr in lb.upstreams() if method == "POST"],
+                       what="nginx to log the POST")
+    maker = by_addr[post]
+    other = next(p for p in by_addr.values() if p is not maker)
+    watch = Stream(lb.ws_base, run_id)  # the next in nginx's round robin: the other replica
+    watch.until(lambda m: m["type"] == "metrics" and m["epoch"][-1] >= 3)
+    # pause and resume through the replica that did not start it; the websocket through nginx hears both
+    other.api.control(run_id, {"action": "pause"})
+    watch.until(lambda m: m["type"] == "status" and m["status"] == "paused")
+    other.api.control(run_id, {"action": "resume"})
+    watch.until(lambda m: m["type"] == "status" and m["status"] == "running")
+    # a frame sent up the websocket through nginx steers it too; the replica that started it resumes it
+    watch.send({"action": "pause"})
+    watch.until(lambda m: m["type"] == "status" and m["status"] == "paused")
+    maker.api.control(run_id, {"action": "resume"})
+    watch.until(lambda m: m["type"] == "metrics" and m["epoch"][-1] >= 10)
+    other.api.control(run_id, {"action": "stop"})
+    end = watch.until_end(timeout=60)
+    assert end["status"] == "stopped" and 10 <= end["epochs"] < 5000
+    assert watch.statuses()[-5:] == ["paused", "running", "paused", "running", "stopped"]
+    got = via.wait_status(run_id, "stopped")
+    assert watch.history() == got["history"] == maker.api.run(run_id)["history"] == other.api.run(run_id)["history"]
+    watch.close()
+    (ws,) = wait_for(lambda: [(status, addr) for _, path, status, addr in lb.upstreams() if path.endswith("/stream")],
+                     what="nginx to log the websocket")
+    assert ws[0] == "101" and ws[1] in by_addr  # upgraded by a replica, passed through by nginx
+    assert ws[1] != post  # started through nginx on one replica, streamed through nginx from the other
+    assert {addr for _, _, _, addr in lb.upstreams()} == set(by_addr)  # round robin reached both replicas
 
 
 def test_a_run_started_on_a_is_steered_from_both_and_outlives_a(replicas):
@@ -154,9 +230,9 @@ def test_a_killed_trainer_fails_its_run_and_the_cluster_carries_on(replicas, pos
     # the row says the same (the history it last flushed, and why)
     status, error, _ = _row(replicas.url, run_id)
     assert status == "failed" and "Ray worker" in error
-    # a second run finishes on the surviving trainer, through a brief PostgreSQL restart
+    # a second run finishes on the trainer the pool starts in its place, through a brief PostgreSQL restart
     second = b.api.create(spec({"training": {"epochs": 600}}))["id"]
-    b.api.wait_epochs(second, 5)
+    b.api.wait_epochs(second, 5, timeout=120)  # the pool's only CPU trainer is new: it imported torch first
     postgres.restart(down_seconds=1.0)
     done = b.api.wait_status(second, "finished", timeout=120)
     assert len(done["history"]["epoch"]) == 600

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 import shlex
+import subprocess
 from typing import Any
 from urllib.parse import urlparse
 
@@ -13,6 +14,7 @@ import pytest
 import yaml
 from sqlalchemy.engine import make_url
 
+from clusterkit import NGINX, NGINX_CONF, nginx_available
 from server.cli import build_parser
 from server.settings import Settings
 from serverkit import ROOT
@@ -201,3 +203,14 @@ def test_the_load_balancer_passes_websockets_to_every_web_replica(cluster: dict[
     assert "resolver 127.0.0.11" in conf  # Docker's DNS, so scaled replicas are found
     assert conf.count("{") == conf.count("}")
     assert lb["ports"][0].rsplit(":", 1)[1] == "80" and re.search(r"^\s+listen 80;", conf, re.M)
+
+
+def test_nginx_accepts_the_shipped_config_as_it_is(tmp_path) -> None:
+    """`nginx -t` on scripts/nginx.conf itself (Docker's DNS name is resolved per request, not at start);
+    test_cluster.py then runs the same file, with its Docker-only lines swapped, in front of two replicas."""
+    why = nginx_available()
+    if why:
+        pytest.skip(why)
+    out = subprocess.run([str(NGINX), "-t", "-p", str(tmp_path), "-c", str(NGINX_CONF), "-e", str(tmp_path / "err"),
+                          "-g", f"pid {tmp_path / 'pid'};"], capture_output=True, text=True, timeout=30)
+    assert out.returncode == 0 and "test is successful" in out.stderr, out.stderr

@@ -70,6 +70,14 @@ def test_a_bad_choice_lists_the_valid_ones() -> None:
         Settings.from_env({"LAYERLAB_EXECUTOR": "threads"})
 
 
+def test_ray_workers_is_a_count_of_trainers() -> None:
+    assert Settings.from_env({"LAYERLAB_RAY_WORKERS": "0"}).ray_workers == 0  # 0: one per CPU of the cluster
+    assert Settings.from_env({"LAYERLAB_RAY_WORKERS": "3"}).ray_workers == 3
+    with pytest.raises(ValueError, match=r"^LAYERLAB_RAY_WORKERS='-1' is not a valid int "
+                                         r"\(input should be greater than or equal to 0\)$"):
+        Settings.from_env({"LAYERLAB_RAY_WORKERS": "-1"})  # no CPU trainer: CPU runs would queue forever
+
+
 def test_settings_ignore_the_environment_unless_read_from_it(monkeypatch) -> None:
     monkeypatch.setenv("LAYERLAB_PORT", "9123")
     assert Settings().port == 8000  # a test's Settings(...) never picks up the shell's variables
