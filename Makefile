@@ -50,7 +50,7 @@ run: $(VENV)/.installed node_modules/.installed
 OUTCOME_KERNELS ?= default avx2
 
 # The suite is spread over this many pytest-xdist workers (one per core); 1 runs it in one process.
-# loadgroup keeps the tests of one xdist_group on one worker (tests/conftest.py: the cluster tests).
+# loadfile keeps a file's tests on one worker, so a module's Ray head or replicas start once (tests/conftest.py).
 TEST_WORKERS ?= $(shell nproc)
 XDIST        := $(if $(filter 1,$(TEST_WORKERS)),-p no:xdist,-n $(TEST_WORKERS) --dist loadfile)
 

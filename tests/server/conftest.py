@@ -25,23 +25,6 @@ from serverkit import Api, LiveServer, ServeProcess, api_for, make_settings
 from sessions_kit import SessionsApi
 
 
-@pytest.hookimpl(trylast=True)
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Keep `xdist_group` working under `--dist loadgroup` on pytest 9.2: pytest-xdist 3.8 tags a grouped
-    test by renaming `item._nodeid` to `<id>@<group>`, which pytest 9.2 no longer reads (its node ids are
-    structured, `item._id`), so the groups were silently ignored (pytest-xdist issue 1386, fix in PR 1388).
-    Where xdist's own tag took (older pytest, or a fixed xdist), this does nothing."""
-    if not getattr(config.option, "loadgroup", False):
-        return
-    from _pytest.nodeid import NodeId  # pytest >= 9.2 only: older ones never get here with the tag missing
-
-    for item in items:
-        marks = item.iter_markers("xdist_group")
-        group = "_".join(sorted({str(m.args[0] if m.args else m.kwargs.get("name", "default")) for m in marks}))
-        if group and not item.nodeid.endswith("@" + group):
-            item._id = NodeId.parse(f"{item.nodeid}@{group}")  # type: ignore[attr-defined]
-
-
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """A module marked `databases` runs each test on SQLite and on PostgreSQL (the latter a `cluster` test)."""
     if "db_backend" in metafunc.fixturenames and metafunc.definition.get_closest_marker("databases"):

@@ -20,8 +20,9 @@ from clusterkit import Nginx, nginx_available
 from serverkit import Stream, ServeProcess, http_api, spec, wait_for
 
 # One Ray head, one PostgreSQL and one pair of replicas for the whole module: under pytest-xdist
-# (`--dist loadgroup`) its tests stay on one worker, in this order (the last one kills replica A).
-pytestmark = [pytest.mark.cluster, pytest.mark.slow, pytest.mark.xdist_group("ray-cluster")]
+# (`--dist loadfile`, as make test runs it) its tests stay on one worker, in this order (the last one
+# kills replica A).
+pytestmark = [pytest.mark.cluster, pytest.mark.slow]
 ray = pytest.importorskip("ray")
 
 # ~2-5 ms an epoch on a trainer here: long enough to pause, step and kill a replica mid-run.
