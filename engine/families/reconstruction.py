@@ -39,7 +39,7 @@ DIGITS_AE: dict[str, Any] = {
     "model": {"latent_dim": 2,
               "encoder": {"layers": [{"type": "flatten"}, {"type": "dense", "units": 64, "activation": "relu"}]},
               "decoder": {"layers": [{"type": "dense", "units": 64, "activation": "relu"}]}},
-    "training": {"optimizer": "adam", "lr": 0.005, "batch_size": 64, "epochs": 40}}
+    "training": {"optimizer": "adam", "lr": 0.005, "batch_size": 64, "epochs": 80}}
 DIGITS_DAE: dict[str, Any] = {
     **DIGITS_AE, "model": {**DIGITS_AE["model"], "latent_dim": 16},
     "training": {**DIGITS_AE["training"], "denoise": 0.3}}
