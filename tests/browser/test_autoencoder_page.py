@@ -1,0 +1,64 @@
+"""The autoencoder in the page: chosen as the digits' task, its encoder and decoder stacks built
+from the palette, trained with its views updating, and a bottleneck remedy forking an overlaid run."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from browserkit import button, palette_item, set_field, wait_valid
+
+pytestmark = pytest.mark.browser
+
+
+def drag_into(page: Page, label: str, target) -> None:
+    """A real mouse drag from the palette into the list `target`."""
+    target.scroll_into_view_if_needed()
+    src = palette_item(page, label).bounding_box()
+    box = target.bounding_box()
+    before = target.locator(":scope > li").count()
+    page.mouse.move(src["x"] + src["width"] / 2, src["y"] + src["height"] / 2)
+    page.mouse.down()
+    page.mouse.move(src["x"] + src["width"] / 2 + 5, src["y"] + src["height"] / 2 + 5, steps=3)
+    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] - 4
+    page.mouse.move(x, y, steps=15)
+    page.mouse.move(x, y + 2, steps=2)
+    page.mouse.up()
+    expect(target.locator(":scope > li")).to_have_count(before + 1)
+
+
+def test_an_autoencoder_is_built_trained_and_forked(page: Page, shot) -> None:
+    page.get_by_label("Dataset", exact=True).select_option("digits")
+    page.get_by_label("Task", exact=True).select_option("reconstruction")
+    enc = page.get_by_role("list", name="Encoder layers")
+    dec = page.get_by_role("list", name="Decoder layers")
+    expect(enc).to_be_visible()
+    expect(dec).to_be_visible()
+    expect(enc.locator(":scope > li")).to_have_count(0)
+    drag_into(page, "Flatten", enc)
+    drag_into(page, "Dense", enc)
+    drag_into(page, "Dense", dec)  # the palette feeds both stacks
+    expect(page.get_by_label("Latent dimensions")).to_have_value("2")
+    # A code as wide as the 64 pixels, without denoising: the diagnosis says it can copy its input.
+    page.get_by_label("Latent dimensions").fill("64")
+    set_field(page, "Epochs", "25")
+    wait_valid(page)
+    button(page, "Train").click()
+    region = page.get_by_role("region", name="Reconstructions")
+    expect(region).to_be_visible()
+    page.wait_for_function("() => Number(document.querySelector('#view-reconstructions').dataset.epoch || 0) >= 1",
+                           timeout=60_000)
+    expect(region.locator("canvas.heat")).to_have_count(16)  # 8 originals over 8 reconstructions
+    expect(region).to_contain_text("reconstruction")
+    page.get_by_role("tab", name="Latent space").click()
+    latent = page.get_by_role("region", name="Latent space")
+    expect(latent).to_be_visible()
+    expect(latent).to_contain_text("principal components", timeout=60_000)
+    remedy = page.locator("#diagnosis").get_by_role("button", name="latent_dim = 8", exact=True)
+    expect(remedy).to_be_visible(timeout=90_000)
+    expect(page.locator("#diagnosis")).to_contain_text("identity")
+    remedy.click()
+    legend = page.get_by_role("list", name="Runs").get_by_role("listitem")
+    expect(legend).to_have_count(2)
+    expect(legend.nth(1)).to_have_attribute("aria-label", "latent_dim = 8")
+    shot(page, "autoencoder-remedy-overlay")
