@@ -62,3 +62,19 @@ def test_an_autoencoder_is_built_trained_and_forked(page: Page, shot) -> None:
     expect(legend).to_have_count(2)
     expect(legend.nth(1)).to_have_attribute("aria-label", "latent_dim = 8")
     shot(page, "autoencoder-remedy-overlay")
+
+
+@pytest.mark.outcome
+def test_the_denoising_lesson_opens_by_its_link_and_its_claim_shows(fresh_page, shot) -> None:
+    page = fresh_page("/lessons/denoising_autoencoder")
+    region = page.get_by_role("region", name="Lesson 9: A denoising autoencoder cleans up noisy digits")
+    expect(region).to_be_visible()
+    expect(page.get_by_role("list", name="Encoder layers")).to_be_visible()
+    expect(page.get_by_label("Denoise (noise std)")).to_have_value("0.3")
+    page.get_by_role("button", name="Run the lesson").click()
+    expect(page.locator("#lesson-result")).to_contain_text("The claim showed.", timeout=90_000)
+    expect(page.locator("#lesson-result")).to_contain_text("noisy digits themselves")
+    recon = page.get_by_role("region", name="Reconstructions")
+    expect(recon).to_contain_text("noisy input")
+    expect(recon.locator("canvas.heat")).to_have_count(24)  # noisy, reconstructed, clean: 8 each
+    shot(page, "lesson-denoising")
