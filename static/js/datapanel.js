@@ -110,6 +110,8 @@ export function createDataPanel(root, { catalog, examples, onChange, onExample, 
     // A new dataset starts from its own sample count and natural task, without an upload's columns.
     onChange([[P.dataset, dataset.value], [P.samples, null], [P.task, undefined],
       ...UPLOAD_FIELDS.map((f) => [`data.${f}`, undefined])]);
+    const info = datasets.get(dataset.value);
+    if (info) onTask(info.task); // a model of another family's shape starts again from this one's
   });
 
   /** The session's uploads, as choices in the dataset picker. */

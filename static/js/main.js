@@ -301,11 +301,14 @@ function editLayers(layers, opts = { structural: true }, path = stacksOf(state.c
  * own training fields (the catalog's tasks[i].empty_model and training_fields). */
 function switchTask(name) {
   const family = state.catalog.tasks.find((t) => t.name === name);
-  if (!family || name === taskOf(state.catalog, state.spec)) return;
+  const shaped = stacksOf(state.catalog, state.spec).every((s) => Array.isArray(getIn(state.spec.model, s.path)));
+  if (!family || (name === taskOf(state.catalog, state.spec) && shaped)) return;
   const theirs = new Set(family.training_fields.map((f) => f.name));
   const training = Object.fromEntries(Object.entries(state.spec.training).filter(([k]) => !state.catalog.tasks
     .some((t) => t.training_fields.some((f) => f.name === k)) || theirs.has(k)));
-  const spec = normalize(state.catalog, { ...state.spec, task: name, model: clone(family.empty_model), training });
+  const natural = (state.catalog.datasets.find((d) => d.name === state.spec.data.dataset) || {}).task;
+  const spec = normalize(state.catalog, { ...state.spec, task: name === natural ? undefined : name,
+    model: clone(family.empty_model), training });
   editSpec(spec, { structural: true });
 }
 
