@@ -11,23 +11,32 @@ from browserkit import button, palette_item, set_field, wait_valid
 pytestmark = pytest.mark.browser
 
 
-def drag_into(page: Page, label: str, target) -> None:
-    """A real mouse drag from the palette into the list `target`."""
-    target.scroll_into_view_if_needed()
+def drag_into(page: Page, label: str, target, top: bool = False) -> None:
+    """A real mouse drag from the palette into the list `target`, to its end (or its top)."""
     src = palette_item(page, label).bounding_box()
-    box = target.bounding_box()
     before = target.locator(":scope > li").count()
     page.mouse.move(src["x"] + src["width"] / 2, src["y"] + src["height"] / 2)
     page.mouse.down()
     page.mouse.move(src["x"] + src["width"] / 2 + 5, src["y"] + src["height"] / 2 + 5, steps=3)
-    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] - 4
+
+    def aim() -> tuple[float, float]:
+        box = target.bounding_box()  # an empty list is a thin drop zone: aim at its middle
+        return box["x"] + box["width"] / 2, box["y"] + (box["height"] / 2 if before == 0 else 4 if top else
+                                                        box["height"] - 4)
+
+    x, y = aim()
     page.mouse.move(x, y, steps=15)
+    # Passing over the other stack on the way opened a gap there and moved this one: aim again.
+    for _ in range(2):
+        x, y = aim()
+        page.mouse.move(x, y + 1, steps=3)
     page.mouse.move(x, y + 2, steps=2)
     page.mouse.up()
     expect(target.locator(":scope > li")).to_have_count(before + 1)
 
 
 def test_an_autoencoder_is_built_trained_and_forked(page: Page, shot) -> None:
+    page.set_viewport_size({"width": 1280, "height": 1300})  # both stacks and the palette on screen for the drags
     page.get_by_label("Dataset", exact=True).select_option("digits")
     page.get_by_label("Task", exact=True).select_option("reconstruction")
     enc = page.get_by_role("list", name="Encoder layers")
@@ -35,8 +44,9 @@ def test_an_autoencoder_is_built_trained_and_forked(page: Page, shot) -> None:
     expect(enc).to_be_visible()
     expect(dec).to_be_visible()
     expect(enc.locator(":scope > li")).to_have_count(0)
-    drag_into(page, "Flatten", enc)
     drag_into(page, "Dense", enc)
+    drag_into(page, "Flatten", enc, top=True)
+    expect(enc.locator(":scope > li").first).to_contain_text("Flatten")
     drag_into(page, "Dense", dec)  # the palette feeds both stacks
     expect(page.get_by_label("Latent dimensions")).to_have_value("2")
     # A code as wide as the 64 pixels, without denoising: the diagnosis says it can copy its input.
