@@ -15,6 +15,7 @@ MODULES = {
     "load": "bench.load_bench",
     "cluster": "bench.cluster_bench",
     "gan": "bench.gan_bench",
+    "ae": "bench.ae_bench",
 }
 
 

@@ -5,4 +5,4 @@ from engine/__init__.py, means that every registry is full before any spec is va
 """
 
 from . import csvdata, datasets, gandata, sequences  # noqa: F401  (data: tables, images, CSV, series, GAN targets)
-from .families import forecasting, generation, supervised  # noqa: F401  (supervised, forecasting, GANs)
+from .families import forecasting, generation, reconstruction, supervised  # noqa: F401  (supervised, forecasting, GANs, AEs)

@@ -123,7 +123,7 @@ def catalog() -> dict[str, Any]:
         "lr_schedules": [s().model_dump() for s in (NoSchedule, StepSchedule, ExponentialSchedule, CosineSchedule)],
         "defaults": {"data": {k: f.default for k, f in DataSpec.model_fields.items() if k != "dataset"},
                      "training": TrainingSpec().model_dump(mode="json")},
-        "presets": PRESETS,
+        "presets": PRESETS + [p for _, fam in FAMILIES.items() for p in fam.presets],
         "lessons": sorted((lesson.public() for _, lesson in LESSONS.items()), key=lambda x: x["number"]),
         "limits": Limits().model_dump(),
     }

@@ -159,16 +159,17 @@ def evidence(verdict: str, facts: dict[str, Any], history: dict[str, list], spec
     ev = Evidence(verdict, facts.get("baseline_loss", 1.0) or 1e-8, len(train), facts.get("train_loss"),
                   facts.get("train_trend_per_10", 0.0))
     ev.roughness = roughness(train, w)
-    layers = spec.to_json()["model"]["layers"]
-    ev.hidden = sum(1 for l in layers if l["type"] in R.SIZED)
+    stacks = R.stack_layers(spec)  # every stack of the family (an autoencoder's encoder and decoder)
+    ev.hidden = sum(1 for _, layers in stacks for l in layers if l["type"] in R.SIZED)
     ev.plain_steps = spec.training.optimizer not in R.ADAPTIVE
     ev.l1, ev.l2_now = spec.training.l1, spec.training.l2
-    for i, l in enumerate(layers):
-        before = next((layers[j] for j in range(i - 1, -1, -1) if layers[j]["type"] in R.SIZED), None)
-        if l["type"] == "dropout" and before and l["p"] >= T["dropout_high"]:
-            units = before[R.SIZED[before["type"]]]
-            if units <= T["dropout_narrow"] and (ev.dropout is None or l["p"] > ev.dropout[0]):
-                ev.dropout = (l["p"], units)
+    for _, layers in stacks:
+        for i, l in enumerate(layers):
+            before = next((layers[j] for j in range(i - 1, -1, -1) if layers[j]["type"] in R.SIZED), None)
+            if l["type"] == "dropout" and before and l["p"] >= T["dropout_high"]:
+                units = before[R.SIZED[before["type"]]]
+                if units <= T["dropout_narrow"] and (ev.dropout is None or l["p"] > ev.dropout[0]):
+                    ev.dropout = (l["p"], units)
     if insides:
         _from_insides(ev, insides)
     if ev.l2_raised is not None:

@@ -112,6 +112,8 @@ class Family:
     data_kinds: ClassVar[Optional[tuple[str, ...]]] = None  # data kinds it trains on (None: any)
     views: ClassVar[tuple[str, ...]] = ()  # view kinds it can feed (the view registry decides)
     charts: ClassVar[dict[str, str]] = {"loss": "Loss", "acc": "Accuracy"}  # chart group -> its title
+    head: ClassVar[str] = "linear"  # how the page reads the output head: "softmax" for a classifier
+    presets: ClassVar[tuple[dict[str, Any], ...]] = ()  # the family's own "Load an example" entries
 
     def model_spec(self) -> "type[ModelSpec]":
         """The pydantic model of `spec.model` for this family (its stacks and options)."""
@@ -185,7 +187,8 @@ class Family:
                 "early_stopping": self.early_stopping_refused(), "training_fields": list(self.training_fields),
                 "charts": [{"name": g, "label": self.charts.get(g, g.replace("_", " ").capitalize())}
                            for g in dict.fromkeys(m.chart for m in self.metrics)],
-                "columns": list(self.columns()), "data_kinds": list(self.data_kinds) if self.data_kinds else None,
+                "columns": list(self.columns()), "empty_model": self.empty_model(),
+                "head": self.head, "data_kinds": list(self.data_kinds) if self.data_kinds else None,
                 "views": list(self.views)}
 
 

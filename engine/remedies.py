@@ -6,7 +6,7 @@ already on Adam, ...). `keep` drops those whose patched spec would not validate.
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 from .events import Remedy
 from .spec import ExperimentSpec, Limits
@@ -19,29 +19,72 @@ ADAPTIVE = ("adam", "adamw", "rmsprop", "adagrad")  # optimizers that scale each
 SATURATING = ("sigmoid", "tanh")
 
 
+def stack_layers(spec: ExperimentSpec) -> list[tuple[str, list[dict[str, Any]]]]:
+    """(path, layer dicts) of each of the spec's family's stacks: [("layers", [...])] for a
+    one-stack family, [("encoder.layers", [...]), ("decoder.layers", [...])] for an autoencoder."""
+    from .family import FAMILIES
+
+    model = spec.to_json()["model"]
+    out = []
+    for stack in FAMILIES.get(spec.task).stacks:
+        node: Any = model
+        for part in stack.path.split("."):
+            node = node[part]
+        out.append((stack.path, node))
+    return out
+
+
 def _layers(spec: ExperimentSpec) -> list[dict[str, Any]]:
-    return spec.to_json()["model"]["layers"]
+    """Every stack's layers, in order (for rules that only read them)."""
+    return [layer for _, layers in stack_layers(spec) for layer in layers]
+
+
+def model_patch(edits: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
+    """{"encoder.layers": [...]} -> {"model": {"encoder": {"layers": [...]}}} (a merge patch)."""
+    patch: dict[str, Any] = {}
+    for path, layers in edits.items():
+        node = patch
+        *parents, leaf = path.split(".")
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = layers
+    return {"model": patch}
+
+
+def _edit(spec: ExperimentSpec, fn: Callable[[list[dict[str, Any]]], list[dict[str, Any]]]) -> Optional[dict[str, Any]]:
+    """`fn` applied to each stack's layers: the merge patch of the stacks it changed, or None."""
+    edits = {}
+    for path, layers in stack_layers(spec):
+        out = fn(layers)
+        if out != layers:
+            edits[path] = out
+    return model_patch(edits) if edits else None
 
 
 def add_dropout(spec: ExperimentSpec) -> Optional[Remedy]:
-    layers = _layers(spec)
-    if not any(l["type"] in SIZED for l in layers):
+    if not any(l["type"] in SIZED for l in _layers(spec)):
         return None
-    out: list[dict[str, Any]] = []
-    raised = False
-    for i, layer in enumerate(layers):
-        if layer["type"] == "dropout":
-            layer = {**layer, "p": round(min(0.5, layer["p"] + 0.1), 2)}
-            raised = True
-        out.append(layer)
-        nxt = layers[i + 1]["type"] if i + 1 < len(layers) else None
-        if layer["type"] in ("dense",) and nxt != "dropout":
-            out.append({"type": "dropout", "p": 0.2})
-    if out == layers:
+    raised = added = False
+
+    def edit(layers: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        nonlocal raised, added
+        out: list[dict[str, Any]] = []
+        for i, layer in enumerate(layers):
+            if layer["type"] == "dropout":
+                layer = {**layer, "p": round(min(0.5, layer["p"] + 0.1), 2)}
+                raised = True
+            out.append(layer)
+            nxt = layers[i + 1]["type"] if i + 1 < len(layers) else None
+            if layer["type"] in ("dense",) and nxt != "dropout":
+                out.append({"type": "dropout", "p": 0.2})
+                added = True
+        return out
+
+    patch = _edit(spec, edit)
+    if patch is None:
         return None
-    what = "raise dropout by 0.1" if raised and len(out) == len(layers) else "add dropout p=0.2 after each dense layer"
-    return Remedy("add_dropout", "Add dropout", f"Randomly silencing units stops them co-adapting: {what}.",
-                  {"model": {"layers": out}})
+    what = "raise dropout by 0.1" if raised and not added else "add dropout p=0.2 after each dense layer"
+    return Remedy("add_dropout", "Add dropout", f"Randomly silencing units stops them co-adapting: {what}.", patch)
 
 
 def add_l2(spec: ExperimentSpec) -> Remedy:
@@ -80,28 +123,28 @@ def more_data(spec: ExperimentSpec) -> Optional[Remedy]:
 
 
 def resize_model(spec: ExperimentSpec, factor: float) -> Optional[Remedy]:
-    layers = _layers(spec)
     bigger = factor > 1
-    if not layers and bigger:
-        new = [{"type": "dense", "units": 16, "activation": "relu"}, {"type": "dense", "units": 16, "activation": "relu"}]
+    if not _layers(spec) and bigger:
+        two = [{"type": "dense", "units": 16, "activation": "relu"}, {"type": "dense", "units": 16, "activation": "relu"}]
         return Remedy("bigger_model", "Add two hidden layers", "A linear model cannot bend its boundary.",
-                      {"model": {"layers": new}})
-    out = []
-    changed = False
-    for layer in layers:
-        key = SIZED.get(layer["type"])
-        if key:
-            size = max(2, min(4096, int(round(layer[key] * factor))))
-            changed |= size != layer[key]
-            layer = {**layer, key: size}
-        out.append(layer)
-    if not changed:
+                      model_patch({path: two for path, _ in stack_layers(spec)}))
+
+    def edit(layers: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        out = []
+        for layer in layers:
+            key = SIZED.get(layer["type"])
+            if key:
+                layer = {**layer, key: max(2, min(4096, int(round(layer[key] * factor))))}
+            out.append(layer)
+        return out
+
+    patch = _edit(spec, edit)
+    if patch is None:
         return None
     if bigger:
-        return Remedy("bigger_model", "Bigger model (2x units)", "More capacity to fit the training data.",
-                      {"model": {"layers": out}})
+        return Remedy("bigger_model", "Bigger model (2x units)", "More capacity to fit the training data.", patch)
     return Remedy("smaller_model", "Smaller model (half the units)", "Less capacity leaves less room to memorise noise.",
-                  {"model": {"layers": out}})
+                  patch)
 
 
 def train_longer(spec: ExperimentSpec) -> Optional[Remedy]:
@@ -134,30 +177,32 @@ def use_adam(spec: ExperimentSpec) -> Optional[Remedy]:
 
 def switch_activation(spec: ExperimentSpec, old: tuple[str, ...], new: str) -> Optional[Remedy]:
     """Every layer whose activation is in `old` gets `new`."""
-    layers = _layers(spec)
-    out = [{**l, "activation": new} if l.get("activation") in old else l for l in layers]
-    if out == layers:
+    patch = _edit(spec, lambda layers: [{**l, "activation": new} if l.get("activation") in old else l for l in layers])
+    if patch is None:
         return None
     if new == "relu":
         return Remedy("use_relu", "Switch to ReLU", "ReLU passes gradients back undiminished where it is "
-                      "active; sigmoid and tanh shrink them at every layer.", {"model": {"layers": out}})
+                      "active; sigmoid and tanh shrink them at every layer.", patch)
     return Remedy("use_leaky_relu", "Switch to LeakyReLU", "A LeakyReLU unit still has a small gradient "
-                  "when its input is negative, so a dead unit can come back.", {"model": {"layers": out}})
+                  "when its input is negative, so a dead unit can come back.", patch)
 
 
 def add_batchnorm(spec: ExperimentSpec) -> Optional[Remedy]:
     """A batchnorm after each dense or conv2d layer that has none."""
-    layers = _layers(spec)
-    out: list[dict[str, Any]] = []
-    for i, layer in enumerate(layers):
-        out.append(layer)
-        nxt = layers[i + 1]["type"] if i + 1 < len(layers) else None
-        if layer["type"] in ("dense", "conv2d") and nxt != "batchnorm":
-            out.append({"type": "batchnorm"})
-    if out == layers:
+    def edit(layers: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        for i, layer in enumerate(layers):
+            out.append(layer)
+            nxt = layers[i + 1]["type"] if i + 1 < len(layers) else None
+            if layer["type"] in ("dense", "conv2d") and nxt != "batchnorm":
+                out.append({"type": "batchnorm"})
+        return out
+
+    patch = _edit(spec, edit)
+    if patch is None:
         return None
     return Remedy("add_batchnorm", "Add batchnorm", "Normalising each layer's output keeps activations and "
-                  "gradients at a workable scale through a deep stack.", {"model": {"layers": out}})
+                  "gradients at a workable scale through a deep stack.", patch)
 
 
 def less_regularization(spec: ExperimentSpec, l2_now: Optional[float] = None) -> Optional[Remedy]:
@@ -170,16 +215,19 @@ def less_regularization(spec: ExperimentSpec, l2_now: Optional[float] = None) ->
         patch["training"] = {"l2": float(f"{l2 / 2:.3g}")}
     if t.l1 > 0:
         patch.setdefault("training", {})["l1"] = float(f"{t.l1 / 2:.3g}")
-    layers = _layers(spec)
-    out = []
-    for l in layers:
-        if l["type"] == "dropout" and l["p"] >= 0.3:
-            l = {**l, "p": round(l["p"] - 0.2, 2)}
-        elif l["type"] == "dropout" and l["p"] > 0:
-            continue
-        out.append(l)
-    if out != layers:
-        patch["model"] = {"layers": out}
+    def edit(layers: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        out = []
+        for l in layers:
+            if l["type"] == "dropout" and l["p"] >= 0.3:
+                l = {**l, "p": round(l["p"] - 0.2, 2)}
+            elif l["type"] == "dropout" and l["p"] > 0:
+                continue
+            out.append(l)
+        return out
+
+    lighter = _edit(spec, edit)
+    if lighter is not None:
+        patch.update(lighter)
     if not patch:
         return None
     return Remedy("less_regularization", "Less regularization",

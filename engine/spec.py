@@ -137,7 +137,7 @@ LRSchedule = Annotated[Union[NoSchedule, StepSchedule, ExponentialSchedule, Cosi
 
 
 # TrainingSpec fields that only the families listing them in Family.training_fields accept.
-FAMILY_TRAINING_FIELDS = ("d_lr", "d_steps")
+FAMILY_TRAINING_FIELDS = ("d_lr", "d_steps", "denoise")
 
 
 class TrainingSpec(_Strict):
@@ -156,6 +156,8 @@ class TrainingSpec(_Strict):
     # Fields only some families read (Family.training_fields); null means "not set" and is not written out.
     d_lr: Optional[float] = Field(None, gt=0.0, le=1e9, title="D learning rate", description="generation: the discriminator's lr; default lr")
     d_steps: Optional[int] = Field(None, ge=1, le=20, title="D steps per G step", description="generation: D updates per G update; default 1")
+    denoise: Optional[float] = Field(None, ge=0.0, le=1.0, title="Denoise (noise std)", description="reconstruction: "
+                                     "the std of the Gaussian noise added to the input; the target stays clean; default 0")
 
     @field_validator("optimizer")
     @classmethod

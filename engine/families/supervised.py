@@ -104,6 +104,7 @@ class Classification(Supervised):
     label = "Classification"
     description = "Softmax head with one unit per class; cross-entropy loss; accuracy."
     target = "class"
+    head = "softmax"
     natural = "classification"
     loss_code = "nn.CrossEntropyLoss()"
 

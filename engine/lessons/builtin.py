@@ -29,6 +29,12 @@ def _spec(data: dict[str, Any], layers: list[dict[str, Any]], **training: Any) -
 
 
 OVERFIT = _spec(SPIRAL_FEW, BIG, epochs=150, seed=1)
+DAE = {"task": "reconstruction", "data": {"dataset": "digits", "seed": 0},
+       "model": {"latent_dim": 16,
+                 "encoder": {"layers": [{"type": "flatten"}, {"type": "dense", "units": 64, "activation": "relu"}]},
+                 "decoder": {"layers": [{"type": "dense", "units": 64, "activation": "relu"}]}},
+       "training": {"device": "cpu", "optimizer": "adam", "lr": 0.005, "batch_size": 64, "epochs": 25, "seed": 0,
+                    "denoise": 0.3}}
 
 LESSONS: list[dict[str, Any]] = [
     {"id": "underfitting", "number": 1, "family": "feedforward",
@@ -168,6 +174,26 @@ LESSONS: list[dict[str, Any]] = [
                                             **WAVE_TRAINING)}],
      "expect": [{"claim": "beats_naive", "text": "The LSTM beats the naive forecast.",
                  "params": {"run": 0, "factor": 0.8}}]},
+    {"id": "denoising_autoencoder", "number": 9, "family": "autoencoder",
+     "title": "A denoising autoencoder cleans up noisy digits",
+     "text": ["An autoencoder copies its input through a bottleneck: an encoder squeezes each 8x8 digit into a "
+              "code of 16 numbers, and a decoder rebuilds the 64 pixels from that code. Nobody tells it the "
+              "labels; the input is its own target.",
+              "Here every training digit gets Gaussian noise added before it goes in, and the target is the "
+              "clean digit. Copying the input would only copy the noise, so the network has to learn what "
+              "digits look like. Its reconstructions of noisy validation digits end up much closer to the "
+              "clean ones than the noisy digits themselves: the thin line on the loss chart."],
+     "watch": "The validation loss falling well below the noisy input's line, and the Reconstructions view: "
+              "noisy input, reconstruction, clean.",
+     "runs": [{"label": "Denoising autoencoder", "spec": DAE}],
+     "expect": [{"claim": "beats_noisy_input", "text": "Its reconstructions beat the noisy input.",
+                 "params": {"run": 0, "factor": 0.6}}],
+     "try_next": {"label": "Twice the noise",
+                  "text": "With noise of standard deviation 0.5 the digits are hard to read; the autoencoder still "
+                          "cleans them up.",
+                  "patch": {"training": {"denoise": 0.5}},
+                  "expect": [{"claim": "beats_noisy_input", "text": "It still beats the noisier input.",
+                              "params": {"run": 1, "factor": 0.6}}]}},
     {"id": "why_gpus", "number": 11, "family": "feedforward",
      "title": "Why GPUs: bigger batches, more samples per second",
      "text": ["Training is mostly matrix multiplication, and a batch of samples is one bigger multiplication. "

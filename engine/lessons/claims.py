@@ -135,6 +135,18 @@ def beats_naive(p: dict[str, Any], runs: list[Outcome]) -> Result:
                   f"({val / naive:.0%} of it)." if naive else f"{r.label}: no naive forecast to compare.")
 
 
+@CLAIMS.register("beats_noisy_input")
+def beats_noisy_input(p: dict[str, Any], runs: list[Outcome]) -> Result:
+    """params: run, factor: a denoising autoencoder's val loss (window mean), the noisy validation
+    inputs rebuilt against the clean ones, is below `factor` x the noisy inputs' own error."""
+    r = runs[p["run"]]
+    val, noisy = r.tail_mean("val_loss"), r.tail_mean("noisy_loss")
+    held = val < p.get("factor", 1.0) * noisy
+    return held, (f"{r.label}: reconstructions of noisy digits are {_f(val)} from the clean ones, the noisy digits "
+                  f"themselves {_f(noisy)} ({val / noisy:.0%} of it)." if noisy == noisy else
+                  f"{r.label}: no noisy input to compare (training.denoise is 0).")
+
+
 def check(claims: list[Any], runs: list[Outcome]) -> dict[str, Any]:
     """Each claim's verdict and evidence, and whether they all held."""
     out = []

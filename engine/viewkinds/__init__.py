@@ -4,6 +4,6 @@ Order matters only for the page's tabs: the first view that applies is the one s
 """
 
 from ..views import VIEWS
-from . import plane, classes, image, forecast, gan, weights  # noqa: F401  (each registers its views)
+from . import plane, classes, image, forecast, gan, autoencoder, weights  # noqa: F401  (each registers its views)
 
 __all__ = ["VIEWS"]

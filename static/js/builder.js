@@ -205,9 +205,12 @@ export function createBuilder(els, { catalog, on, stack = "layers" }) {
       el("span", { class: "shape", text: fmtShape(first ? first.input_shape : summary.input_shape) }));
     const head = rows.find((r) => r.is_head);
     if (head) {
-      // A family whose target is a class reads its head through a softmax; the others as they are.
+      // The family says how its head is read (a classifier's through a softmax); a head reshaped to
+      // the input's shape (an autoencoder's decoder) shows that shape.
       const family = (catalog.tasks || []).find((t) => t.name === summary.task);
-      const kind = `Dense ${head.output_shape[0]} · ${family && family.target === "class" ? "softmax" : "linear"}`;
+      const units = head.output_shape.reduce((a, b) => a * b, 1);
+      const shaped = head.output_shape.length > 1 ? ` → ${fmtShape(head.output_shape)}` : "";
+      const kind = `Dense ${units}${shaped} · ${(family && family.head) || "linear"}`;
       append(els.head, el("span", { class: "io-name", text: "Output head" }), el("span", { class: "io-desc", text: kind }),
         el("span", { class: "layer-params", text: `${fmtInt(head.params)} params` }));
     }

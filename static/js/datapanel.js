@@ -22,7 +22,8 @@ const CSV_DESCRIPTION = "Your own table: the feature columns are the inputs, the
 /**
  * root: the panel's body; examples: the "Load an example" picker in its head. onChange([[path,
  * value], ...]) asks main.js to edit the spec; onExample(name) for a preset; onUseUpload(id) for a
- * table uploaded to the session.
+ * table uploaded to the session; onTask(name) to train the data for another family (the catalog's
+ * datasets[i].tasks lists those that fit it).
  */
 /** A few validation windows of a series, one above the other: the window as a line, then the
  * values to forecast as dots. windows: [[T values]], targets: [[H values]]. */
@@ -42,7 +43,7 @@ function drawWindows(ctx, w, h, windows, targets) {
   });
 }
 
-export function createDataPanel(root, { catalog, examples, onChange, onExample, onUseUpload }) {
+export function createDataPanel(root, { catalog, examples, onChange, onExample, onUseUpload, onTask }) {
   examples.append(el("option", { text: "Load an example…", props: { value: "" } }),
     ...catalog.presets.map((p) => el("option", { text: p.label, title: p.description, props: { value: p.name } })));
   examples.addEventListener("change", () => {
@@ -55,6 +56,9 @@ export function createDataPanel(root, { catalog, examples, onChange, onExample, 
     .map((d) => ({ value: d.name, label: d.label }))]);
 
   const dataset = selectInput(P.dataset, [], { groups });
+  const taskLabels = Object.fromEntries(catalog.tasks.map((t) => [t.name, t.label]));
+  const task = selectInput(P.task, []);
+  const taskRow = field("Task", task, { title: "What the network learns from this data" });
   const uploadGroup = el("optgroup", { attrs: { label: "Your data" } });
   const csvSlot = el("div", { class: "csv-slot" });
   const description = el("p", { class: "hint dataset-desc" });
@@ -78,6 +82,7 @@ export function createDataPanel(root, { catalog, examples, onChange, onExample, 
   const noiseRow = field("Noise", noise, { output: noiseOut, title: "Gaussian jitter added to the points" });
   root.append(
     field("Dataset", dataset),
+    taskRow,
     description,
     csvSlot,
     canvas,
@@ -93,9 +98,10 @@ export function createDataPanel(root, { catalog, examples, onChange, onExample, 
 
   root.addEventListener("input", (e) => {
     const path = e.target.dataset.path;
-    if (!path || path === P.dataset) return;
+    if (!path || path === P.dataset || path === P.task) return;
     onChange([[path, readControl(e.target)]]);
   });
+  task.addEventListener("change", () => onTask(task.value));
   dataset.addEventListener("change", () => {
     if (dataset.value.startsWith(UPLOAD_PREFIX)) {
       onUseUpload(dataset.value.slice(UPLOAD_PREFIX.length));
@@ -104,6 +110,8 @@ export function createDataPanel(root, { catalog, examples, onChange, onExample, 
     // A new dataset starts from its own sample count and natural task, without an upload's columns.
     onChange([[P.dataset, dataset.value], [P.samples, null], [P.task, undefined],
       ...UPLOAD_FIELDS.map((f) => [`data.${f}`, undefined])]);
+    const info = datasets.get(dataset.value);
+    if (info) onTask(info.task); // a model of another family's shape starts again from this one's
   });
 
   /** The session's uploads, as choices in the dataset picker. */
@@ -135,6 +143,14 @@ export function createDataPanel(root, { catalog, examples, onChange, onExample, 
     const isCsv = d.dataset === CSV_DATASET;
     selectDataset(isCsv ? `${UPLOAD_PREFIX}${d.upload}` : d.dataset);
     setText(description, info ? info.description : isCsv ? CSV_DESCRIPTION : "");
+    const fits = info ? info.tasks : [];
+    const current = spec.task || (info ? info.task : "");
+    const have = [...task.options].map((o) => o.value).join("|");
+    if (have !== fits.join("|")) {
+      task.replaceChildren(...fits.map((t) => el("option", { text: taskLabels[t] || t, props: { value: t } })));
+    }
+    writeControl(task, current);
+    taskRow.hidden = fits.length < 2;
     writeControl(samples, d.n_samples);
     samples.placeholder = info ? String(info.default_samples) : "all rows";
     if (info && info.max_samples) samples.max = String(info.max_samples);

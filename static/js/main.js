@@ -297,6 +297,21 @@ function editLayers(layers, opts = { structural: true }, path = stacksOf(state.c
   editSpec(setIn(state.spec, `model.${path}`, layers), opts);
 }
 
+/** Train the same data for another family: its empty stacks and options, without the old family's
+ * own training fields (the catalog's tasks[i].empty_model and training_fields). */
+function switchTask(name) {
+  const family = state.catalog.tasks.find((t) => t.name === name);
+  const shaped = stacksOf(state.catalog, state.spec).every((s) => Array.isArray(getIn(state.spec.model, s.path)));
+  if (!family || (name === taskOf(state.catalog, state.spec) && shaped)) return;
+  const theirs = new Set(family.training_fields.map((f) => f.name));
+  const training = Object.fromEntries(Object.entries(state.spec.training).filter(([k]) => !state.catalog.tasks
+    .some((t) => t.training_fields.some((f) => f.name === k)) || theirs.has(k)));
+  const natural = (state.catalog.datasets.find((d) => d.name === state.spec.data.dataset) || {}).task;
+  const spec = normalize(state.catalog, { ...state.spec, task: name === natural ? undefined : name,
+    model: clone(family.empty_model), training });
+  editSpec(spec, { structural: true });
+}
+
 function renderData() {
   views.dataPanel.render(state.spec);
   const d = state.spec.data;
@@ -422,6 +437,7 @@ function buildViews(catalog) {
       paths: (edits) => editPaths(edits),
     },
     data: editPaths,
+    task: switchTask,
     example: loadExample,
     useUpload: (id) => flow.useUpload(id),
     csvFile: (file) => flow.uploadCsv(file),

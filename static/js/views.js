@@ -25,6 +25,7 @@ export function createViews(catalog, on) {
   }, { catalog, on: on.builder });
   views.dataPanel = createDataPanel($("#data-panel"), {
     catalog, examples: $("#example-select"), onChange: on.data, onExample: on.example, onUseUpload: on.useUpload,
+    onTask: on.task,
   });
   views.csv = createCsvPanel(views.dataPanel.csvSlot, {
     tasks: catalog.tasks, on: { file: on.csvFile, choose: on.csvColumns },

@@ -23,9 +23,12 @@ ODD_NUMBERS = ["1e999", "-1e999", "NaN", "Infinity", "-Infinity", "1e-400", "-0.
 # so that a fair share of the drawn specs are valid and reach the trainer.
 HINTS: dict[str, st.SearchStrategy[Any]] = {
     "n_samples": st.integers(10, 200), "epochs": st.integers(1, 3), "units": st.integers(1, 64),
-    "filters": st.integers(1, 8), "hidden": st.integers(1, 16), "batch_size": st.integers(1, 64)}
+    "filters": st.integers(1, 8), "hidden": st.integers(1, 16), "batch_size": st.integers(1, 64),
+    # Family-only training fields, set, are refused by every other family's task: drawn unset (null),
+    # so that adding a family does not make nearly every draw invalid (the mutations still reach them).
+    "d_lr": st.none(), "d_steps": st.none(), "denoise": st.none()}
 OMIT = {"upload", "features", "target", "n_classes", "window", "horizon"}  # fields only some data takes
-ALWAYS = {"type", "n_samples", "epochs"}  # a union's tag; the server's caps are below the defaults of these
+ALWAYS = {"type", "n_samples", "epochs", "training"}  # a union's tag; the server's caps are below the defaults of these
 
 
 def from_schema(node: dict[str, Any], defs: dict[str, Any], names: dict[str, list[str]],

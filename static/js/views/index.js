@@ -8,6 +8,7 @@ import "./filters.js";
 import "./featuremaps.js";
 import "./forecast.js";
 import "./gan.js";
+import "./autoencoder.js";
 import "./weights.js";
 
 export { registerView, viewFor } from "./registry.js";
