@@ -107,7 +107,7 @@ def train(verbose=True):
     shuffle = torch.Generator().manual_seed(SEED)
     dropout_gen = torch.Generator(device=device).manual_seed(SEED + 1)
     for m in model.modules():
-        if hasattr(m, "generator") and isinstance(m.generator, torch.Generator):
+        if isinstance(m, nn.Dropout) and hasattr(m, "generator"):  # SeededDropout (not GanNet's .generator, G)
             m.generator = dropout_gen
     noise = torch.Generator().manual_seed(SEED + 2)  # training's latent draws
     z_eval = torch.randn(EVAL_POINTS, LATENT_DIM, generator=torch.Generator().manual_seed(SEED + 3)).to(device)

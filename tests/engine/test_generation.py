@@ -171,6 +171,23 @@ def test_the_exported_script_replays_the_run(tmp_path) -> None:
     model.load_state_dict(t.stepper.state_dict())
 
 
+def test_the_exported_script_replays_a_gan_with_dropout(tmp_path) -> None:
+    """Dropout masks come from the run's own generator in the script too (its GanNet has a .generator
+    attribute of its own, G, which a check by attribute name once mistook for the masks' generator)."""
+    drop = {"type": "dropout", "p": 0.3}
+    spec = gan({"model": {"generator": {"layers": [{"type": "dense", "units": 8, "activation": "relu"}, drop]},
+                          "discriminator": {"layers": [{"type": "dense", "units": 8, "activation": "tanh"}, drop]}}})
+    t = Trainer(spec)
+    t.run()
+    path = tmp_path / "gan_dropout.py"
+    path.write_text(export_script(spec, run_id="r2"))
+    out = subprocess.run([sys.executable, str(path), "--json", "--quiet"], capture_output=True, text=True,
+                         timeout=120, check=True)
+    hist = json.loads(out.stdout.strip().splitlines()[-1])
+    for k in ("g_loss", "d_loss", "distance"):
+        assert hist[k] == pytest.approx(t.history[k], rel=1e-5, abs=1e-7), k
+
+
 @pytest.mark.parametrize("dataset", ["ring", "grid"])
 def test_the_scripts_data_are_the_engines(dataset: str) -> None:
     spec = gan({"data": {"dataset": dataset, "n_samples": 500}})
