@@ -181,9 +181,10 @@ async def delete_session(session: EditableDep, manager: ManagerDep, sessions: Se
 @router.post("/sessions/{session_id}/runs", status_code=201, response_model=RunCreated, responses=AUTH_ERRORS)
 async def create_session_run(session: EditableDep, spec: SpecDep, manager: ManagerDep, sessions: SessionsDep,
                              label: Annotated[Optional[str], Query(max_length=200)] = None,
+                             name: Annotated[Optional[str], Query(max_length=200)] = None,
                              parent: Annotated[Optional[str], Query(max_length=64)] = None) -> dict[str, Any]:
     """Queue a run of the spec in the session (as POST /api/runs does, and saved with it)."""
-    run = await manager.create(spec, label=label, parent=parent, session_id=session.id)
+    run = await manager.create(spec, label=label, name=name, parent=parent, session_id=session.id)
     await manager.db(sessions.touch, session.id)
     return run_created(run)
 
