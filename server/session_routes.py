@@ -104,6 +104,10 @@ async def session_view(row: SessionRow, request: Request, manager: RunManager, u
         "uploads": [upload_view(u) for u in ups]}
     if editable:
         out["id"] = row.id
+        # A fork links to where it came from (issue 13); only its owner sees the source's share link.
+        src = await manager.db(request.app.state.sessions.get, row.forked_from) if row.forked_from else None
+        out["forked_from"] = ({"title": src.title, "share_url": share_url(request, src.share_token)}
+                              if src is not None else None)
     return out
 
 

@@ -62,3 +62,13 @@ def test_migration_0004_names_old_runs_by_their_place_in_the_session(tmp_path: P
         names = dict(conn.execute(text("SELECT id, name FROM runs")).all())
     engine.dispose()
     assert names == {"b": "Run 1", "a": "Run 2 · more data", "c": "Run 3"}
+
+
+def test_a_fork_links_to_its_source_for_its_owner_only(sapi: SessionsApi) -> None:
+    s = sapi.create(title="Spiral")
+    assert sapi.get(s)["forked_from"] is None
+    copy = sapi.fork(s, {"title": "Spiral (fork)"})
+    got = sapi.get(copy)
+    assert got["title"] == "Spiral (fork)"
+    assert got["forked_from"] == {"title": "Spiral", "share_url": s["share_url"]}
+    assert "forked_from" not in sapi.shared(copy)  # a share link of the fork does not lead to the source
