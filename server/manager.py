@@ -24,6 +24,8 @@ from engine.family import monitor_of
 from engine.shapes import infer
 from engine.spec import ExperimentSpec
 
+from engine.device import device_name
+
 from .executors import Executor, check_device, make_executor
 from .protocol import PickControl, SetControl
 from .runs import INTERRUPTED_ERROR, TERMINAL, IllegalTransition, Run, RunStatus
@@ -181,6 +183,7 @@ class RunManager:
         if self.data_check is not None:
             await self.data_check(spec, session_id)
         run = Run(spec, summary, label=label, name=name, parent=parent, session_id=session_id)
+        run.device = device_name(spec.training.device, self.executor.devices())  # what the page shows
         self.runs[run.id] = run
         try:
             await self.save(run)

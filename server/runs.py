@@ -116,6 +116,7 @@ class Run:
         self.summary = summary
         self.label = label
         self.name = name
+        self.device: Optional[str] = None  # the device it trains on, as the server resolved 'auto'
         self.parent = parent
         self.session_id = session_id
         self.created_at = created_at or time.time()

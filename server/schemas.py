@@ -52,6 +52,7 @@ class RunCreated(BaseModel):
     id: str
     status: str
     summary: SummaryOut
+    device: Optional[str] = Field(None, description="the device it trains on ('auto' resolved), e.g. 'cpu'")
 
 
 class RunOut(BaseModel):

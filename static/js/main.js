@@ -12,6 +12,8 @@ import { createLessonFlow, MAX_LESSON_RUNS } from "./lessonflow.js";
 import { createLessonPanel } from "./lessons.js";
 import { createRunLinks } from "./runlinks.js";
 import { applyMessage, isActive, makeRun, resetHistory, savedRuns, setStatus } from "./runs.js";
+import { nextNumber, overlayable, runName, shownOnOpen } from "./runset.js";
+import { noteEpochs, resetSpeed } from "./speed.js";
 import { createSessionFlow } from "./session.js";
 import { createSpecCheck } from "./speccheck.js";
 import { applyFix, clone, dropoutRate, getIn, insertLayer, liveEdit, mergePatch, moveItem, normalize, presetSpec, sameSpec,
@@ -21,7 +23,6 @@ import { readSpec, writeSpec } from "./urlstate.js";
 import { createViews } from "./views.js";
 
 const MAX_RUNS = 4; // live runs overlaid on the charts; the oldest goes first
-const MAX_SAVED_SHOWN = RUN_COLORS.length; // a session's runs drawn when it opens (Compare reaches the rest)
 const state = {
   readOnly: document.body.dataset.readOnly === "true",
   shareToken: document.body.dataset.shareToken || null, // the share link this page was opened from
@@ -31,7 +32,7 @@ const state = {
   summary: null, // /api/validate's answer for `spec`, or null while it is invalid
   errors: [], // /api/validate's errors for `spec`
   runs: [], // oldest first; the last is the current run
-  runNumber: 0,
+  runNumber: 0, // the number in the last run's name ("Run 3"); numbers go on through a session
   colorIndex: 0,
   session: null, // the open session of this browser: {id, token, shareToken, shareUrl}
   uploads: [], // the open (or shared) session's uploaded tables
@@ -52,7 +53,10 @@ const editToken = () => (state.session ? state.session.token : null);
 const links = createRunLinks({ // runlinks.js: each run's stream, and the controls sent to it
   editToken,
   on: {
-    open: resetHistory, // the server replays the whole run on every connect
+    open: (run) => { // the server replays the whole run on every connect
+      resetHistory(run);
+      resetSpeed(run);
+    },
     message: onMessage,
     giveUp(run) {
       if (!isActive(run)) return;
@@ -71,6 +75,7 @@ function onMessage(run, msg) {
       refreshRuns();
       break;
     case MSG.METRICS:
+      noteEpochs(run);
       if (isCurrent) showEpoch();
       views.charts.update();
       break;
@@ -133,8 +138,9 @@ async function startRun(spec, { label = null, parent = null } = {}) {
       + "session. Upload the CSV file again (Data, Upload CSV…).");
     return null;
   }
+  const name = runName(state.runNumber + 1, label);
   setBusy(true);
-  const res = await api.createRun(spec, { label, parent: parent ? parent.id : null, session: state.session });
+  const res = await api.createRun(spec, { label, name, parent: parent ? parent.id : null, session: state.session });
   setBusy(false);
   if (!res.ok) {
     if (res.status === 422 && sameSpec(spec, state.spec)) check.showErrors(res.errors);
@@ -146,13 +152,17 @@ async function startRun(spec, { label = null, parent = null } = {}) {
   state.runNumber += 1;
   if (upload) state.usedUploads.add(upload);
   const run = makeRun(res.data, spec, {
-    label: label || `Run ${state.runNumber}`,
+    label: name,
     parentLabel: parent ? parent.label : null,
     parentId: parent ? parent.id : null,
     color: RUN_COLORS[state.colorIndex++ % RUN_COLORS.length],
     monitor: monitorOf(state.catalog, res.data.summary ? res.data.summary.task : spec.task),
   });
   run.inSession = Boolean(state.session);
+  run.device = res.data.device || null;
+  // Runs on other data, or with other metric columns, leave the charts (Compare overlays them).
+  for (const r of state.runs.filter((x) => !overlayable(x, run))) retire(r);
+  state.runs = state.runs.filter((x) => overlayable(x, run));
   state.runs.push(run);
   while (state.runs.length > (lessons.lesson ? MAX_LESSON_RUNS : MAX_RUNS)) retire(state.runs.shift());
   links.connect(run);
@@ -166,14 +176,15 @@ function retire(run, { stop = true } = {}) {
   links.close(run);
 }
 
-/** Put saved runs (a session's, oldest first) on the charts; live ones are followed. */
+/** Put a session's saved runs (oldest first) on the charts: its latest run and the remedy runs
+ * around it, on one dataset (Compare reaches the rest); live ones are followed. */
 function showSavedRuns(saved) {
   for (const r of state.runs) retire(r);
-  state.runs = savedRuns(saved, { normalizeSpec: (s) => normalize(state.catalog, s), colors: RUN_COLORS,
-                                  monitorOf: (task) => monitorOf(state.catalog, task) })
-    .slice(-MAX_SAVED_SHOWN);
+  const all = savedRuns(saved, { normalizeSpec: (s) => normalize(state.catalog, s), colors: RUN_COLORS,
+                                 monitorOf: (task) => monitorOf(state.catalog, task) });
+  state.runs = shownOnOpen(all, MAX_RUNS);
   state.colorIndex = saved.length;
-  state.runNumber = saved.length;
+  state.runNumber = nextNumber(all) - 1;
   for (const out of saved) if (out.spec.data && out.spec.data.upload) state.usedUploads.add(out.spec.data.upload);
   const run = current();
   if (run) {
@@ -230,7 +241,7 @@ function clearRuns({ stop = true } = {}) {
   for (const r of state.runs) retire(r, { stop });
   state.runs = [];
   state.colorIndex = 0;
-  state.runNumber = 0;
+  if (!state.session) state.runNumber = 0; // a session's runs keep their names: numbers go on
   showNoResults(state.summary);
 }
 
@@ -252,6 +263,19 @@ async function fork(remedy) {
   const spec = normalize(state.catalog, mergePatch(parent.spec, remedy.patch));
   editSpec(spec, { structural: true, live: false });
   await startRun(clone(spec), { label: remedy.label, parent });
+}
+
+/** The user renamed a run in the legend: kept with the run, and its remedy runs say where they came from. */
+async function renameRun(run, name) {
+  if (state.readOnly) return;
+  const res = await api.renameRun(run.id, name, run.inSession ? editToken() : null);
+  if (!res.ok) {
+    notify(`Could not rename ${run.label}: ${errorText(res)}`, "bad");
+    return;
+  }
+  for (const r of state.runs) if (r.parentId === run.id) r.parentLabel = name;
+  run.label = name;
+  refreshRuns();
 }
 
 /** The Export menu opens: its links follow the current run; weights once the run has them. */
@@ -429,6 +453,7 @@ function buildViews(catalog) {
     training: editPaths,
     dropout: (p) => editLayers(withDropout(catalog, stackLayers(state.spec), p)),
     remedy: fork,
+    rename: renameRun,
     exportOpen: onExportOpen,
     pick: pickExample,
   });
@@ -440,6 +465,7 @@ function setReadOnly(readOnly) {
   views.builder.setReadOnly(readOnly);
   $("#train-panel").disabled = readOnly;
   views.dataPanel.setReadOnly(readOnly);
+  views.charts.setEditable(!readOnly);
   renderData();
   document.body.dataset.readOnly = String(readOnly);
   updateControls();

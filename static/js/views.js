@@ -32,7 +32,7 @@ export function createViews(catalog, on) {
   views.trainPanel = createTrainPanel($("#train-panel"), { catalog, onChange: on.training, onDropout: on.dropout });
   views.charts = createCharts({
     loss: $("#loss-chart"), acc: $("#acc-chart"), lr: $("#lr-chart"), accPanel: $("#acc-panel"),
-    legend: $("#run-legend"), readout: $("#readout"), logToggle: $("#log-scale"),
+    legend: $("#run-legend"), readout: $("#readout"), logToggle: $("#log-scale"), onRename: on.rename,
   });
   const labels = Object.fromEntries(catalog.layers.map((l) => [l.type, l.label]));
   views.network = createNetworkView($("#network-canvas"), { caption: $("#network-caption"), labels });
