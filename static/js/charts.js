@@ -85,7 +85,8 @@ export function createCharts(els) {
     if (!extra.has(kind)) {
       const g = groupOf(kind);
       const title = el("h2", { text: g ? g.label : kind, attrs: { id: `chart-${kind}-title` } });
-      const node = el("div", { class: "chart chart-small", attrs: { id: `chart-${kind}` } });
+      const node = el("div", { class: "chart chart-small", attrs: {
+        id: `chart-${kind}`, role: "img", "aria-label": `${g ? g.label : kind} per epoch of each run` } });
       const panel = el("section", { class: "panel chart-panel", attrs: { "aria-labelledby": `chart-${kind}-title` } },
         el("div", { class: "panel-head" }, title), node);
       els.lr.closest("section").before(panel);

@@ -82,7 +82,7 @@ export function createDataPanel(root, { catalog, examples, onChange, onExample, 
     csvSlot,
     canvas,
     previewCaption,
-    el("div", { class: "field-pair" }, samplesRow, field("Data seed", el("div", { class: "inline" }, seed, reseed))),
+    el("div", { class: "field-pair" }, samplesRow, field("Data seed", el("div", { class: "inline" }, seed, reseed), { labelFor: seed })),
     noiseRow,
     field("Validation split", val, { output: valOut, title: "Share of the points held out to measure generalisation" }),
     field("Training data used", trainFraction, {

@@ -14,6 +14,7 @@ import { createRunLinks } from "./runlinks.js";
 import { applyMessage, isActive, makeRun, resetHistory, savedRuns, setStatus } from "./runs.js";
 import { nextNumber, overlayable, runName, shownOnOpen } from "./runset.js";
 import { noteEpochs, resetSpeed } from "./speed.js";
+import { createRunViews } from "./runviews.js";
 import { createSessionFlow } from "./session.js";
 import { createSpecCheck } from "./speccheck.js";
 import { applyFix, clone, dropoutRate, getIn, insertLayer, liveEdit, mergePatch, moveItem, normalize, presetSpec, sameSpec,
@@ -45,6 +46,7 @@ const ui = { busy: false }; // a request the buttons wait for is on its way
 let flow = null; // session.js: the requests of saving, sharing, forking and uploading
 let check = null; // speccheck.js: validating the spec as it is edited, and the data preview
 let lessons = null; // lessonflow.js: the open lesson's runs and the check of its claim
+let runViews = null; // runviews.js: which views show the current run, and what they say of it
 
 // -- runs ----------------------------------------------------------------------------------------
 const current = () => state.runs[state.runs.length - 1] || null;
@@ -83,7 +85,7 @@ function onMessage(run, msg) {
       if (isCurrent) views.diagnosis.show(msg, { enabled: !state.readOnly });
       break;
     case MSG.SNAPSHOT:
-      if (isCurrent) showSnapshot(run, msg);
+      if (isCurrent) runViews.showSnapshot(run, msg);
       break;
     case MSG.ERROR:
       if (!state.readOnly) notify(msg.message, "bad"); // a share link watches; its controls are off
@@ -92,7 +94,7 @@ function onMessage(run, msg) {
       links.close(run);
       if (isCurrent) {
         views.diagnosis.showEnd(msg);
-        checkWeights(run); // before anyone opens the Export menu
+        runViews.checkWeights(run); // before anyone opens the Export menu
       } else {
         run.hasWeights = undefined; // asked when the Export menu opens on it
       }
@@ -102,26 +104,6 @@ function onMessage(run, msg) {
     default:
       break;
   }
-}
-
-/** A run's snapshot, to its view: weights while the model is the one edited, the rest while the data is. */
-function showSnapshot(run, snap) {
-  if (snap.kind === SNAP.INSIDES) {
-    if (sameSpec(run.spec.model, state.spec.model)) views.insides.set(snap);
-    return;
-  }
-  const fits = snap.kind === SNAP.WEIGHTS
-    ? sameSpec(run.spec.model, state.spec.model) && sameSpec(run.spec.data.dataset, state.spec.data.dataset)
-    : sameSpec(run.spec.data, state.spec.data);
-  if (fits) views.outputs.set(snap);
-}
-
-/** The feature maps view asks for validation example `index`: true when a live run will answer. */
-function pickExample(index) {
-  const run = current();
-  if (!isActive(run) || state.readOnly) return false;
-  links.control(run, ACTION.PICK, { index });
-  return true;
 }
 
 /** A run's status changed: the legend and the buttons follow. */
@@ -191,8 +173,8 @@ function showSavedRuns(saved) {
     if (run.diagnosis) views.diagnosis.show(run.diagnosis, { enabled: !state.readOnly });
     if (run.end) views.diagnosis.showEnd(run.end);
     views.network.setSummary(run.summary);
-    if (run.snapshots[SNAP.WEIGHTS]) showSnapshot(run, run.snapshots[SNAP.WEIGHTS]);
-    if (run.snapshots[SNAP.INSIDES]) showSnapshot(run, run.snapshots[SNAP.INSIDES]);
+    if (run.snapshots[SNAP.WEIGHTS]) runViews.showSnapshot(run, run.snapshots[SNAP.WEIGHTS]);
+    if (run.snapshots[SNAP.INSIDES]) runViews.showSnapshot(run, run.snapshots[SNAP.INSIDES]);
   }
   for (const r of state.runs) if (isActive(r)) links.connect(r);
   chartRuns();
@@ -278,23 +260,6 @@ async function renameRun(run, name) {
   refreshRuns();
 }
 
-/** The Export menu opens: its links follow the current run; weights once the run has them. */
-function onExportOpen() {
-  const run = current();
-  if (!run) return;
-  if (isActive(run)) run.hasWeights = false;
-  views.exportMenu.setRun(run, { weights: run.hasWeights ?? null });
-  if (run.hasWeights === undefined) checkWeights(run);
-}
-
-/** Ask the server whether an ended run has weights to download (the Export menu offers them). */
-async function checkWeights(run) {
-  run.hasWeights = null; // being asked
-  const res = await api.getRun(run.id);
-  run.hasWeights = res.ok ? Boolean(res.data.has_weights) : false;
-  if (run === current()) views.exportMenu.setRun(run, { weights: run.hasWeights });
-}
-
 // -- editing the spec -------------------------------------------------------------------------------------
 /** The layers of the stack the builder edits: the family's first (model.layers for supervised). */
 const stackLayers = (spec) => getIn(spec.model, stacksOf(state.catalog, spec)[0].path) || [];
@@ -367,6 +332,7 @@ function showEpoch() {
 }
 
 function updateControls() {
+  runViews.markSources();
   const run = current();
   toolbar.draw({
     run, runs: state.runs, specEpochs: state.spec.training.epochs, sameAsRun: run && sameSpec(run.spec, state.spec),
@@ -454,8 +420,8 @@ function buildViews(catalog) {
     dropout: (p) => editLayers(withDropout(catalog, stackLayers(state.spec), p)),
     remedy: fork,
     rename: renameRun,
-    exportOpen: onExportOpen,
-    pick: pickExample,
+    exportOpen: () => runViews.exportOpen(),
+    pick: (index) => runViews.pickExample(index),
   });
 }
 
@@ -488,6 +454,7 @@ async function main() {
   views.builder.render(state.spec);
   renderData();
   views.trainPanel.render(state.spec, dropoutRate(stackLayers(state.spec)));
+  runViews = createRunViews({ state, views, current, links });
   check = createSpecCheck({ state, views, current, onChecked }, { problems: $("#stack-problems") });
   flow = createSessionFlow(page);
   lessons = createLessonFlow(page, createLessonPanel($("#lesson"), $("#lesson-select"), {

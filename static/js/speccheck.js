@@ -42,7 +42,8 @@ export function createSpecCheck(page, { problems }) {
     showErrors(errors);
     const run = page.current();
     if (!res.ok) {
-      if (!run) views.network.setSummary(null);
+      // A bad import or edit: the diagram keeps a run's network only while it is the one on screen.
+      if (!run || !sameSpec(run.spec.model, spec.model)) views.network.setSummary(null);
     } else if (!run || !sameSpec(run.spec.model, spec.model)) {
       views.network.setSummary(summary);
       views.network.setWeights(null);

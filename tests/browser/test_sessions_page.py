@@ -59,7 +59,10 @@ def test_save_then_share_read_only_then_fork_and_train(page: Page, fresh_page, s
     expect(other.get_by_text("Read-only: a shared experiment")).to_be_hidden()
     (fork,) = kept_sessions(other)
     assert fork["id"] != kept["id"]
-    expect(other.get_by_label("Session title")).to_have_value("Spiral, two layers")
+    # The fork is marked as one, and links to the share view it came from (issue 13).
+    expect(other.get_by_label("Session title")).to_have_value("Spiral, two layers (fork)")
+    source = other.get_by_role("link", name="Forked from “Spiral, two layers”")
+    expect(source).to_have_attribute("href", url)
     wait_for_chart(other, min_points=20)  # the copied run
     expect(button(other, "Train")).to_be_enabled()
     button(other, "Train").click()
