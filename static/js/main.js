@@ -15,6 +15,7 @@ import { applyMessage, isActive, makeRun, resetHistory, savedRuns, setStatus } f
 import { nextNumber, overlayable, runName, shownOnOpen } from "./runset.js";
 import { noteEpochs, resetSpeed } from "./speed.js";
 import { createRunViews } from "./runviews.js";
+import { majorityShare } from "./chance.js";
 import { createSessionFlow } from "./session.js";
 import { createSpecCheck } from "./speccheck.js";
 import { applyFix, clone, dropoutRate, getIn, insertLayer, liveEdit, mergePatch, moveItem, normalize, presetSpec, sameSpec,
@@ -39,6 +40,7 @@ const state = {
   uploads: [], // the open (or shared) session's uploaded tables
   usedUploads: new Set(), // uploads some run trained on (never deleted when the columns change)
   csvFile: null, // {file, uploads: Set}: the CSV chosen on this page, to check other column choices
+  majority: null, // the share of the most common class in the previewed validation split (null: none)
 };
 let views = {};
 let toolbar = null;
@@ -79,6 +81,7 @@ function onMessage(run, msg) {
     case MSG.METRICS:
       noteEpochs(run);
       if (isCurrent) showEpoch();
+      if (isCurrent) runViews.markChance();
       views.charts.update();
       break;
     case MSG.DIAGNOSIS:
@@ -455,7 +458,10 @@ async function main() {
   renderData();
   views.trainPanel.render(state.spec, dropoutRate(stackLayers(state.spec)));
   runViews = createRunViews({ state, views, current, links });
-  check = createSpecCheck({ state, views, current, onChecked }, { problems: $("#stack-problems") });
+  check = createSpecCheck({ state, views, current, onChecked, onPreview: (p) => {
+    state.majority = majorityShare(p);
+    runViews.markChance();
+  } }, { problems: $("#stack-problems") });
   flow = createSessionFlow(page);
   lessons = createLessonFlow(page, createLessonPanel($("#lesson"), $("#lesson-select"), {
     lessons: state.catalog.lessons || [],

@@ -4,6 +4,8 @@
 // records; this module reads them (and notes on a record whether it has weights to download).
 
 import { api } from "./api.js";
+import { chanceNote, valAccuracyColumn } from "./chance.js";
+import { metricsOf, taskOfRun } from "./metrics.js";
 import { $ } from "./dom.js";
 import { ACTION, SNAP } from "./protocol.js";
 import { fromNote, setNote } from "./provenance.js";
@@ -55,7 +57,16 @@ export function createRunViews({ state, views, current, links }) {
     const note = fromNote(current(), state.spec, { datasetLabel: label });
     setNote($("#loss-from"), note);
     setNote($("#diagnosis-from"), note);
+    markChance();
   }
 
-  return { showSnapshot, pickExample, checkWeights, exportOpen, markSources };
+  /** The accuracy chart says when the current run does worse than predicting the most common class. */
+  function markChance() {
+    const run = current();
+    const fits = run && sameSpec(run.spec.data, state.spec.data); // the majority share is of the data on screen
+    const col = fits ? valAccuracyColumn(metricsOf(state.catalog, taskOfRun(run), run.history)) : null;
+    setNote($("#acc-note"), fits ? chanceNote(run, state.majority, col) : "");
+  }
+
+  return { showSnapshot, pickExample, checkWeights, exportOpen, markSources, markChance };
 }

@@ -76,3 +76,19 @@ def test_charts_seed_and_diagnosis_have_names_and_the_verdict_is_announced(page:
         expect(page.get_by_role("img", name=re.compile(f"^{name}"))).to_have_count(1)
     expect(page.locator("#diagnosis .verdict-line")).to_have_attribute("aria-live", "polite")
     assert_fits(page, size["width"], ("#btn-export", "#btn-fork", "#loss-chart"))
+
+
+@pytest.mark.outcome
+@pytest.mark.parametrize("size", SIZES, ids=["1440x900", "1024x768"])
+def test_a_linear_model_on_the_circle_is_told_it_does_worse_than_a_guess(page: Page, shot, size) -> None:
+    page.set_viewport_size(size)
+    page.get_by_label("Load an example").select_option(label="Underfitting: linear model on a circle")
+    wait_valid(page)
+    button(page, "Train").click()
+    expect(page.locator("#run-status")).to_have_text("Finished", timeout=60_000)
+    note = page.locator("#acc-note")
+    expect(note).to_contain_text("no straight line separates these classes")
+    acc, share = map(int, re.match(r"Validation accuracy (\d+)% is below the (\d+)% of always predicting the most "
+                                   r"common class", note.text_content()).groups())
+    assert acc < share
+    shot(page, f"below-chance-{size['width']}")
