@@ -3,7 +3,7 @@
 
 import { el, fitCanvas, setText } from "./dom.js";
 import { field, fieldErrors, numberInput, rangeInput, readControl, selectInput, writeControl } from "./forms.js";
-import { boundsOf, classColor, divergingRgb, drawAxes, drawDigits, drawPoints, makeFrame } from "./plot2d.js";
+import { boundsOf, classColor, divergingRgb, drawAxes, drawDigits, drawPoints, makeFrame, squareFrame } from "./plot2d.js";
 import { CSV_DATASET, DATA_KIND, TASK, UPLOAD_FIELDS } from "./protocol.js";
 
 const P = {
@@ -171,7 +171,9 @@ export function createDataPanel(root, { catalog, examples, onChange, onExample, 
       const ys = preview.train.y.concat(preview.val.y);
       // A table with more than two features is drawn by its first two.
       const xy = preview.kind === DATA_KIND.ONE_D ? pts.map((p, i) => [p[0], ys[i]]) : pts.map((p) => [p[0], p[1] ?? 0]);
-      const frame = makeFrame(boundsOf(xy.map((p) => p[0])), boundsOf(xy.map((p) => p[1])), w - 4, h - 4, 2, 2);
+      const frameOf = preview.kind === DATA_KIND.TWO_D ? squareFrame : makeFrame; // x and y in one unit
+      const frame = frameOf(boundsOf(xy.map((p) => p[0])), boundsOf(xy.map((p) => p[1])), w - 4, h - 4, 2, 2);
+      canvas.dataset.aspect = (frame.w / frame.h).toFixed(3);
       drawAxes(ctx, frame);
       const isClass = preview.task === TASK.CLASSIFICATION;
       const lo = Math.min(...ys);

@@ -18,7 +18,8 @@ import { createRunViews } from "./runviews.js";
 import { majorityShare } from "./chance.js";
 import { createSessionFlow } from "./session.js";
 import { createSpecCheck } from "./speccheck.js";
-import { applyFix, clone, dropoutRate, getIn, insertLayer, liveEdit, mergePatch, moveItem, normalize, presetSpec, sameSpec,
+import { applyFix, clone, dropoutRate, getIn, insertLayer, liveEdit, mergePatch, moveItem, nextRunFields, normalize,
+         presetSpec, sameSpec,
          setIn, setParam, stacksOf, taskOf, withDropout, withUpload } from "./spec.js";
 import { createToolbar } from "./toolbar.js";
 import { readSpec, writeSpec } from "./urlstate.js";
@@ -300,15 +301,21 @@ function renderData() {
   });
 }
 
-/** Learning rate and L2 change live in a running run when nothing else differs from its spec. */
+/** Learning rate and L2 change live in a running run when nothing else differs from its spec; the
+ * other training fields apply to the next run, and the toast says so (they were silently ignored). */
 function setLive(prev, next) {
   const run = current();
-  const edit = isActive(run) && !state.readOnly ? liveEdit(run.spec, prev, next) : null;
-  if (!edit) return;
-  links.control(run, ACTION.SET, edit.changed);
-  run.spec = edit.spec;
-  notify(Object.entries(edit.changed).map(([k, v]) => `${k === "lr" ? "Learning rate" : "L2"} → ${v}`).join(", ")
-    + " from the next epoch.");
+  if (!isActive(run) || state.readOnly) return;
+  const edit = liveEdit(run.spec, prev, next);
+  if (edit) {
+    links.control(run, ACTION.SET, edit.changed);
+    run.spec = edit.spec;
+    notify(Object.entries(edit.changed).map(([k, v]) => `${k === "lr" ? "Learning rate" : "L2"} → ${v}`).join(", ")
+      + " from the next epoch.");
+    return;
+  }
+  const later = nextRunFields(prev.training, next.training);
+  if (later.length) notify(`${later.join(", ")}: ${later.length > 1 ? "apply" : "applies"} to the next run. Press Train to start it.`);
 }
 
 /** /api/validate answered for `spec`: the buttons and the autosave follow. */
@@ -337,6 +344,7 @@ function showEpoch() {
 function updateControls() {
   runViews.markSources();
   const run = current();
+  views.trainPanel.setRunning(isActive(run) && !state.readOnly);
   toolbar.draw({
     run, runs: state.runs, specEpochs: state.spec.training.epochs, sameAsRun: run && sameSpec(run.spec, state.spec),
     invalid: state.errors.length > 0, busy: ui.busy, readOnly: state.readOnly,
