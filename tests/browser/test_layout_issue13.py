@@ -42,6 +42,7 @@ def test_2d_data_keeps_its_shape_and_digit_labels_clear_the_digits(page: Page, s
     page.wait_for_function("() => document.querySelector('canvas.data-preview').dataset.aspect")
     aspect = float(preview.get_attribute("data-aspect"))
     assert 0.8 < aspect < 1.25, aspect  # a disc is drawn round, not as an ellipse
+    expect(page.get_by_role("list", name="Class colours").get_by_role("listitem")).to_have_text(["class 0", "class 1"])
     page.get_by_label("Load an example").select_option(label="CNN on 8x8 digits")
     expect(page.locator(".preview-caption")).to_contain_text("images")
     shot(page, f"digit-labels-{size['width']}")

@@ -126,3 +126,11 @@ def test_the_toolbar_shows_the_device_step_time_and_speed_and_pause_says_resume(
     button(page, "Stop").click()
     expect(status(page)).to_have_text("Stopped")
     expect(speed).to_contain_text("ms/step")  # what it trained at stays readable
+
+
+def test_the_diagnosis_says_its_epoch_and_catches_up_at_the_end(page: Page) -> None:
+    set_field(page, "Epochs", "300")
+    wait_valid(page)
+    button(page, "Train").click()
+    expect(status(page)).to_have_text("Finished", timeout=60_000)
+    expect(page.locator("#diagnosis .diagnosis-epoch")).to_have_text("at epoch 300")

@@ -242,6 +242,8 @@ def test_a_csv_becomes_the_dataset_and_trains(page: Page, fresh_page, shot) -> N
     expect(chooser.get_by_role("checkbox", name="x2")).to_be_checked()
     expect(page.get_by_label("Dataset", exact=True)).to_have_value(re.compile(r"^csv:"))
     expect(page.locator(".preview-caption")).to_contain_text("42 training · 18 validation points")
+    # The class colours' key names the CSV's own classes (issue 13).
+    expect(page.get_by_role("list", name="Class colours").get_by_role("listitem")).to_have_text(["no", "yes"])
     set_field(page, "Epochs", "10")
     wait_valid(page)
     button(page, "Train").click()
