@@ -208,13 +208,26 @@ def _balanced(n):
 
 MAIN = '''
 
+def final_line(history):
+    """The last epoch's numbers in one line: what --quiet prints."""
+    if not history.get("epoch"):
+        return "final: no epoch trained"
+    parts = [f"final: epoch {history['epoch'][-1]}"]
+    for key, values in history.items():
+        if key != "epoch" and values and isinstance(values[-1], float):
+            parts.append(f"{key} {values[-1]:.6g}")
+    return "  ".join(parts)
+
+
 def main():
     parser = argparse.ArgumentParser(description="Train the exported Layerlab run.")
     parser.add_argument("--json", action="store_true", help="print the history as one JSON line at the end")
-    parser.add_argument("--quiet", action="store_true", help="do not print each epoch")
+    parser.add_argument("--quiet", action="store_true", help="print only the final epoch, not each one")
     parser.add_argument("--save", metavar="PATH", help="save the final weights with torch.save")
     args = parser.parse_args()
     model, history = train(verbose=not args.quiet)
+    if args.quiet:
+        print(final_line(history), flush=True)
     if args.save:
         torch.save(model.state_dict(), args.save)
     if args.json:

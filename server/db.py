@@ -50,7 +50,10 @@ class RunRow(Base):
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     session_id: Mapped[Optional[str]] = mapped_column(
         String(32), ForeignKey("sessions.id", ondelete="CASCADE"), nullable=True, index=True)
-    label: Mapped[Optional[str]] = mapped_column(String(200), nullable=True)
+    label: Mapped[Optional[str]] = mapped_column(String(200), nullable=True)  # what made it: a remedy's label
+    # Its name on the page ("Run 3 · more data"), kept so that it reads the same on reload, in
+    # Compare and through a share link; the user may rename it (issue 13).
+    name: Mapped[Optional[str]] = mapped_column(String(200), nullable=True)
     parent_id: Mapped[Optional[str]] = mapped_column(String(32), nullable=True)
     status: Mapped[str] = mapped_column(String(16), index=True)
     spec: Mapped[dict[str, Any]] = mapped_column(JSON)

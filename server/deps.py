@@ -50,7 +50,7 @@ SpecDep = Annotated[ExperimentSpec, Depends(get_spec)]
 
 def run_created(run: Run) -> dict[str, Any]:
     """The answer to a new run (RunCreated)."""
-    return {"id": run.id, "status": run.status.value, "summary": run.summary}
+    return {"id": run.id, "status": run.status.value, "summary": run.summary, "device": run.device}
 
 
 def preview_spec(body: PreviewIn, manager: RunManager) -> ExperimentSpec:

@@ -24,6 +24,8 @@ from engine.family import monitor_of
 from engine.shapes import infer
 from engine.spec import ExperimentSpec
 
+from engine.device import device_name
+
 from .executors import Executor, check_device, make_executor
 from .protocol import PickControl, SetControl
 from .runs import INTERRUPTED_ERROR, TERMINAL, IllegalTransition, Run, RunStatus
@@ -170,8 +172,8 @@ class RunManager:
         check_device(spec.training.device, self.executor.devices())
         return summary
 
-    async def create(self, spec: ExperimentSpec, *, label: str | None = None, parent: str | None = None,
-                     session_id: str | None = None) -> Run:
+    async def create(self, spec: ExperimentSpec, *, label: str | None = None, name: str | None = None,
+                     parent: str | None = None, session_id: str | None = None) -> Run:
         """Validate, persist and queue a run. Raises SpecError or TooBusy."""
         if self.shutting_down:
             raise TooBusy("the server is shutting down")
@@ -180,7 +182,8 @@ class RunManager:
         summary = self.validate(spec)
         if self.data_check is not None:
             await self.data_check(spec, session_id)
-        run = Run(spec, summary, label=label, parent=parent, session_id=session_id)
+        run = Run(spec, summary, label=label, name=name, parent=parent, session_id=session_id)
+        run.device = device_name(spec.training.device, self.executor.devices())  # what the page shows
         self.runs[run.id] = run
         try:
             await self.save(run)
@@ -396,7 +399,8 @@ def apply_item(run: Run, item: Any, shutting_down: bool = False) -> Optional[str
 def run_row_state(run: Run) -> dict[str, Any]:
     """A Run as RunRow's columns."""
     state: dict[str, Any] = {
-        "id": run.id, "session_id": run.session_id, "label": run.label, "parent_id": run.parent,
+        "id": run.id, "session_id": run.session_id, "label": run.label, "name": run.name,
+        "parent_id": run.parent,
         "status": run.status.value, "spec": run.spec.to_json(), "summary": run.summary,
         "history": {k: list(v) for k, v in run.history.items()},
         "diagnosis": run.diagnosis, "snapshots": dict(run.snapshots), "best_epoch": run.best_epoch,
@@ -419,7 +423,7 @@ def _result(end: Optional[dict]) -> Optional[dict]:
 def run_from_row(row: Any) -> Run:
     """A finished run read back from the database (its weights stay there)."""
     spec = ExperimentSpec.model_validate(row.spec)
-    run = Run(spec, row.summary or {}, run_id=row.id, label=row.label, parent=row.parent_id,
+    run = Run(spec, row.summary or {}, run_id=row.id, label=row.label, name=row.name, parent=row.parent_id,
               session_id=row.session_id, status=RunStatus(row.status), created_at=row.created_at)
     run.history = row.history
     run.diagnosis = row.diagnosis

@@ -15,7 +15,7 @@ from engine.spec import json_schema, parse_spec
 
 from .deps import ManagerDep, RunDep, SpecDep, preview_spec, run_created
 from .protocol import ControlFrame
-from .schemas import ControlOut, ErrorsOut, Health, PreviewIn, RunCreated, RunOut
+from .schemas import ControlOut, ErrorsOut, Health, PreviewIn, RunCreated, RunOut, RunPatch
 from .sessions import STEER_FORBIDDEN, bearer_token, may_steer
 from .stream import STREAM_PROTOCOL, protocol_token, stream
 
@@ -72,15 +72,28 @@ def data_preview(body: PreviewIn, manager: ManagerDep) -> dict[str, Any]:
 @router.post("/runs", status_code=201, response_model=RunCreated, responses=SPEC_ERRORS)
 async def create_run(spec: SpecDep, manager: ManagerDep,
                      label: Annotated[Optional[str], Query(max_length=200)] = None,
+                     name: Annotated[Optional[str], Query(max_length=200)] = None,
                      parent: Annotated[Optional[str], Query(max_length=64)] = None) -> dict[str, Any]:
-    """Queue a run of the spec; it starts as soon as a worker is free."""
-    run = await manager.create(spec, label=label, parent=parent)
+    """Queue a run of the spec; it starts as soon as a worker is free. `name` is its name on the page."""
+    run = await manager.create(spec, label=label, name=name, parent=parent)
     return run_created(run)
 
 
 @router.get("/runs/{run_id}", response_model=RunOut)
 async def get_run(run: RunDep) -> dict[str, Any]:
     """A run: status, spec, columnar history, diagnosis, best epoch and latest views."""
+    return run.public()
+
+
+@router.patch("/runs/{run_id}", response_model=RunOut, responses={403: {"description": "a session's run, without its edit token"}})
+async def rename_run(run: RunDep, manager: ManagerDep, body: RunPatch, request: Request) -> dict[str, Any]:
+    """Rename a run. A session's run needs the session's edit token (Authorization: Bearer), else 403."""
+    token = bearer_token(request.headers.get("authorization"))
+    if not await may_steer(manager, request.app.state.sessions, run, token):
+        raise HTTPException(403, STEER_FORBIDDEN)
+    name = body.name.strip() or run.name
+    run.name = name
+    await manager.db(manager.store.rename_run, run.id, name)
     return run.public()
 
 

@@ -52,6 +52,7 @@ class RunCreated(BaseModel):
     id: str
     status: str
     summary: SummaryOut
+    device: Optional[str] = Field(None, description="the device it trains on ('auto' resolved), e.g. 'cpu'")
 
 
 class RunOut(BaseModel):
@@ -60,6 +61,7 @@ class RunOut(BaseModel):
     id: str
     status: str
     label: Optional[str]
+    name: Optional[str] = Field(None, description="its name on the page, e.g. 'Run 3 · more data' (null for runs named before names were kept)")
     parent: Optional[str]
     in_session: bool = Field(description="whether a session owns the run (then only its edit token steers it)")
     spec: dict[str, Any]
@@ -79,6 +81,13 @@ class SessionRunOut(RunOut):
     """A run inside a session's own view (the caller holds the edit token); null through a share link."""
 
     session_id: Optional[str]
+
+
+class RunPatch(BaseModel):
+    """PATCH /api/runs/{id}: rename the run."""
+
+    model_config = {"extra": "forbid"}
+    name: str = Field(min_length=1, max_length=200)
 
 
 class ControlOut(BaseModel):

@@ -104,6 +104,10 @@ async def session_view(row: SessionRow, request: Request, manager: RunManager, u
         "uploads": [upload_view(u) for u in ups]}
     if editable:
         out["id"] = row.id
+        # A fork links to where it came from (issue 13); only its owner sees the source's share link.
+        src = await manager.db(request.app.state.sessions.get, row.forked_from) if row.forked_from else None
+        out["forked_from"] = ({"title": src.title, "share_url": share_url(request, src.share_token)}
+                              if src is not None else None)
     return out
 
 
@@ -181,9 +185,10 @@ async def delete_session(session: EditableDep, manager: ManagerDep, sessions: Se
 @router.post("/sessions/{session_id}/runs", status_code=201, response_model=RunCreated, responses=AUTH_ERRORS)
 async def create_session_run(session: EditableDep, spec: SpecDep, manager: ManagerDep, sessions: SessionsDep,
                              label: Annotated[Optional[str], Query(max_length=200)] = None,
+                             name: Annotated[Optional[str], Query(max_length=200)] = None,
                              parent: Annotated[Optional[str], Query(max_length=64)] = None) -> dict[str, Any]:
     """Queue a run of the spec in the session (as POST /api/runs does, and saved with it)."""
-    run = await manager.create(spec, label=label, parent=parent, session_id=session.id)
+    run = await manager.create(spec, label=label, name=name, parent=parent, session_id=session.id)
     await manager.db(sessions.touch, session.id)
     return run_created(run)
 

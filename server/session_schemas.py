@@ -104,9 +104,15 @@ class SharedOut(BaseModel):
     uploads: list[UploadOut]
 
 
+class ForkSource(BaseModel):
+    title: str
+    share_url: str
+
+
 class SessionOut(SharedOut):
     read_only: bool = False
     id: str
+    forked_from: Optional[ForkSource] = Field(None, description="the session this one was forked from, while it exists")
 
 
 class ForkIn(_Strict):

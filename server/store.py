@@ -12,6 +12,7 @@ from sqlalchemy.orm import sessionmaker
 from .db import RunRow, make_engine, migrate
 from .runs import INTERRUPTED_ERROR, TERMINAL, RunStatus
 
+RENAMED_ONLY = frozenset({"name"})  # columns that save_run sets on insert only (rename_run changes them)
 LIVE = tuple(s.value for s in RunStatus if s not in TERMINAL)  # queued, running, paused
 
 
@@ -49,7 +50,15 @@ class Store:
                 s.add(RunRow(**state))
             else:
                 for k, v in state.items():
-                    setattr(row, k, v)
+                    if k not in RENAMED_ONLY:
+                        setattr(row, k, v)
+
+    def rename_run(self, run_id: str, name: str) -> bool:
+        """Set a run's name; False when there is no such run. Only this writes the name of a saved
+        run, so that a trainer's flush (a remote one holds its own copy of the run) keeps a rename."""
+        with self.session.begin() as s:
+            res = s.execute(update(RunRow).where(RunRow.id == run_id).values(name=name))
+            return bool(res.rowcount)
 
     def load_run(self, run_id: str) -> Optional[RunRow]:
         with self.session() as s:

@@ -133,7 +133,7 @@ class RayExecutor:
         paused = run.control.paused
         run.control = RemoteControl(self.pool, run.id)  # type: ignore[assignment]
         self._handed.add(run.id)
-        meta = {"summary": run.summary, "label": run.label, "parent": run.parent, "session_id": run.session_id,
+        meta = {"summary": run.summary, "label": run.label, "name": run.name, "parent": run.parent, "session_id": run.session_id,
                 "created_at": run.created_at, "paused": paused}
         submitted = self.pool.submit.remote(run.id, run.spec.to_json(), meta)
         mirror = Mirror(asyncio.get_running_loop().create_task(self._follow(run, pipe.apply_now, submitted)))
@@ -150,7 +150,7 @@ class RayExecutor:
         if where["state"] in ("unknown", "lost"):
             return None  # its row says how it stands
         old = run_from_row(row)
-        run = Run(old.spec, old.summary, run_id=old.id, label=old.label, parent=old.parent,
+        run = Run(old.spec, old.summary, run_id=old.id, label=old.label, name=old.name, parent=old.parent,
                   session_id=old.session_id, created_at=old.created_at)  # queued, empty: the log replays the rest
         run.control = RemoteControl(self.pool, run.id)  # type: ignore[assignment]
         run.dirty = False

@@ -124,7 +124,8 @@ class RunWorker:
         from .local import train
 
         spec = ExperimentSpec.model_validate(spec_json)
-        run = Run(spec, meta["summary"], run_id=run_id, label=meta.get("label"), parent=meta.get("parent"),
+        run = Run(spec, meta["summary"], run_id=run_id, label=meta.get("label"), name=meta.get("name"),
+                  parent=meta.get("parent"),
                   session_id=meta.get("session_id"), created_at=meta.get("created_at"))
         runlog = RunLog()
         with self.lock:

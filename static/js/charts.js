@@ -9,11 +9,19 @@
 import uPlot from "uplot";
 import { $, clear, el, fmtNum, frameScheduler, setText } from "./dom.js";
 import { hexToRgb } from "./plot2d.js";
+import { createLegend } from "./legend.js";
 import { COL } from "./protocol.js";
 
 export const RUN_COLORS = ["#1c7ed6", "#e8590c", "#2f9e44", "#9c36b5", "#0c8599", "#c2255c", "#5c940d", "#495057"];
 export const AXIS = { stroke: "#868e96", grid: { stroke: "#eef0f2", width: 1 }, ticks: { stroke: "#dee2e6", width: 1 } };
 const SYNC_KEY = "layerlab-epoch";
+const MARKER_ROWS = 4; // rows of marker labels at the top of the loss chart
+
+/** "Run 3" of "Run 3 · more data"; a name of the user's own, cut to fit a marker. */
+const shortRunName = (name) => {
+  const head = String(name || "").split(" · ")[0];
+  return head.length > 14 ? `${head.slice(0, 13)}…` : head;
+};
 
 /** A y axis as wide as its longest label (a diverged run's losses run to 1e26). */
 function axisWidth(u, values) {
@@ -55,6 +63,7 @@ export function createCharts(els) {
   let builtFor = "";
   const extra = new Map(); // group name -> {panel, node} made for a family's own chart group
   const schedule = frameScheduler(draw);
+  const legend = createLegend(els.legend, { onRename: els.onRename || null });
 
   els.logToggle.addEventListener("change", schedule);
 
@@ -76,7 +85,8 @@ export function createCharts(els) {
     if (!extra.has(kind)) {
       const g = groupOf(kind);
       const title = el("h2", { text: g ? g.label : kind, attrs: { id: `chart-${kind}-title` } });
-      const node = el("div", { class: "chart chart-small", attrs: { id: `chart-${kind}` } });
+      const node = el("div", { class: "chart chart-small", attrs: {
+        id: `chart-${kind}`, role: "img", "aria-label": `${g ? g.label : kind} per epoch of each run` } });
       const panel = el("section", { class: "panel chart-panel", attrs: { "aria-labelledby": `chart-${kind}-title` } },
         el("div", { class: "panel-head" }, title), node);
       els.lr.closest("section").before(panel);
@@ -129,35 +139,49 @@ export function createCharts(els) {
     ctx.restore();
   }
 
-  /** Vertical markers: the best epoch (dotted) and where early stopping ended a run (solid). */
+  /** Vertical markers: the best epoch (dotted) and where early stopping ended a run (solid). Their
+   * labels never overlap (issue 13): each goes in the first row where it clears the labels already
+   * there; one that finds no row keeps its line, and its run's numbers are in the legend. */
   function markers(u) {
     const ctx = u.ctx;
-    const { top, height } = u.bbox;
+    const { top, height, left, width } = u.bbox;
     const dpr = uPlot.pxRatio;
+    const rowH = 14 * dpr;
+    const maxRows = Math.max(1, Math.min(MARKER_ROWS, Math.floor(height / rowH / 3)));
     ctx.save();
     ctx.font = `${11 * dpr}px system-ui, sans-serif`;
     ctx.textBaseline = "top";
-    runs.forEach((run, r) => {
-      const marks = [];
-      if (run.bestEpoch) marks.push([run.bestEpoch, "best", [2 * dpr, 3 * dpr]]);
-      if (run.stoppedEarlyAt) marks.push([run.stoppedEarlyAt, "early stop", []]);
-      for (const [epoch, text, dash] of marks) {
-        const x = Math.round(u.valToPos(epoch, "x", true)) + 0.5;
-        if (!Number.isFinite(x)) continue;
-        ctx.strokeStyle = rgba(run.color, 0.9);
-        ctx.lineWidth = 1.5 * dpr;
-        ctx.setLineDash(dash);
-        ctx.beginPath();
-        ctx.moveTo(x, top);
-        ctx.lineTo(x, top + height);
-        ctx.stroke();
-        ctx.fillStyle = run.color;
-        const label = runs.length > 1 ? `${text} (${r + 1})` : text;
-        const w = ctx.measureText(label).width;
-        const tx = x + 4 * dpr + w > u.bbox.left + u.bbox.width ? x - 4 * dpr - w : x + 4 * dpr;
-        ctx.fillText(label, tx, top + (text === "best" ? 3 : 17) * dpr + r * 28 * dpr);
-      }
+    ctx.textAlign = "left"; // uPlot leaves the axes' alignment set: the labels were drawn right-aligned
+    const marks = [];
+    runs.forEach((run) => {
+      if (run.bestEpoch) marks.push({ run, epoch: run.bestEpoch, text: "best", dash: [2 * dpr, 3 * dpr] });
+      if (run.stoppedEarlyAt) marks.push({ run, epoch: run.stoppedEarlyAt, text: "early stop", dash: [] });
     });
+    const rows = Array.from({ length: maxRows }, () => []); // [x0, x1] spans taken in each row
+    const placed = [];
+    for (const m of marks.sort((a, b) => a.epoch - b.epoch)) {
+      const x = Math.round(u.valToPos(m.epoch, "x", true)) + 0.5;
+      if (!Number.isFinite(x)) continue;
+      ctx.strokeStyle = rgba(m.run.color, 0.9);
+      ctx.lineWidth = 1.5 * dpr;
+      ctx.setLineDash(m.dash);
+      ctx.beginPath();
+      ctx.moveTo(x, top);
+      ctx.lineTo(x, top + height);
+      ctx.stroke();
+      const label = runs.length > 1 ? `${m.text} · ${shortRunName(m.run.label)}` : m.text;
+      const w = ctx.measureText(label).width;
+      const x0 = x + 4 * dpr + w > left + width ? x - 4 * dpr - w : x + 4 * dpr;
+      const span = [x0 - 3 * dpr, x0 + w + 3 * dpr];
+      const row = rows.findIndex((taken) => taken.every(([a, b]) => span[1] <= a || span[0] >= b));
+      if (row < 0) continue;
+      rows[row].push(span);
+      ctx.fillStyle = m.run.color;
+      const y = top + 3 * dpr + row * rowH;
+      ctx.fillText(label, x0, y);
+      placed.push([label, x0 / dpr, y / dpr, (x0 + w) / dpr, (y + 11 * dpr) / dpr].map((v) => (typeof v === "number" ? Math.round(v) : v)));
+    }
+    els.loss.dataset.markers = JSON.stringify(placed);
     ctx.restore();
   }
 
@@ -287,25 +311,9 @@ export function createCharts(els) {
       panel.hidden = !groupOf(name) || groups[0] === groupOf(name);
       node.dataset.points = String(last >= 0 && plots[name] ? filled(plots[name].data[1 + last * metricsOf(name).length]) : 0);
     }
-    renderLegend();
+    legend.render(runs);
     if (u.cursor.idx === null || u.cursor.idx === undefined) showLatest();
   }
-
-  function renderLegend() {
-    const key = runs.map((r) => `${r.label}|${r.color}|${r.statusText}|${r.parentLabel || ""}`).join(";");
-    if (els.legend.dataset.key === key) return;
-    els.legend.dataset.key = key;
-    clear(els.legend);
-    for (const run of runs) {
-      els.legend.append(el("li", { class: "legend-run", attrs: { "aria-label": run.label } },
-        el("span", { class: "swatch", attrs: { "aria-hidden": "true" }, style: { background: run.color } }),
-        el("span", { class: "legend-label", text: run.label }),
-        run.parentLabel ? el("span", { class: "legend-parent", text: `(from ${run.parentLabel})` }) : null,
-        el("span", { class: "legend-status", text: run.statusText || "" }),
-        el("span", { class: "legend-values" })));
-    }
-  }
-
 
   return {
     /** The runs to draw (first = oldest), and the chart groups of their family's metrics
@@ -317,5 +325,10 @@ export function createCharts(els) {
     },
     /** New epochs arrived: redraw on the next frame. */
     update: schedule,
+    /** Runs may be renamed from the legend (off on a share link). */
+    setEditable(on) {
+      legend.setEditable(on);
+      schedule();
+    },
   };
 }

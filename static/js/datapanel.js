@@ -3,7 +3,7 @@
 
 import { el, fitCanvas, setText } from "./dom.js";
 import { field, fieldErrors, numberInput, rangeInput, readControl, selectInput, writeControl } from "./forms.js";
-import { boundsOf, classColor, divergingRgb, drawAxes, drawDigits, drawPoints, makeFrame } from "./plot2d.js";
+import { boundsOf, classColor, divergingRgb, drawAxes, drawDigits, drawPoints, makeFrame, squareFrame } from "./plot2d.js";
 import { CSV_DATASET, DATA_KIND, TASK, UPLOAD_FIELDS } from "./protocol.js";
 
 const P = {
@@ -64,6 +64,10 @@ export function createDataPanel(root, { catalog, examples, onChange, onExample, 
   const description = el("p", { class: "hint dataset-desc" });
   const canvas = el("canvas", { class: "data-preview", attrs: { role: "img", "aria-label": "Preview of the data" } });
   const previewCaption = el("p", { class: "hint preview-caption" });
+  // The class colours' key (issue 13): a CSV's classes by their names, generated data's by number.
+  const classKey = el("ul", { class: "class-key", attrs: { "aria-label": "Class colours" } });
+  let uploadsById = new Map();
+  let uploadId = null; // the upload the spec on screen trains on
   const samples = numberInput(P.samples, { min: 10, max: catalog.limits.max_samples, step: 10, nullable: true });
   const noise = rangeInput(P.noise, { min: 0, max: 1, step: 0.05 });
   const noiseOut = el("output", { class: "value" });
@@ -86,8 +90,9 @@ export function createDataPanel(root, { catalog, examples, onChange, onExample, 
     description,
     csvSlot,
     canvas,
+    classKey,
     previewCaption,
-    el("div", { class: "field-pair" }, samplesRow, field("Data seed", el("div", { class: "inline" }, seed, reseed))),
+    el("div", { class: "field-pair" }, samplesRow, field("Data seed", el("div", { class: "inline" }, seed, reseed), { labelFor: seed })),
     noiseRow,
     field("Validation split", val, { output: valOut, title: "Share of the points held out to measure generalisation" }),
     field("Training data used", trainFraction, {
@@ -116,6 +121,7 @@ export function createDataPanel(root, { catalog, examples, onChange, onExample, 
 
   /** The session's uploads, as choices in the dataset picker. */
   function setUploads(uploads) {
+    uploadsById = new Map(uploads.map((u) => [u.id, u]));
     uploadGroup.replaceChildren(...uploads.map((u) => el("option", {
       text: `${u.filename}: ${u.target} from ${u.features.length} column${u.features.length === 1 ? "" : "s"}`,
       props: { value: `${UPLOAD_PREFIX}${u.id}` },
@@ -138,6 +144,7 @@ export function createDataPanel(root, { catalog, examples, onChange, onExample, 
   new ResizeObserver(() => drawPreview()).observe(canvas);
 
   function render(spec) {
+    uploadId = spec.data.upload || null;
     const d = spec.data;
     const info = datasets.get(d.dataset);
     const isCsv = d.dataset === CSV_DATASET;
@@ -170,9 +177,22 @@ export function createDataPanel(root, { catalog, examples, onChange, onExample, 
     drawPreview();
   }
 
+  /** One swatch per class of a classification preview drawn as points (digits show their labels). */
+  function drawClassKey() {
+    const n = preview && preview.task === TASK.CLASSIFICATION && preview.kind !== DATA_KIND.IMAGE
+      && preview.kind !== DATA_KIND.SEQUENCE ? preview.n_classes || 0 : 0;
+    const upload = preview && preview.dataset === CSV_DATASET && uploadId ? uploadsById.get(uploadId) : null;
+    const names = upload && upload.classes ? upload.classes : null;
+    classKey.replaceChildren(...Array.from({ length: n }, (_, k) => el("li", { class: "class-key-item" },
+      el("span", { class: "swatch", attrs: { "aria-hidden": "true" }, style: { background: classColor(k, n) } }),
+      names ? String(names[k]) : `class ${k}`)));
+    classKey.hidden = !n;
+  }
+
   function drawPreview() {
     const { ctx, w, h } = fitCanvas(canvas);
     ctx.clearRect(0, 0, w, h);
+    drawClassKey();
     if (!preview) {
       setText(previewCaption, "");
       return;
@@ -187,7 +207,9 @@ export function createDataPanel(root, { catalog, examples, onChange, onExample, 
       const ys = preview.train.y.concat(preview.val.y);
       // A table with more than two features is drawn by its first two.
       const xy = preview.kind === DATA_KIND.ONE_D ? pts.map((p, i) => [p[0], ys[i]]) : pts.map((p) => [p[0], p[1] ?? 0]);
-      const frame = makeFrame(boundsOf(xy.map((p) => p[0])), boundsOf(xy.map((p) => p[1])), w - 4, h - 4, 2, 2);
+      const frameOf = preview.kind === DATA_KIND.TWO_D ? squareFrame : makeFrame; // x and y in one unit
+      const frame = frameOf(boundsOf(xy.map((p) => p[0])), boundsOf(xy.map((p) => p[1])), w - 4, h - 4, 2, 2);
+      canvas.dataset.aspect = (frame.w / frame.h).toFixed(3);
       drawAxes(ctx, frame);
       const isClass = preview.task === TASK.CLASSIFICATION;
       const lo = Math.min(...ys);

@@ -47,6 +47,12 @@ export function createDiagnosisCard(root, { onRemedy }) {
   const causeEl = root.querySelector(".verdict-cause");
   const remediesEl = root.querySelector(".remedies");
   const alertEl = root.querySelector(".run-alert");
+  // The epoch the verdict was reached at: the card is diagnosed every so often, behind the counter
+  // at full speed, and says so rather than look current (issue 13); the end brings it up to date.
+  const epochEl = root.querySelector(".diagnosis-epoch");
+  const setEpoch = (epoch) => {
+    if (epochEl) epochEl.textContent = epoch ? `at epoch ${epoch}` : "";
+  };
 
   function setTone(tone) {
     root.dataset.tone = tone;
@@ -54,6 +60,7 @@ export function createDiagnosisCard(root, { onRemedy }) {
 
   function idle(text = "Press Train (or the space bar) and the diagnosis appears here as the network learns.") {
     setTone("neutral");
+    setEpoch(0);
     verdictEl.textContent = "Not trained yet";
     leadEl.textContent = text;
     reasonEl.textContent = "";
@@ -67,6 +74,7 @@ export function createDiagnosisCard(root, { onRemedy }) {
   function show(d, { enabled = true } = {}) {
     const v = VERDICTS[d.verdict] || { title: d.verdict, tone: "neutral", lead: "" };
     setTone(v.tone);
+    setEpoch(d.epoch);
     verdictEl.textContent = v.title;
     leadEl.textContent = v.lead;
     // A too-early verdict's numbers are stale by the time it is read: the lead says it all.
@@ -115,6 +123,7 @@ export function createDiagnosisCard(root, { onRemedy }) {
   /** A problem before any epoch (e.g. the server refused the run). */
   function showProblem(title, text) {
     setTone("bad");
+    setEpoch(0);
     verdictEl.textContent = title;
     leadEl.textContent = "";
     reasonEl.textContent = "";

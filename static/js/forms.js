@@ -7,9 +7,11 @@ let uid = 0;
 const nextId = (path) => `f-${path.replace(/[^\w]/g, "-")}-${++uid}`;
 
 /** A labelled row: label text, the control, an optional hint under it. */
-export function field(labelText, control, { hint, output, title } = {}) {
-  if (!control.id) control.id = nextId(control.dataset.path || "x");
-  const label = el("label", { class: "field-label", text: labelText, attrs: { for: control.id }, title });
+export function field(labelText, control, { hint, output, title, labelFor = control } = {}) {
+  // `labelFor`: the input the label names when `control` wraps it with other controls (a label
+  // for a <div> names nothing: the data seed had no accessible name).
+  if (!labelFor.id) labelFor.id = nextId(labelFor.dataset.path || "x");
+  const label = el("label", { class: "field-label", text: labelText, attrs: { for: labelFor.id }, title });
   const head = el("div", { class: "field-head" }, label, output || null);
   return el("div", { class: "field" }, head, control, hint ? el("p", { class: "hint", text: hint }) : null);
 }

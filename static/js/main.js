@@ -12,16 +12,20 @@ import { createLessonFlow, MAX_LESSON_RUNS } from "./lessonflow.js";
 import { createLessonPanel } from "./lessons.js";
 import { createRunLinks } from "./runlinks.js";
 import { applyMessage, isActive, makeRun, resetHistory, savedRuns, setStatus } from "./runs.js";
+import { nextNumber, overlayable, runName, shownOnOpen } from "./runset.js";
+import { noteEpochs, resetSpeed } from "./speed.js";
+import { createRunViews } from "./runviews.js";
+import { majorityShare } from "./chance.js";
 import { createSessionFlow } from "./session.js";
 import { createSpecCheck } from "./speccheck.js";
-import { applyFix, clone, dropoutRate, getIn, insertLayer, liveEdit, mergePatch, moveItem, normalize, presetSpec, sameSpec,
+import { applyFix, clone, dropoutRate, getIn, insertLayer, liveEdit, mergePatch, moveItem, nextRunFields, normalize,
+         presetSpec, sameSpec,
          setIn, setParam, stacksOf, taskOf, withDropout, withUpload } from "./spec.js";
 import { createToolbar } from "./toolbar.js";
 import { readSpec, writeSpec } from "./urlstate.js";
 import { createViews } from "./views.js";
 
 const MAX_RUNS = 4; // live runs overlaid on the charts; the oldest goes first
-const MAX_SAVED_SHOWN = RUN_COLORS.length; // a session's runs drawn when it opens (Compare reaches the rest)
 const state = {
   readOnly: document.body.dataset.readOnly === "true",
   shareToken: document.body.dataset.shareToken || null, // the share link this page was opened from
@@ -31,12 +35,13 @@ const state = {
   summary: null, // /api/validate's answer for `spec`, or null while it is invalid
   errors: [], // /api/validate's errors for `spec`
   runs: [], // oldest first; the last is the current run
-  runNumber: 0,
+  runNumber: 0, // the number in the last run's name ("Run 3"); numbers go on through a session
   colorIndex: 0,
   session: null, // the open session of this browser: {id, token, shareToken, shareUrl}
   uploads: [], // the open (or shared) session's uploaded tables
   usedUploads: new Set(), // uploads some run trained on (never deleted when the columns change)
   csvFile: null, // {file, uploads: Set}: the CSV chosen on this page, to check other column choices
+  majority: null, // the share of the most common class in the previewed validation split (null: none)
 };
 let views = {};
 let toolbar = null;
@@ -44,6 +49,7 @@ const ui = { busy: false }; // a request the buttons wait for is on its way
 let flow = null; // session.js: the requests of saving, sharing, forking and uploading
 let check = null; // speccheck.js: validating the spec as it is edited, and the data preview
 let lessons = null; // lessonflow.js: the open lesson's runs and the check of its claim
+let runViews = null; // runviews.js: which views show the current run, and what they say of it
 
 // -- runs ----------------------------------------------------------------------------------------
 const current = () => state.runs[state.runs.length - 1] || null;
@@ -52,7 +58,10 @@ const editToken = () => (state.session ? state.session.token : null);
 const links = createRunLinks({ // runlinks.js: each run's stream, and the controls sent to it
   editToken,
   on: {
-    open: resetHistory, // the server replays the whole run on every connect
+    open: (run) => { // the server replays the whole run on every connect
+      resetHistory(run);
+      resetSpeed(run);
+    },
     message: onMessage,
     giveUp(run) {
       if (!isActive(run)) return;
@@ -71,14 +80,16 @@ function onMessage(run, msg) {
       refreshRuns();
       break;
     case MSG.METRICS:
+      noteEpochs(run);
       if (isCurrent) showEpoch();
+      if (isCurrent) runViews.markChance();
       views.charts.update();
       break;
     case MSG.DIAGNOSIS:
       if (isCurrent) views.diagnosis.show(msg, { enabled: !state.readOnly });
       break;
     case MSG.SNAPSHOT:
-      if (isCurrent) showSnapshot(run, msg);
+      if (isCurrent) runViews.showSnapshot(run, msg);
       break;
     case MSG.ERROR:
       if (!state.readOnly) notify(msg.message, "bad"); // a share link watches; its controls are off
@@ -87,7 +98,7 @@ function onMessage(run, msg) {
       links.close(run);
       if (isCurrent) {
         views.diagnosis.showEnd(msg);
-        checkWeights(run); // before anyone opens the Export menu
+        runViews.checkWeights(run); // before anyone opens the Export menu
       } else {
         run.hasWeights = undefined; // asked when the Export menu opens on it
       }
@@ -97,26 +108,6 @@ function onMessage(run, msg) {
     default:
       break;
   }
-}
-
-/** A run's snapshot, to its view: weights while the model is the one edited, the rest while the data is. */
-function showSnapshot(run, snap) {
-  if (snap.kind === SNAP.INSIDES) {
-    if (sameSpec(run.spec.model, state.spec.model)) views.insides.set(snap);
-    return;
-  }
-  const fits = snap.kind === SNAP.WEIGHTS
-    ? sameSpec(run.spec.model, state.spec.model) && sameSpec(run.spec.data.dataset, state.spec.data.dataset)
-    : sameSpec(run.spec.data, state.spec.data);
-  if (fits) views.outputs.set(snap);
-}
-
-/** The feature maps view asks for validation example `index`: true when a live run will answer. */
-function pickExample(index) {
-  const run = current();
-  if (!isActive(run) || state.readOnly) return false;
-  links.control(run, ACTION.PICK, { index });
-  return true;
 }
 
 /** A run's status changed: the legend and the buttons follow. */
@@ -133,8 +124,9 @@ async function startRun(spec, { label = null, parent = null } = {}) {
       + "session. Upload the CSV file again (Data, Upload CSV…).");
     return null;
   }
+  const name = runName(state.runNumber + 1, label);
   setBusy(true);
-  const res = await api.createRun(spec, { label, parent: parent ? parent.id : null, session: state.session });
+  const res = await api.createRun(spec, { label, name, parent: parent ? parent.id : null, session: state.session });
   setBusy(false);
   if (!res.ok) {
     if (res.status === 422 && sameSpec(spec, state.spec)) check.showErrors(res.errors);
@@ -146,13 +138,17 @@ async function startRun(spec, { label = null, parent = null } = {}) {
   state.runNumber += 1;
   if (upload) state.usedUploads.add(upload);
   const run = makeRun(res.data, spec, {
-    label: label || `Run ${state.runNumber}`,
+    label: name,
     parentLabel: parent ? parent.label : null,
     parentId: parent ? parent.id : null,
     color: RUN_COLORS[state.colorIndex++ % RUN_COLORS.length],
     monitor: monitorOf(state.catalog, res.data.summary ? res.data.summary.task : spec.task),
   });
   run.inSession = Boolean(state.session);
+  run.device = res.data.device || null;
+  // Runs on other data, or with other metric columns, leave the charts (Compare overlays them).
+  for (const r of state.runs.filter((x) => !overlayable(x, run))) retire(r);
+  state.runs = state.runs.filter((x) => overlayable(x, run));
   state.runs.push(run);
   while (state.runs.length > (lessons.lesson ? MAX_LESSON_RUNS : MAX_RUNS)) retire(state.runs.shift());
   links.connect(run);
@@ -166,22 +162,23 @@ function retire(run, { stop = true } = {}) {
   links.close(run);
 }
 
-/** Put saved runs (a session's, oldest first) on the charts; live ones are followed. */
+/** Put a session's saved runs (oldest first) on the charts: its latest run and the remedy runs
+ * around it, on one dataset (Compare reaches the rest); live ones are followed. */
 function showSavedRuns(saved) {
   for (const r of state.runs) retire(r);
-  state.runs = savedRuns(saved, { normalizeSpec: (s) => normalize(state.catalog, s), colors: RUN_COLORS,
-                                  monitorOf: (task) => monitorOf(state.catalog, task) })
-    .slice(-MAX_SAVED_SHOWN);
+  const all = savedRuns(saved, { normalizeSpec: (s) => normalize(state.catalog, s), colors: RUN_COLORS,
+                                 monitorOf: (task) => monitorOf(state.catalog, task) });
+  state.runs = shownOnOpen(all, MAX_RUNS);
   state.colorIndex = saved.length;
-  state.runNumber = saved.length;
+  state.runNumber = nextNumber(all) - 1;
   for (const out of saved) if (out.spec.data && out.spec.data.upload) state.usedUploads.add(out.spec.data.upload);
   const run = current();
   if (run) {
     if (run.diagnosis) views.diagnosis.show(run.diagnosis, { enabled: !state.readOnly });
     if (run.end) views.diagnosis.showEnd(run.end);
     views.network.setSummary(run.summary);
-    if (run.snapshots[SNAP.WEIGHTS]) showSnapshot(run, run.snapshots[SNAP.WEIGHTS]);
-    if (run.snapshots[SNAP.INSIDES]) showSnapshot(run, run.snapshots[SNAP.INSIDES]);
+    if (run.snapshots[SNAP.WEIGHTS]) runViews.showSnapshot(run, run.snapshots[SNAP.WEIGHTS]);
+    if (run.snapshots[SNAP.INSIDES]) runViews.showSnapshot(run, run.snapshots[SNAP.INSIDES]);
   }
   for (const r of state.runs) if (isActive(r)) links.connect(r);
   chartRuns();
@@ -230,7 +227,7 @@ function clearRuns({ stop = true } = {}) {
   for (const r of state.runs) retire(r, { stop });
   state.runs = [];
   state.colorIndex = 0;
-  state.runNumber = 0;
+  if (!state.session) state.runNumber = 0; // a session's runs keep their names: numbers go on
   showNoResults(state.summary);
 }
 
@@ -254,21 +251,17 @@ async function fork(remedy) {
   await startRun(clone(spec), { label: remedy.label, parent });
 }
 
-/** The Export menu opens: its links follow the current run; weights once the run has them. */
-function onExportOpen() {
-  const run = current();
-  if (!run) return;
-  if (isActive(run)) run.hasWeights = false;
-  views.exportMenu.setRun(run, { weights: run.hasWeights ?? null });
-  if (run.hasWeights === undefined) checkWeights(run);
-}
-
-/** Ask the server whether an ended run has weights to download (the Export menu offers them). */
-async function checkWeights(run) {
-  run.hasWeights = null; // being asked
-  const res = await api.getRun(run.id);
-  run.hasWeights = res.ok ? Boolean(res.data.has_weights) : false;
-  if (run === current()) views.exportMenu.setRun(run, { weights: run.hasWeights });
+/** The user renamed a run in the legend: kept with the run, and its remedy runs say where they came from. */
+async function renameRun(run, name) {
+  if (state.readOnly) return;
+  const res = await api.renameRun(run.id, name, run.inSession ? editToken() : null);
+  if (!res.ok) {
+    notify(`Could not rename ${run.label}: ${errorText(res)}`, "bad");
+    return;
+  }
+  for (const r of state.runs) if (r.parentId === run.id) r.parentLabel = name;
+  run.label = name;
+  refreshRuns();
 }
 
 // -- editing the spec -------------------------------------------------------------------------------------
@@ -323,15 +316,21 @@ function renderData() {
   });
 }
 
-/** Learning rate and L2 change live in a running run when nothing else differs from its spec. */
+/** Learning rate and L2 change live in a running run when nothing else differs from its spec; the
+ * other training fields apply to the next run, and the toast says so (they were silently ignored). */
 function setLive(prev, next) {
   const run = current();
-  const edit = isActive(run) && !state.readOnly ? liveEdit(run.spec, prev, next) : null;
-  if (!edit) return;
-  links.control(run, ACTION.SET, edit.changed);
-  run.spec = edit.spec;
-  notify(Object.entries(edit.changed).map(([k, v]) => `${k === "lr" ? "Learning rate" : "L2"} → ${v}`).join(", ")
-    + " from the next epoch.");
+  if (!isActive(run) || state.readOnly) return;
+  const edit = liveEdit(run.spec, prev, next);
+  if (edit) {
+    links.control(run, ACTION.SET, edit.changed);
+    run.spec = edit.spec;
+    notify(Object.entries(edit.changed).map(([k, v]) => `${k === "lr" ? "Learning rate" : "L2"} → ${v}`).join(", ")
+      + " from the next epoch.");
+    return;
+  }
+  const later = nextRunFields(prev.training, next.training);
+  if (later.length) notify(`${later.join(", ")}: ${later.length > 1 ? "apply" : "applies"} to the next run. Press Train to start it.`);
 }
 
 /** /api/validate answered for `spec`: the buttons and the autosave follow. */
@@ -358,7 +357,9 @@ function showEpoch() {
 }
 
 function updateControls() {
+  runViews.markSources();
   const run = current();
+  views.trainPanel.setRunning(isActive(run) && !state.readOnly);
   toolbar.draw({
     run, runs: state.runs, specEpochs: state.spec.training.epochs, sameAsRun: run && sameSpec(run.spec, state.spec),
     invalid: state.errors.length > 0, busy: ui.busy, readOnly: state.readOnly,
@@ -445,8 +446,9 @@ function buildViews(catalog) {
     training: editPaths,
     dropout: (p) => editLayers(withDropout(catalog, stackLayers(state.spec), p)),
     remedy: fork,
-    exportOpen: onExportOpen,
-    pick: pickExample,
+    rename: renameRun,
+    exportOpen: () => runViews.exportOpen(),
+    pick: (index) => runViews.pickExample(index),
   });
 }
 
@@ -456,6 +458,7 @@ function setReadOnly(readOnly) {
   views.builder.setReadOnly(readOnly);
   $("#train-panel").disabled = readOnly;
   views.dataPanel.setReadOnly(readOnly);
+  views.charts.setEditable(!readOnly);
   renderData();
   document.body.dataset.readOnly = String(readOnly);
   updateControls();
@@ -478,7 +481,11 @@ async function main() {
   views.builder.render(state.spec);
   renderData();
   views.trainPanel.render(state.spec, dropoutRate(stackLayers(state.spec)));
-  check = createSpecCheck({ state, views, current, onChecked }, { problems: $("#stack-problems") });
+  runViews = createRunViews({ state, views, current, links });
+  check = createSpecCheck({ state, views, current, onChecked, onPreview: (p) => {
+    state.majority = majorityShare(p);
+    runViews.markChance();
+  } }, { problems: $("#stack-problems") });
   flow = createSessionFlow(page);
   lessons = createLessonFlow(page, createLessonPanel($("#lesson"), $("#lesson-select"), {
     lessons: state.catalog.lessons || [],

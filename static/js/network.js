@@ -38,6 +38,7 @@ export function createNetworkView(canvas, { caption, labels }) {
     const { ctx, w, h } = fitCanvas(canvas);
     ctx.clearRect(0, 0, w, h);
     if (!summary) {
+      caption.textContent = ""; // no diagram: no weights to speak of (it said the last run's epoch)
       ctx.fillStyle = "#868e96";
       ctx.font = "12px system-ui, sans-serif";
       ctx.fillText("Fix the network to see its diagram.", 12, h / 2);

@@ -48,6 +48,15 @@ export function makeFrame(xr, yr, w, h, ox = 0, oy = 0) {
   };
 }
 
+/** A frame with one scale on both axes, centred in w x h: 2-D data keeps its shape (a spiral drawn
+ * in a wide box looked elliptical beside the square Output view: issue 13). */
+export function squareFrame(xr, yr, w, h, ox = 0, oy = 0) {
+  const dx = xr[1] - xr[0] || 1;
+  const dy = yr[1] - yr[0] || 1;
+  const k = Math.min(w / dx, h / dy);
+  return makeFrame(xr, yr, dx * k, dy * k, ox + (w - dx * k) / 2, oy + (h - dy * k) / 2);
+}
+
 /** Points [[x, y], ...] with a fill per point; hollow draws rings (the validation split). */
 export function drawPoints(ctx, frame, pts, fillOf, { radius = 3, hollow = false } = {}) {
   ctx.lineWidth = hollow ? 1.5 : 1;
@@ -93,14 +102,18 @@ export function drawAxes(ctx, frame) {
 export function drawDigits(ctx, w, h, images, labels, side) {
   const n = images.length;
   if (!n) return;
-  const cell = Math.max(12, Math.floor(Math.sqrt((w * h) / n)));
+  const below = labels ? 12 : 0; // each label under its digit, never over it (issue 13)
+  const cell = Math.max(14 + below, Math.floor(Math.sqrt((w * h) / n)));
   const cols = Math.max(1, Math.floor(w / cell));
+  const tileSide = cell - 4 - below;
   const px = side * side;
   const img = new ImageData(side, side);
   const tile = new OffscreenCanvas(side, side);
   const tctx = tile.getContext("2d");
   ctx.imageSmoothingEnabled = false;
   ctx.font = "10px system-ui, sans-serif";
+  ctx.textAlign = "center";
+  ctx.textBaseline = "alphabetic";
   for (let i = 0; i < n; i++) {
     const r = Math.floor(i / cols);
     const c = i % cols;
@@ -110,13 +123,12 @@ export function drawDigits(ctx, w, h, images, labels, side) {
       img.data.set([v, v, v, 255], p * 4);
     }
     tctx.putImageData(img, 0, 0);
-    ctx.drawImage(tile, c * cell + 2, r * cell + 2, cell - 4, cell - 4);
+    const x0 = c * cell + (cell - tileSide) / 2;
+    ctx.drawImage(tile, x0, r * cell + 2, tileSide, tileSide);
     if (labels) {
-      const text = String(labels[i]);
-      ctx.fillStyle = "rgba(255,255,255,0.85)";
-      ctx.fillRect(c * cell + 2, r * cell + 2, ctx.measureText(text).width + 3, 11);
       ctx.fillStyle = "#1864ab";
-      ctx.fillText(text, c * cell + 3, r * cell + 11);
+      ctx.fillText(String(labels[i]), x0 + tileSide / 2, r * cell + 2 + tileSide + 10);
     }
   }
+  ctx.textAlign = "left";
 }

@@ -2,6 +2,7 @@
 // messages. Pure functions on a run record; main.js owns the records themselves.
 
 import { ACTIVE_STATUSES, COL, MSG, STATUS } from "./protocol.js";
+import { runName } from "./runset.js";
 
 export const STATUS_TEXT = {
   [STATUS.QUEUED]: "Queued", [STATUS.RUNNING]: "Training", [STATUS.PAUSED]: "Paused",
@@ -123,9 +124,11 @@ export function savedRun(out, { label, parentLabel = null, color, monitor = COL.
   return run;
 }
 
-/** Records of a session's saved runs (oldest first), labelled, with parents named and colours in turn. */
+/** Records of a session's saved runs (oldest first), by the names kept with them (runs saved before
+ * names were kept are named by their place, as the migration names them), with parents named and
+ * colours in turn. */
 export function savedRuns(saved, { normalizeSpec, colors, monitorOf = () => COL.VAL_LOSS }) {
-  const labels = new Map(saved.map((r, i) => [r.id, r.label || `Run ${i + 1}`]));
+  const labels = new Map(saved.map((r, i) => [r.id, r.name || runName(i + 1, r.label)]));
   return saved.map((out, i) => {
     const run = savedRun({ ...out, spec: normalizeSpec(out.spec) }, {
       label: labels.get(out.id),

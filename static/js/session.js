@@ -101,6 +101,15 @@ export function createSessionFlow(page) {
     drawButtons();
   }
 
+  /** A fork names where it came from, with a link to the source's share view. */
+  function showSource(source) {
+    const link = $("#forked-from");
+    link.hidden = !source;
+    if (!source) return;
+    link.href = source.share_url;
+    link.textContent = `Forked from “${source.title}”`;
+  }
+
   function showTitle(title) {
     document.title = title ? `${title} · Layerlab` : "Layerlab: a neural-network playground";
   }
@@ -131,6 +140,7 @@ export function createSessionFlow(page) {
     page.setSession({ id: s.id, token, shareToken: s.share_token, shareUrl: s.share_url });
     bar.show({ title: s.title, notes: s.notes });
     showTitle(s.title);
+    showSource(s.forked_from);
     page.setUploads(s.uploads);
     if (s.spec && !specInUrl) page.loadSpec(s.spec);
     serverSpec = s.spec ? normalize(state.catalog, s.spec) : null;
@@ -154,7 +164,10 @@ export function createSessionFlow(page) {
     bar.show({ title: s.title, notes: s.notes, readOnly: true });
     showTitle(s.title);
     page.setUploads(s.uploads);
-    if (s.spec) page.loadSpec(s.spec);
+    // A share link shows the network its latest run trained, not the owner's later edits: the
+    // views of that run (its weights above all) then draw on the spec on screen (issue 13).
+    const latest = s.runs.length ? s.runs[s.runs.length - 1] : null;
+    if (latest || s.spec) page.loadSpec(latest ? latest.spec : s.spec);
     page.showSavedRuns(s.runs);
     drawButtons();
   }
@@ -233,8 +246,10 @@ export function createSessionFlow(page) {
     if (!source) return;
     if (state.session) await autosave.flush();
     setBusy(true);
-    // A copy of one's own session is told apart by its title; a share link's keeps the original's.
-    const res = await api.fork(source, state.session ? `${bar.title().trim() || DEFAULT_TITLE} (copy)` : null);
+    // A copy is told apart by its title: "(copy)" of one's own session, "(fork)" of a share link's
+    // (which kept the original's title, unmarked: issue 13); it links back to its source.
+    const title = bar.title().trim() || DEFAULT_TITLE;
+    const res = await api.fork(source, `${title} ${state.session ? "(copy)" : "(fork)"}`.slice(0, 200));
     setBusy(false);
     if (!res.ok) {
       page.notify(`Could not fork: ${errorText(res)}`, "bad");

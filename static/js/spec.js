@@ -171,6 +171,16 @@ export function liveEdit(runSpec, prev, next) {
   return sameSpec(spec, next) ? { changed, spec } : null;
 }
 
+// Training fields a run takes only when it starts (lr and L2 change live), named as the panel names them.
+export const NEXT_RUN_FIELDS = Object.freeze({
+  optimizer: "Optimizer", batch_size: "Batch size", epochs: "Epochs", l1: "L1", early_stopping: "Early stopping",
+  lr_schedule: "Learning-rate schedule", seed: "Init seed", device: "Device",
+});
+
+/** The names of the training fields that differ between `prev` and `next` and wait for the next run. */
+export const nextRunFields = (prev, next) => Object.entries(NEXT_RUN_FIELDS)
+  .filter(([k]) => !sameSpec(prev[k] ?? null, next[k] ?? null)).map(([, label]) => label);
+
 const escapeRe = (s) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 
 /** Index of the layer a validation error path names in a stack ("model.layers[2].units" -> 2;

@@ -14,7 +14,7 @@ const DATA_PATH = /^(data|task)\b/;
 
 /**
  * page: what main.js lets this module see and do: state (read only), views, current() (the current
- * run or null), onChecked(spec, summary, errors). problems: the element under the stack for the
+ * run or null), onChecked(spec, summary, errors), onPreview(preview) (the data preview drawn). problems: the element under the stack for the
  * errors no layer or field takes.
  */
 export function createSpecCheck(page, { problems }) {
@@ -42,7 +42,8 @@ export function createSpecCheck(page, { problems }) {
     showErrors(errors);
     const run = page.current();
     if (!res.ok) {
-      if (!run) views.network.setSummary(null);
+      // A bad import or edit: the diagram keeps a run's network only while it is the one on screen.
+      if (!run || !sameSpec(run.spec.model, spec.model)) views.network.setSummary(null);
     } else if (!run || !sameSpec(run.spec.model, spec.model)) {
       views.network.setSummary(summary);
       views.network.setWeights(null);
@@ -77,6 +78,7 @@ export function createSpecCheck(page, { problems }) {
     if (seq !== previewSeq || !res.ok) return; // a bad data field is named by validate
     views.dataPanel.setPreview(res.data);
     views.outputs.setData(res.data);
+    if (page.onPreview) page.onPreview(res.data);
     const run = page.current();
     if (run && sameSpec(run.spec.data, state.spec.data)) {
       views.outputs.setAll(Object.values(run.snapshots).filter((s) => s.kind !== SNAP.WEIGHTS));

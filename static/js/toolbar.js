@@ -4,6 +4,7 @@
 import { $, setText } from "./dom.js";
 import { STATUS } from "./protocol.js";
 import { isActive, lastEpoch } from "./runs.js";
+import { speedText } from "./speed.js";
 
 const TOAST_MS = 4000;
 
@@ -22,9 +23,11 @@ function spaceKey(action) {
 export function createToolbar({ on }) {
   const ui = {
     train: $("#btn-train"), pause: $("#btn-pause"), step: $("#btn-step"), stop: $("#btn-stop"), reset: $("#btn-reset"),
-    epoch: $("#epoch"), epochTotal: $("#epoch-total"), status: $("#run-status"), toast: $("#toast"),
+    epoch: $("#epoch"), epochTotal: $("#epoch-total"), speed: $("#run-speed"), status: $("#run-status"), toast: $("#toast"),
   };
   for (const name of ["train", "pause", "step", "stop", "reset"]) ui[name].addEventListener("click", on[name]);
+  ui.pauseIcon = ui.pause.querySelector(".icon");
+  ui.pauseLabel = ui.pause.querySelector(".btn-text");
   let toastTimer = null;
   document.addEventListener("keydown", spaceKey(on.space));
 
@@ -32,6 +35,7 @@ export function createToolbar({ on }) {
   function showEpoch(run, specEpochs) {
     setText(ui.epoch, String(lastEpoch(run)));
     setText(ui.epochTotal, `/ ${run ? run.spec.training.epochs : specEpochs}`);
+    setText(ui.speed, speedText(run));
   }
 
   /**
@@ -47,8 +51,11 @@ export function createToolbar({ on }) {
         : active && sameAsRun ? (paused ? "Resume training (space)" : "Training…")
           : active ? "Start again with the changed settings" : "Train the network (space)";
     ui.pause.disabled = !steer;
-    ui.pause.setAttribute("aria-pressed", String(paused));
     ui.pause.title = paused ? "Resume (space)" : "Pause (space)";
+    // The label says the state (issue 13): aria-pressed alone changed nothing on screen.
+    setText(ui.pauseLabel, paused ? "Resume" : "Pause");
+    setText(ui.pauseIcon, paused ? "▶" : "❚❚");
+    ui.pause.classList.toggle("btn-paused", paused);
     ui.step.disabled = !steer;
     ui.stop.disabled = !steer;
     ui.reset.disabled = !runs.length || readOnly;

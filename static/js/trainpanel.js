@@ -50,6 +50,8 @@ export function createTrainPanel(root, { catalog, onChange, onDropout }) {
   const seed = numberInput(P.seed, { min: 0, step: 1 });
   const device = selectInput(P.device, [{ value: "auto", label: "Auto" }]);
   const deviceHint = el("p", { class: "hint" });
+  const nextRunHint = el("p", { class: "visually-hidden", text: "Applies to the next run, not the one training now.",
+                                attrs: { id: "next-run-hint" } });
 
   const esRow = el("div", { class: "field field-check" },
     el("label", { class: "check" }, es, " Early stopping"),
@@ -69,6 +71,7 @@ export function createTrainPanel(root, { catalog, onChange, onDropout }) {
     scheduleParams,
     el("div", { class: "field-pair" }, field("Init seed", seed, { title: "Seeds initialisation, shuffling and dropout" }), field("Device", device)),
     deviceHint,
+    nextRunHint,
   );
 
   root.addEventListener("input", (e) => {
@@ -145,5 +148,26 @@ export function createTrainPanel(root, { catalog, onChange, onDropout }) {
     setText(deviceHint, `This server can train on: ${have.map((d) => d.toUpperCase()).join(", ")}.`);
   }
 
-  return { render, setHealth, ...fieldErrors(root) };
+  /** While a run trains, the fields it took at its start are marked "next run" (lr and L2 apply live). */
+  function setRunning(running) {
+    for (const input of [optimizer, batch, epochs, l1, es, scheduleType, seed, device]) {
+      const label = root.querySelector(`label[for="${CSS.escape(input.id)}"]`) || input.closest("label");
+      if (!label) continue;
+      let tag = label.querySelector(".next-run");
+      if (running && !tag) {
+        // Out of the field's name (tests and screen readers find "Batch size" as ever); the
+        // description says it instead.
+        tag = el("span", { class: "next-run", text: "next run", attrs: { "aria-hidden": "true" },
+                           title: "A change here applies to the next run; lr and L2 apply live" });
+        label.append(" ", tag);
+        input.setAttribute("aria-describedby", nextRunHint.id);
+      } else if (!running && tag) {
+        tag.previousSibling.remove();
+        tag.remove();
+        input.removeAttribute("aria-describedby");
+      }
+    }
+  }
+
+  return { render, setHealth, setRunning, ...fieldErrors(root) };
 }

@@ -13,6 +13,7 @@ import { createNetworkView } from "./network.js";
 import { createOutputs } from "./outputs.js";
 import { createStacks } from "./stacks.js";
 import { createTrainPanel } from "./trainpanel.js";
+import { createFoldCue } from "./foldcue.js";
 
 /**
  * on: {builder: {stack(path()) -> {add, move, remove, param, fix}, paths(edits)}, data(edits), example(name), useUpload(id), csvFile(file),
@@ -31,9 +32,10 @@ export function createViews(catalog, on) {
     tasks: catalog.tasks, on: { file: on.csvFile, choose: on.csvColumns },
   });
   views.trainPanel = createTrainPanel($("#train-panel"), { catalog, onChange: on.training, onDropout: on.dropout });
+  createFoldCue($("#train-panel").closest("section"), $("#train-panel [data-path='training.device']"), $("#train-more"));
   views.charts = createCharts({
     loss: $("#loss-chart"), acc: $("#acc-chart"), lr: $("#lr-chart"), accPanel: $("#acc-panel"),
-    legend: $("#run-legend"), readout: $("#readout"), logToggle: $("#log-scale"),
+    legend: $("#run-legend"), readout: $("#readout"), logToggle: $("#log-scale"), onRename: on.rename,
   });
   const labels = Object.fromEntries(catalog.layers.map((l) => [l.type, l.label]));
   views.network = createNetworkView($("#network-canvas"), { caption: $("#network-caption"), labels });

@@ -71,5 +71,5 @@ def test_a_gan_is_built_trained_and_forked(page: Page, shot) -> None:
     remedy.click()
     legend = page.get_by_role("list", name="Runs").get_by_role("listitem")
     expect(legend).to_have_count(2)
-    expect(legend.nth(1)).to_have_attribute("aria-label", "One D step per G step")
+    expect(legend.nth(1)).to_have_attribute("aria-label", "Run 2 · One D step per G step")
     shot(page, "gan-remedy-overlay")

@@ -52,7 +52,7 @@ def test_deep_sigmoid_net_shows_vanishing_gradients_and_relu_fixes_it(fresh_page
 
     legend = page.get_by_role("list", name="Runs").get_by_role("listitem")
     expect(legend).to_have_count(2)
-    expect(legend.nth(1)).to_have_attribute("aria-label", "Switch to ReLU")
+    expect(legend.nth(1)).to_have_attribute("aria-label", "Run 2 · Switch to ReLU")
     # The overlaid run (now the current one, all ReLU) learns: its card says good fit.
     expect(card.locator(".verdict")).to_have_text("Good fit", timeout=60_000)
     expect(region.locator(".insides-name").first).to_contain_text("relu")

@@ -59,7 +59,10 @@ def test_save_then_share_read_only_then_fork_and_train(page: Page, fresh_page, s
     expect(other.get_by_text("Read-only: a shared experiment")).to_be_hidden()
     (fork,) = kept_sessions(other)
     assert fork["id"] != kept["id"]
-    expect(other.get_by_label("Session title")).to_have_value("Spiral, two layers")
+    # The fork is marked as one, and links to the share view it came from (issue 13).
+    expect(other.get_by_label("Session title")).to_have_value("Spiral, two layers (fork)")
+    source = other.get_by_role("link", name="Forked from “Spiral, two layers”")
+    expect(source).to_have_attribute("href", url)
     wait_for_chart(other, min_points=20)  # the copied run
     expect(button(other, "Train")).to_be_enabled()
     button(other, "Train").click()
@@ -239,6 +242,8 @@ def test_a_csv_becomes_the_dataset_and_trains(page: Page, fresh_page, shot) -> N
     expect(chooser.get_by_role("checkbox", name="x2")).to_be_checked()
     expect(page.get_by_label("Dataset", exact=True)).to_have_value(re.compile(r"^csv:"))
     expect(page.locator(".preview-caption")).to_contain_text("42 training · 18 validation points")
+    # The class colours' key names the CSV's own classes (issue 13).
+    expect(page.get_by_role("list", name="Class colours").get_by_role("listitem")).to_have_text(["no", "yes"])
     set_field(page, "Epochs", "10")
     wait_valid(page)
     button(page, "Train").click()

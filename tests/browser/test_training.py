@@ -49,7 +49,8 @@ def test_pause_then_step_trains_exactly_one_epoch(page: Page, shot) -> None:
     wait_for_chart(page, min_points=3)
     button(page, "Pause").click()
     expect(status(page)).to_have_text("Paused")
-    expect(button(page, "Pause")).to_have_attribute("aria-pressed", "true")
+    expect(button(page, "Resume")).to_be_enabled()  # the label says the state (issue 13)
+    expect(button(page, "Pause")).to_have_count(0)
     before = wait_epoch_stable(page)
 
     button(page, "Step").click()
@@ -90,7 +91,7 @@ def test_a_remedy_forks_a_run_whose_curves_overlay_the_first(page: Page, shot) -
     assert layer_labels(page) == ["Dense", "Dropout"] * 3
     legend = page.get_by_role("list", name="Runs").get_by_role("listitem")
     expect(legend).to_have_count(2)
-    expect(legend.nth(1)).to_have_attribute("aria-label", "Add dropout")
+    expect(legend.nth(1)).to_have_attribute("aria-label", "Run 2 · Add dropout")
     points = wait_for_chart(page, min_points=10, runs=2)
     assert points["series"] == 4  # train and validation for each run, overlaid
     shot(page, "remedy-overlay")

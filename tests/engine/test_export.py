@@ -352,3 +352,15 @@ def test_recurrent_and_sequence_modules_match_the_engine(tmp_path):
     proc = subprocess.run([sys.executable, str(path)], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout) == expected
+
+
+def test_quiet_prints_the_final_epoch_only(tmp_path):
+    """--quiet printed nothing at all (issue 13): it prints the last epoch's numbers in one line."""
+    path = tmp_path / "quiet.py"
+    path.write_text(export_script(spec_of({"training": {"epochs": 3}})))
+    proc = subprocess.run([sys.executable, str(path), "--quiet"], capture_output=True, text=True, timeout=120,
+                          cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("final: epoch 3  "), proc.stdout
+    assert "train_loss " in lines[0] and "val_loss " in lines[0]

@@ -133,7 +133,8 @@ def test_caps_come_from_the_settings(make_client: Callable[..., TestClient]) -> 
 # -- runs ----------------------------------------------------------------------------------------------------
 def test_a_run_from_post_to_finished(api: Api, client: TestClient) -> None:
     created = api.create(spec(), label="baseline", parent="abc123")
-    assert set(created) == {"id", "status", "summary"}
+    assert set(created) == {"id", "status", "summary", "device"}
+    assert created["device"] in ("cpu", "cuda", "mps")  # "auto" as this server resolves it (the page shows it)
     assert created["status"] in ("queued", "running")
     assert created["summary"]["total_params"] == 2 * 8 + 8 + 8 * 2 + 2
     run = api.wait_status(created["id"], "finished")
