@@ -97,3 +97,14 @@ def test_any_host_setting_allows_any_origin(make_client):
     c = make_client(allowed_hosts="*")
     r = c.post("/api/sessions", json={"title": "t"}, headers={"origin": EVIL})
     assert r.status_code == 201, r.text
+
+
+def test_a_cross_site_form_cannot_fork_through_a_share_link(client):
+    # The one request a page elsewhere could really send: a form (or a no-cors fetch) needs no CORS
+    # preflight, and a fork's body is optional, so an empty text/plain POST made a fork before this check.
+    s = strict_json(client.post("/api/sessions", json={"title": "mine"}).text)
+    form = {"content-type": "text/plain", "origin": EVIL, "sec-fetch-site": "cross-site"}
+    r = client.post(f"/api/shared/{s['share_token']}/fork", content=b"", headers=form)
+    assert r.status_code == 403, r.text
+    r = client.post(f"/api/shared/{s['share_token']}/fork", content=b"", headers={"content-type": "text/plain"})
+    assert r.status_code == 201, r.text  # the same request from curl
