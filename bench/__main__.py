@@ -13,6 +13,7 @@ MODULES = {
     "engine": "bench.engine_bench",
     "server": "bench.server_bench",
     "load": "bench.load_bench",
+    "soak": "bench.soak_bench",
     "cluster": "bench.cluster_bench",
     "gan": "bench.gan_bench",
     "ae": "bench.ae_bench",

@@ -5,10 +5,7 @@
                   (LAYERLAB_MAX_CONCURRENT_RUNS = the cores) and at 8 workers. Goal: health p99
                   <= 50 ms at any worker count, every run finished, 0 lost `end` messages, every
                   viewer's history equal to the server's.
-  soak            runs started back to back, each watched by a viewer, for SOAK_SECONDS (default 120;
-                  600 for the issue's 10-minute figure): the server's RSS is sampled at the start,
-                  after the first quarter, and at the end. Goal: the last three quarters grow less
-                  than 10% of the first sample.
+  (the 10-minute memory soak is bench/soak_bench.py: `python -m bench soak`)
 """
 
 from __future__ import annotations
@@ -17,22 +14,12 @@ import asyncio
 import os
 import tempfile
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
 from bench.engine_bench import _circle
 from bench.server_bench import (CROWD_EPOCHS, CROWD_RUNS, CROWD_VIEWERS, Server, Viewer, _health_times, _pct,
                                 _spec, serve_process, table)
-
-SOAK_SECONDS = float(os.environ.get("SOAK_SECONDS", "120"))
-
-
-def _rss_mib(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 def _health_until(server: Server, stop: threading.Event) -> list[float]:
@@ -70,31 +57,6 @@ def crowd_health(server: Server, workers: str) -> dict[str, Any]:
                       f"{r['complete']}/{CROWD_VIEWERS} histories complete"}
 
 
-async def _soak(server: Server, seconds: float) -> tuple[list[float], int]:
-    body = _spec(_circle(), CROWD_EPOCHS)
-    samples = [_rss_mib(server.pid)]
-    start = time.monotonic()
-    runs = 0
-    marks = [start + seconds / 4, start + seconds]
-    while time.monotonic() < marks[-1]:
-        ids = [(await asyncio.to_thread(server.post, "/api/runs", body))["id"] for _ in range(4)]
-        await asyncio.gather(*(Viewer(server, i).watch(timeout=120) for i in ids))
-        runs += len(ids)
-        if len(samples) == 1 and time.monotonic() >= marks[0]:
-            samples.append(_rss_mib(server.pid))
-    samples.append(_rss_mib(server.pid))
-    return samples, runs
-
-
-def soak(server: Server) -> dict[str, Any]:
-    samples, runs = asyncio.run(_soak(server, SOAK_SECONDS))
-    first, quarter, last = samples[0], samples[1] if len(samples) > 2 else samples[0], samples[-1]
-    growth = last - quarter
-    return {"name": f"RSS over a {SOAK_SECONDS:g} s soak", "value": f"+{growth:.0f} MiB",
-            "goal": "< 10% after warm-up", "ok": growth < 0.1 * first,
-            "detail": f"{first:.0f} MiB at start, {quarter:.0f} after a quarter, {last:.0f} at the end; {runs} runs"}
-
-
 def main() -> None:
     print(f"server under load: layerlab serve on 127.0.0.1, {os.cpu_count()} cores")
     rows = []
@@ -103,8 +65,6 @@ def main() -> None:
             env = {} if workers is None else {"max_concurrent_runs": workers}
             with serve_process(Path(tmp) / f"crowd-{workers}.db", **env) as server:
                 rows.append(crowd_health(server, workers or f"default ({os.cpu_count()})"))
-        with serve_process(Path(tmp) / "soak.db") as server:
-            rows.append(soak(server))
     print(table(rows))
 
 

@@ -1,8 +1,10 @@
-"""The outer wall of every request: trusted Host names, websocket Origins, and security headers.
+"""The outer wall of every request: trusted Host names, cross-site requests, and security headers.
 
 A server on loopback that answered any Host could be reached through DNS rebinding (a page on
-evil.example whose name resolves to 127.0.0.1), and a websocket is not covered by the browser's
-same-origin rule at all, so both are checked here, before any route runs. docs/security.md.
+evil.example whose name resolves to 127.0.0.1), a websocket is not covered by the browser's
+same-origin rule at all, and a page on any site can POST a form or a fetch here (routes such as
+POST /api/runs or a fork need no token): all three are checked here, before any route runs, against
+the same allowed hosts. docs/security.md.
 """
 
 from __future__ import annotations
@@ -17,6 +19,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 WS_FORBIDDEN = 4403  # close code of a websocket refused for its Host or Origin (uvicorn answers HTTP 403)
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
+CROSS_SITE = (b'{"detail":"cross-site request refused: this server takes changes only from its own pages '
+              b'(LAYERLAB_ALLOWED_HOSTS) or from clients that are not browsers"}')
 
 
 def script_hash(text: str) -> str:
@@ -50,7 +55,8 @@ def allowed_hosts(setting: str, public_url: str) -> frozenset[str]:
 
 class Guard:
     """Refuses a Host that is not allowed (HTTP 400; a websocket is closed with 4403), a websocket
-    whose Origin names another host, and adds the security headers to every HTTP answer."""
+    whose Origin names another host, a state-changing request that a browser sent from another
+    site (HTTP 403, JSON), and adds the security headers to every HTTP answer."""
 
     def __init__(self, app: ASGIApp, hosts: frozenset[str], page_csp: str, docs_csp: str) -> None:
         self.app = app
@@ -60,6 +66,26 @@ class Guard:
 
     def _allowed(self, name: str) -> bool:
         return "*" in self.hosts or name in self.hosts
+
+    def _from_elsewhere(self, headers: Headers) -> bool:
+        """Whether a browser says this request comes from a page that is not one of ours.
+
+        Origin first, when it names a site. The page is served with Referrer-Policy: no-referrer, and
+        under that policy the Fetch standard ("serializing a request origin") has a browser send
+        `Origin: null` even on the page's own POSTs (Chromium sends the origin anyway): then
+        Sec-Fetch-Site, which browsers set and pages cannot, decides; then Referer.
+        A request with none of them is not from a browser (curl, scripts, the CLI), so not forged.
+        """
+        origin = headers.get("origin")
+        if origin is not None and origin != "null":
+            return not self._allowed(host_name(urlsplit(origin).netloc))
+        site = headers.get("sec-fetch-site")
+        if site is not None:
+            return site not in ("same-origin", "none")
+        referer = headers.get("referer")
+        if referer is not None:
+            return not self._allowed(host_name(urlsplit(referer).netloc))
+        return origin is not None  # `Origin: null` and nothing else: a sandboxed frame or a data: page
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):
@@ -80,6 +106,9 @@ class Guard:
         if not host_ok:
             await _plain(send, 400, b"this server does not answer to that Host name (LAYERLAB_ALLOWED_HOSTS)")
             return
+        if scope["method"] not in SAFE_METHODS and "*" not in self.hosts and self._from_elsewhere(headers):
+            await _plain(send, 403, CROSS_SITE, b"application/json")
+            return
         policy = self.docs_csp if scope["path"] in ("/docs", "/redoc", "/docs/oauth2-redirect") else self.page_csp
 
         async def send_with_headers(message: Message) -> None:
@@ -97,8 +126,8 @@ def security_headers(policy: bytes) -> list[tuple[bytes, bytes]]:
             (b"cross-origin-opener-policy", b"same-origin")]
 
 
-async def _plain(send: Send, status: int, body: bytes) -> None:
+async def _plain(send: Send, status: int, body: bytes, kind: bytes = b"text/plain; charset=utf-8") -> None:
     await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"text/plain; charset=utf-8"), (b"content-length", str(len(body)).encode()),
+                "headers": [(b"content-type", kind), (b"content-length", str(len(body)).encode()),
                             *security_headers(b"default-src 'none'; frame-ancestors 'none'")]})
     await send({"type": "http.response.body", "body": body})
