@@ -15,6 +15,7 @@ MODULES = {
     "load": "bench.load_bench",
     "cluster": "bench.cluster_bench",
     "gan": "bench.gan_bench",
+    "fused": "bench.fused_bench",
 }
 
 
