@@ -2,10 +2,13 @@
 // tells them. It reports clicks; main.js decides what they do.
 
 import { $, setText } from "./dom.js";
-import { STATUS } from "./protocol.js";
+import { COL, STATUS } from "./protocol.js";
 import { isActive, lastEpoch } from "./runs.js";
 
 const TOAST_MS = 4000;
+
+/** Seconds as µs or ms, three significant figures. */
+const fmtStep = (s) => (s < 1e-3 ? `${(s * 1e6).toPrecision(3)} µs` : `${(s * 1e3).toPrecision(3)} ms`);
 
 /** Space plays and pauses (`action`), except while typing in a field, in a menu or in a dialog. */
 function spaceKey(action) {
@@ -23,15 +26,24 @@ export function createToolbar({ on }) {
   const ui = {
     train: $("#btn-train"), pause: $("#btn-pause"), step: $("#btn-step"), stop: $("#btn-stop"), reset: $("#btn-reset"),
     epoch: $("#epoch"), epochTotal: $("#epoch-total"), status: $("#run-status"), toast: $("#toast"),
+    engine: $("#run-engine"),
   };
   for (const name of ["train", "pause", "step", "stop", "reset"]) ui[name].addEventListener("click", on[name]);
   let toastTimer = null;
   document.addEventListener("keydown", spaceKey(on.space));
 
-  /** The epoch of `run` (or 0) out of its epochs (or the spec's, with no run). */
+  /** The epoch of `run` (or 0) out of its epochs (or the spec's, with no run), and which compute
+   * path trains it beside its last step time (the summary's engine: fused-dense or autograd). */
   function showEpoch(run, specEpochs) {
     setText(ui.epoch, String(lastEpoch(run)));
     setText(ui.epochTotal, `/ ${run ? run.spec.training.epochs : specEpochs}`);
+    const summary = run && run.summary;
+    const times = run ? run.history[COL.STEP_TIME] : [];
+    const last = times.length ? times[times.length - 1] : null;
+    setText(ui.engine, summary && summary.engine
+      ? `${summary.engine}${last !== null ? ` · ${fmtStep(last)}/step` : ""}` : "");
+    ui.engine.dataset.engine = (summary && summary.engine) || "";
+    ui.engine.title = (summary && summary.engine_why) || "";
   }
 
   /**
