@@ -16,6 +16,7 @@ MODULES = {
     "cluster": "bench.cluster_bench",
     "gan": "bench.gan_bench",
     "fused": "bench.fused_bench",
+    "boundary": "bench.boundary_bench",
 }
 
 
