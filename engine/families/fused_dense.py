@@ -30,8 +30,11 @@ from .fused_acts import ACTS, Act
 ENGINE_FUSED = "fused-dense"
 ENGINE_AUTOGRAD = "autograd"
 MAX_UNITS = 128  # widest layer (input included) it takes: beyond, arithmetic, not dispatch, is the cost
+# Largest m * n * k of one matmul: OpenBLAS (numpy's BLAS) runs a GEMM below 65536 * 4 on one thread
+# (interface/gemm.c, SMP_THRESHOLD_MIN * GEMM_MULTITHREAD_THRESHOLD), so under this cap numpy never
+# starts BLAS threads beside a run's single torch thread, without a thread-limiting dependency.
+MAX_GEMM = 65536
 OPTIMIZERS = ("sgd", "momentum", "adam")
-EVAL_CHUNK = 8192  # rows per forward pass when evaluating
 BETAS, EPS, MOMENTUM = (0.9, 0.999), 1e-8, 0.9  # torch's Adam defaults; engine/optimizers.py's momentum
 
 
@@ -52,7 +55,15 @@ def fused_scope(spec: Any, input_shape: tuple[int, ...], widths: list[int], devi
         return f"optimizer {t.optimizer!r} is not fused (only {', '.join(OPTIMIZERS)})"
     if max([input_shape[0], *widths]) > MAX_UNITS:
         return f"a layer is wider than {MAX_UNITS} units: autograd's kernels win there"
+    if t.batch_size * largest_layer(input_shape[0], widths) > MAX_GEMM:
+        return f"batch {t.batch_size} on these widths is arithmetic-bound: autograd's kernels win there"
     return None
+
+
+def largest_layer(n_in: int, widths: list[int]) -> int:
+    """The largest in * out over the dense layers (the head included)."""
+    sizes = [n_in, *widths]
+    return max(a * b for a, b in zip(sizes, sizes[1:]))
 
 
 class _Layer:
@@ -91,6 +102,8 @@ class FusedDenseStepper(Stepper):
         self.x_val, self.y_val = split.x_val, split.y_val
         self.dtype = self.layers[0].W.dtype
         n_out = self.layers[-1].W.shape[0]
+        # Rows per forward pass when evaluating: each matmul stays under MAX_GEMM (one BLAS thread).
+        self.eval_chunk = max(1, MAX_GEMM // max(L.W.size for L in self.layers))
         self.eye = np.eye(n_out, dtype=self.dtype) if classes else None  # one-hot rows of the labels
 
     def set_lr(self, lr: float) -> None:
@@ -210,7 +223,8 @@ class FusedDenseStepper(Stepper):
         """(mean loss, accuracy or None), as SupervisedStepper.evaluate_on."""
         xn, yn = x.detach().numpy(), y.detach().numpy()
         with np.errstate(all="ignore"):
-            outs = np.concatenate([self._forward(xn[i:i + EVAL_CHUNK])[-1][1] for i in range(0, len(xn), EVAL_CHUNK)])
+            step = self.eval_chunk
+            outs = np.concatenate([self._forward(xn[i:i + step])[-1][1] for i in range(0, len(xn), step)])
             return self._metrics(outs, yn)
 
     def evaluate(self) -> dict[str, Optional[float]]:

@@ -188,6 +188,7 @@ def test_live_lr_and_l2_changes_alike() -> None:
     ({"model": {"layers": [{"type": "dense", "units": 8}, {"type": "batchnorm"}]}}, "batchnorm"),
     ({"training": {"optimizer": "rmsprop"}}, "rmsprop"),
     ({"model": {"layers": [{"type": "dense", "units": 200}]}}, "wider than"),
+    ({"model": {"layers": [{"type": "dense", "units": 64}] * 2}, "training": {"batch_size": 64}}, "arithmetic-bound"),
 ])
 def test_outside_scope_falls_back_visibly(patch: dict[str, Any], why: str) -> None:
     trainer = Trainer(parse_spec(merge_patch(BASE, patch)))
