@@ -17,6 +17,8 @@ MODULES = {
     "cluster": "bench.cluster_bench",
     "gan": "bench.gan_bench",
     "ae": "bench.ae_bench",
+    "fused": "bench.fused_bench",
+    "boundary": "bench.boundary_bench",
 }
 
 

@@ -139,6 +139,10 @@ class Family:
         """A Stepper that trains `model` on `split`."""
         raise NotImplementedError
 
+    def engine_path(self, spec: "ExperimentSpec", summary: "Summary", device: torch.device) -> tuple[str, str]:
+        """(which compute path its stepper trains on, why): the run's summary and page say it."""
+        return "autograd", f"the {self.name} family trains on autograd"
+
     def baseline(self, split: "Split") -> float:
         """The loss of learning nothing (the constant guess): the scale of divergence and diagnosis."""
         raise NotImplementedError

@@ -25,7 +25,6 @@ from typing import Any, Optional
 import torch
 from torch import nn
 
-from .views import BUDGET, MIN_INTERVAL_S
 
 PROBE_ROWS = 256  # rows of the training split in the probe batch
 HIST_BINS = 24
@@ -225,10 +224,12 @@ def build_insides(spec: Any, model: nn.Sequential, x_train: torch.Tensor, y_trai
 
 
 class InsidesCadence:
-    """When the insides are recorded: as a view is, at most every views.MIN_INTERVAL_S and within a
-    share of the views' budget of wall time. `view` is the latest snapshot (the diagnosis reads it)."""
+    """When the insides are recorded: at most every MIN_INTERVAL_S, and within BUDGET of the wall
+    time. `view` is the latest snapshot (the diagnosis reads it). The views refresh faster when they
+    are cheap (engine/views.py); sparklines of a few points a second need no more than this."""
 
-    SHARE = 0.5  # of views.BUDGET
+    MIN_INTERVAL_S = 0.2
+    BUDGET = 0.015  # share of wall time
 
     def __init__(self, insides: Optional[Insides], emit: Any) -> None:
         self.insides, self.emit = insides, emit
@@ -248,7 +249,7 @@ class InsidesCadence:
         """Record now if the interval has passed."""
         if self.insides is None:
             return
-        wait = max(MIN_INTERVAL_S, self._cost / (BUDGET * self.SHARE))
+        wait = max(self.MIN_INTERVAL_S, self._cost / self.BUDGET)
         if time.perf_counter() - self._last >= wait:
             self._take(epoch, epoch, lr, l1, l2)
 

@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from .data import data_info
-from .errors import ErrorItem, ShapeError
+from .errors import ErrorItem, ShapeError, SpecError
 from .family import FAMILIES
 from .layers import fmt
 from .spec import ExperimentSpec, Limits
@@ -40,6 +40,8 @@ class Summary:
     task: str
     n_classes: int | None
     rows: list[LayerRow] = field(default_factory=list)  # every stack's rows, in build order
+    engine: str = "autograd"  # the compute path its stepper trains on (Family.engine_path)
+    engine_why: str = ""  # why that path: the fused path's scope, or what put the spec outside it
 
     @property
     def total_params(self) -> int:
@@ -59,7 +61,7 @@ class Summary:
         return {"input_shape": list(self.input_shape), "task": self.task, "n_classes": self.n_classes,
                 "layers": [row(r) for r in self.rows],
                 "stacks": {name: [row(r) for r in rows] for name, rows in self.stacks.items()},
-                "total_params": self.total_params}
+                "total_params": self.total_params, "engine": self.engine, "engine_why": self.engine_why}
 
     def table(self) -> str:
         """A plain-text table for the CLI."""
@@ -87,11 +89,22 @@ def infer(spec: ExperimentSpec, limits: Limits | None = None) -> Summary:
         first = FAMILIES.get(summary.task).stacks[0]
         raise ShapeError([ErrorItem(f"model.{first.path}", f"the model has {summary.total_params:,} parameters; "
                                     f"the cap is {limits.max_params:,}. Use fewer units or filters")])
+    summary.engine, summary.engine_why = _engine_path(spec, summary)
     mib = activation_mib(summary, spec.training.batch_size)
     if mib > limits.max_activation_mib:
         raise ShapeError([ErrorItem("training.batch_size", f"one batch needs about {mib:,.0f} MiB of activations; "
                                     f"the cap is {limits.max_activation_mib:,} MiB. Lower batch_size or layer sizes")])
     return summary
+
+
+def _engine_path(spec: ExperimentSpec, summary: Summary) -> tuple[str, str]:
+    """The family's choice of compute path on the device the spec resolves to here."""
+    from .device import resolve_device
+    try:
+        device = resolve_device(spec.training.device)
+    except SpecError:
+        return "autograd", f"device {spec.training.device!r} is not available here"
+    return FAMILIES.get(summary.task).engine_path(spec, summary, device)
 
 
 def activation_mib(summary: Summary, batch_size: int) -> float:

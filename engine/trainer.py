@@ -88,6 +88,7 @@ class Trainer:
                 m.generator = dropout_gen
         self.base_lr = spec.training.lr
         self.stepper = self.family.stepper(spec, self.model, self.split, self.device)
+        self.engine = getattr(self.stepper, "engine", "autograd")  # the compute path: fused-dense or autograd
         self.baseline = self.family.baseline(self.split)
         self.columns = self.family.columns()
         self.monitor = self.family.monitor

@@ -36,6 +36,8 @@ class SummaryOut(BaseModel):
     layers: list[LayerRowOut]
     stacks: dict[str, list[LayerRowOut]] = {}
     total_params: int
+    engine: str = Field("autograd", description="the compute path that trains it: 'fused-dense' or 'autograd'")
+    engine_why: str = Field("", description="why that path (the fused path's scope, or what is outside it)")
 
 
 class ErrorItemOut(BaseModel):

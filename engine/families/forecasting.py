@@ -35,6 +35,7 @@ class Forecasting(Supervised):
     natural = "forecasting"
     data_kinds = ("sequence",)
     loss_code = "nn.MSELoss()"
+    fused = False  # its stepper adds the naive forecast's column; the fused one does not
     metrics: ClassVar[tuple[Metric, ...]] = LOSS_METRICS + (
         Metric("naive_val_loss", "Naive forecast (validation)", "loss", baseline=True),)
 

@@ -13,7 +13,7 @@ from typing import Any, ClassVar, Optional
 import torch
 from torch import nn
 
-from ..data import DataInfo, Split
+from ..data import DataInfo, Split, data_info
 from ..diagnosis import diagnose
 from ..events import Diagnosis
 from ..insides import build_insides
@@ -22,6 +22,7 @@ from ..layers import Dense
 from ..shapes import Summary
 from ..spec import ExperimentSpec, LayersModel, ModelSpec
 from ..stack import build_stack, dense_head, infer_stack
+from .fused_dense import ENGINE_AUTOGRAD, ENGINE_FUSED, FusedDenseStepper, fused_scope
 from .supervised_step import SupervisedStepper
 
 LOSS_METRICS = (
@@ -39,6 +40,7 @@ class Supervised(Family):
 
     metrics: ClassVar[tuple[Metric, ...]] = LOSS_METRICS + ACC_METRICS
     natural: ClassVar[str]  # the datasets' natural task that this family takes
+    fused: ClassVar[bool] = True  # its stepper may be the fused dense one (engine/families/fused_dense.py)
     loss_code: ClassVar[str]  # the loss in the exported script
 
     def model_spec(self) -> type[ModelSpec]:
@@ -77,8 +79,21 @@ class Supervised(Family):
         blocks.append(core)
         return nn.Sequential(*blocks)
 
+    def engine_path(self, spec: ExperimentSpec, summary: Summary, device: torch.device) -> tuple[str, str]:
+        """The fused dense stepper where it is exact and wins (fused_scope), else autograd, and why."""
+        if not self.fused:
+            return ENGINE_AUTOGRAD, f"the {self.name} family trains on autograd"
+        widths = [r.output_shape[0] for r in summary.rows if len(r.output_shape) == 1]
+        why = fused_scope(spec, summary.input_shape, widths, device)
+        return (ENGINE_AUTOGRAD, why) if why else (ENGINE_FUSED, "a small dense stack: the exact fused path")
+
     def stepper(self, spec: ExperimentSpec, model: nn.Module, split: Split, device: torch.device) -> Stepper:
         t = spec.training
+        engine, _ = self.engine_path(spec, self.plan(spec, data_info(spec.data)), device)
+        if engine == ENGINE_FUSED and isinstance(model, nn.Sequential):
+            return FusedDenseStepper(model, split, activations=[layer.activation for layer in spec.model.layers],
+                                     optimizer=t.optimizer, lr=t.lr, l1=t.l1, l2=t.l2, loss=self.make_loss(),
+                                     classes=self.target == "class")
         return SupervisedStepper(model, split, device, optimizer=t.optimizer, lr=t.lr, l1=t.l1, l2=t.l2,
                                  loss=self.make_loss(), classes=self.target == "class")
 

@@ -37,6 +37,8 @@ def unnested(model: nn.Sequential) -> nn.Sequential:
 class SupervisedStepper(Stepper):
     """Trains `model` on a Split with the spec's optimizer, l1/l2 and the family's loss."""
 
+    engine = "autograd"  # the compute path the run's summary names (fused_dense.py is the other)
+
     def __init__(self, model: nn.Sequential, split: Split, device: torch.device, *, optimizer: str,
                  lr: float, l1: float, l2: float, loss: nn.Module, classes: bool,
                  extra_val: Callable[[], dict[str, Optional[float]]] | None = None) -> None:

@@ -8,6 +8,8 @@ import { speedText } from "./speed.js";
 
 const TOAST_MS = 4000;
 
+/** Seconds as µs or ms, three significant figures. */
+
 /** Space plays and pauses (`action`), except while typing in a field, in a menu or in a dialog. */
 function spaceKey(action) {
   return (e) => {
@@ -24,6 +26,7 @@ export function createToolbar({ on }) {
   const ui = {
     train: $("#btn-train"), pause: $("#btn-pause"), step: $("#btn-step"), stop: $("#btn-stop"), reset: $("#btn-reset"),
     epoch: $("#epoch"), epochTotal: $("#epoch-total"), speed: $("#run-speed"), status: $("#run-status"), toast: $("#toast"),
+    engine: $("#run-engine"),
   };
   for (const name of ["train", "pause", "step", "stop", "reset"]) ui[name].addEventListener("click", on[name]);
   ui.pauseIcon = ui.pause.querySelector(".icon");
@@ -31,11 +34,17 @@ export function createToolbar({ on }) {
   let toastTimer = null;
   document.addEventListener("keydown", spaceKey(on.space));
 
-  /** The epoch of `run` (or 0) out of its epochs (or the spec's, with no run). */
+  /** The epoch of `run` (or 0) out of its epochs (or the spec's, with no run), and which compute
+   * path trains it beside its last step time (the summary's engine: fused-dense or autograd). */
   function showEpoch(run, specEpochs) {
     setText(ui.epoch, String(lastEpoch(run)));
     setText(ui.epochTotal, `/ ${run ? run.spec.training.epochs : specEpochs}`);
-    setText(ui.speed, speedText(run));
+    setText(ui.speed, speedText(run)); // device, step time and epochs/s
+    // The compute path (issue 16), with the reason it was chosen as its title; the step time is the speed line's.
+    const summary = run && run.summary;
+    setText(ui.engine, (summary && summary.engine) || "");
+    ui.engine.dataset.engine = (summary && summary.engine) || "";
+    ui.engine.title = (summary && summary.engine_why) || "";
   }
 
   /**

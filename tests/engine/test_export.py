@@ -101,7 +101,10 @@ DRIVER = textwrap.dedent('''
             from safetensors.torch import load_file
             fresh = mod.build_model()
             fresh.load_state_dict(load_file(weights), strict=True)
-            loaded = all(torch.equal(a, b) for a, b in zip(fresh.state_dict().values(), model.state_dict().values()))
+            # Equal to float32 rounding: a small dense run trains on the fused numpy path (issue 16),
+            # whose matmuls round differently from the script's torch ones in the last bits.
+            loaded = all(torch.allclose(a, b, rtol=1e-4, atol=1e-6)
+                         for a, b in zip(fresh.state_dict().values(), model.state_dict().values()))
         except FileNotFoundError:
             pass
         out[name] = {"history": history, "data": digest(mod.make_split()), "weights_match": loaded}

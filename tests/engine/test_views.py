@@ -21,7 +21,7 @@ from engine.viewkinds import VIEWS
 from engine.viewkinds.classes import STRIP
 from engine.viewkinds.forecast import take_forecast
 from engine.viewkinds.image import CHOICES
-from engine.views import View, ViewCadence, ViewData, applying, register_view, views_of
+from engine.views import BUDGET, View, ViewCadence, ViewData, applying, register_view, views_of
 
 CNN = {"data": {"dataset": "digits", "n_samples": 400},
        "model": {"layers": [{"type": "conv2d", "filters": 6, "kernel_size": 3, "activation": "relu"},
@@ -238,7 +238,7 @@ def test_the_cadence_splits_one_budget_between_the_views():
     cheap = View("a", "A", lambda t, d: True, lambda m, d, e: {})
     dear = View("b", "B", lambda t, d: True, lambda m, d, e: {}, budget=3.0)
     c = ViewCadence([cheap, dear], ViewData(_windows(torch.zeros(40), 5, 1), None), lambda *a: None)  # type: ignore[arg-type]
-    assert sum(c._share.values()) == pytest.approx(0.03)
+    assert sum(c._share.values()) == pytest.approx(BUDGET)
     assert c._share["b"] == pytest.approx(3 * c._share["a"])
 
 

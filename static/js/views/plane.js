@@ -11,6 +11,16 @@ import { registerView } from "./registry.js";
 
 const MARGIN = 6;
 
+const bytesOf = (b64) => Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+
+/** A boundary snapshot's classes and confidences per cell: one byte each in base64 ("u8-base64",
+ * confidence in percent), or the lists of numbers that runs saved before it hold. */
+function boundaryCells(snap) {
+  if (snap.encoding !== "u8-base64") return { pred: snap.pred, conf: snap.conf };
+  const conf = bytesOf(snap.conf);
+  return { pred: bytesOf(snap.pred), conf: Float32Array.from(conf, (v) => v / 100) };
+}
+
 function createPlane(slot) {
   const showValInput = el("input", { attrs: { id: "show-val", type: "checkbox", checked: true } });
   const canvas = el("canvas", { class: "output-canvas", attrs: { id: "output-canvas", role: "img", "aria-label": "Data" } });
@@ -98,6 +108,7 @@ function createPlane(slot) {
   function drawGrid(ctx, frame, snap, vr) {
     const n = snap.n;
     const img = new ImageData(n, n);
+    const cells = snap.kind === SNAP.BOUNDARY ? boundaryCells(snap) : null;
     for (let r = 0; r < n; r++) {
       const row = n - 1 - r; // the snapshot's row 0 lies at y0, the bottom of the picture
       for (let c = 0; c < n; c++) {
@@ -106,8 +117,8 @@ function createPlane(slot) {
         let alpha;
         if (snap.kind === SNAP.BOUNDARY) {
           const k = snap.classes || 2;
-          rgb = hexToRgb(classColor(snap.pred[i], k));
-          const sure = (snap.conf[i] - 1 / k) / (1 - 1 / k); // 0 on the boundary, 1 when certain
+          rgb = hexToRgb(classColor(cells.pred[i], k));
+          const sure = (cells.conf[i] - 1 / k) / (1 - 1 / k); // 0 on the boundary, 1 when certain
           alpha = 0.12 + 0.5 * Math.max(0, Math.min(1, sure));
         } else {
           rgb = divergingRgb((snap.value[i] - vr[0]) / (vr[1] - vr[0] || 1));
