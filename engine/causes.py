@@ -295,8 +295,11 @@ def _exploding(ev: Evidence) -> Optional[float]:
 
 _register(Cause(
     "exploding_gradients", "Exploding gradients", ("diverged", "unstable", "underfitting"), _exploding,
-    lambda ev: (f"gradient norms grew {g(ev.grad_growth)} x during the run, and the first layer's is "
-                f"{g(ev.grad_ratio)} x the last layer's"),
+    lambda ev: "; ".join(
+        ([f"a layer's gradient norm grew {g(ev.grad_growth)} x since the first record (above "
+          f"{g(T['explode_growth'])} x)"] if (ev.grad_growth or 0) > T["explode_growth"] else [])
+        + ([f"the first layer's gradient is {g(ev.grad_ratio)} x the last layer's (above "
+            f"{g(T['explode_ratio'])} x)"] if (ev.grad_ratio or 0) > T["explode_ratio"] else [])),
     lambda spec, ev: [R.lower_lr(spec), R.add_batchnorm(spec), R.use_adam(spec)],
     frozenset({"raise_lr", "train_longer"})))
 

@@ -252,6 +252,13 @@ class InsidesCadence:
         if time.perf_counter() - self._last >= wait:
             self._take(epoch, epoch, lr, l1, l2)
 
+    def diverged(self, epoch: int, lr: float, l1: float, l2: float) -> None:
+        """The run diverged at `epoch`: a last record if the weights are still finite (a loss far above
+        the constant guess, not yet NaN), so that the gradient norms at the blow-up are measured."""
+        if self.insides is None or not all(bool(torch.isfinite(p).all()) for p in self.insides.model.parameters()):
+            return
+        self._take(epoch, epoch, lr, l1, l2)
+
     def final(self, epoch: int, at: int, lr: float, l1: float, l2: float) -> None:
         """The end of a run: the insides of the weights kept (epoch `at`)."""
         if self.insides is not None:
