@@ -73,3 +73,13 @@ def test_a_lesson_is_validated_when_it_registers() -> None:
     assert "bad_spec" not in LESSONS and "bad_claim" not in LESSONS and "bad_next" not in LESSONS
     assert {"verdict", "val_min_early", "beats", "fewer_params_no_worse", "throughput_rises", "beats_naive",
             "modes_covered"} <= set(CLAIMS.names())
+
+
+@pytest.mark.outcome
+def test_the_bench_times_a_lesson_against_the_budget() -> None:
+    """`make bench` runs bench/lessons_bench.py over every lesson; one cheap lesson through it here."""
+    from bench.lessons_bench import measure, table
+
+    row = measure(LESSONS.get("underfitting"))
+    assert row.held and row.ok and row.runs == 2 and 0 < row.cpu_s < TIME_BUDGET_S
+    assert " 1 underfitting" in table([row]) and table([row]).rstrip().endswith("ok")
