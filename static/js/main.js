@@ -111,11 +111,26 @@ function showSnapshot(run, snap) {
   if (fits) views.outputs.set(snap);
 }
 
-/** The feature maps view asks for validation example `index`: true when a live run will answer. */
+/** The feature maps view asks for validation example `index`: true when an answer will come. A live
+ * run answers the pick control; an ended one is asked from its saved weights (a read: share links too). */
 function pickExample(index) {
   const run = current();
-  if (!isActive(run) || state.readOnly) return false;
-  links.control(run, ACTION.PICK, { index });
+  if (!run || !run.id) return false;
+  if (isActive(run)) {
+    if (state.readOnly) return false;
+    links.control(run, ACTION.PICK, { index });
+    return true;
+  }
+  api.pick(run.id, index).then((res) => {
+    if (!res.ok) {
+      notify(`Could not compute that digit's feature maps: ${errorText(res)}`, "bad");
+      return;
+    }
+    for (const snap of res.data.snapshots) {
+      run.snapshots[snap.kind] = snap;
+      if (run === current()) showSnapshot(run, snap);
+    }
+  });
   return true;
 }
 
@@ -180,8 +195,8 @@ function showSavedRuns(saved) {
     if (run.diagnosis) views.diagnosis.show(run.diagnosis, { enabled: !state.readOnly });
     if (run.end) views.diagnosis.showEnd(run.end);
     views.network.setSummary(run.summary);
-    if (run.snapshots[SNAP.WEIGHTS]) showSnapshot(run, run.snapshots[SNAP.WEIGHTS]);
-    if (run.snapshots[SNAP.INSIDES]) showSnapshot(run, run.snapshots[SNAP.INSIDES]);
+    // Every view's last snapshot: the feature maps' thumbnails too, so a digit can be picked after a reload.
+    for (const snap of Object.values(run.snapshots)) showSnapshot(run, snap);
   }
   for (const r of state.runs) if (isActive(r)) links.connect(r);
   chartRuns();
