@@ -102,14 +102,18 @@ def _recent(layer: dict[str, Any], key: str) -> Optional[float]:
 
 
 def layer_flags(insides: dict[str, Any]) -> list[list[str]]:
-    """Per insides layer: 'vanishing' (grad norm < vanish_ratio x the last layer's), 'dead', 'saturated'."""
+    """Per insides layer: 'vanishing' (grad norm < vanish_ratio x the last layer's of its stack), 'dead',
+    'saturated'. Each stack of a multi-stack family is judged on its own."""
     layers = insides.get("layers", [])
-    last = _recent(layers[-1], "grad_norm") if layers else None
+    stack_of = [layer.get("stack", "layers") for layer in layers]
+    last_of = {st: j for j, st in enumerate(stack_of)}  # the last row of each stack
     out = []
     for j, layer in enumerate(layers):
         f = []
         g = _recent(layer, "grad_norm")
-        if j < len(layers) - 1 and g is not None and last and g < T["vanish_ratio"] * last:
+        end = last_of[stack_of[j]]
+        last = _recent(layers[end], "grad_norm")
+        if j < end and g is not None and last and g < T["vanish_ratio"] * last:
             f.append("vanishing")
         if (_recent(layer, "dead") or 0) > T["dead_max"]:
             f.append("dead")
