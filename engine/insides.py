@@ -140,6 +140,15 @@ class Insides:
         """The insides of a one-stack model trained on loss_fn(model(x), y)."""
         return cls({"layers": model}, infos, lambda: {"layers": loss_fn(model(x_probe), y_probe)}, model)
 
+    @classmethod
+    def of_stacks(cls, spec: Any, model: nn.Module, stacks: Any, probe: Probe) -> "Insides":
+        """The insides of a multi-stack family: `stacks` are its StackDefs, each stack's Sequential is
+        the model's attribute of the stack's name (model.encoder, model.generator), and `probe()`
+        returns each stack's loss by name (the same tensor for every stack of a one-objective family)."""
+        seqs = {sd.name: getattr(model, sd.name) for sd in stacks}
+        infos = [info for sd in stacks for info in stack_infos(list(sd.layers(spec.model)), seqs[sd.name], sd.name)]
+        return cls(seqs, infos, probe, model)
+
     @staticmethod
     def probe_rows(n: int) -> torch.Tensor:
         """Fixed row indices of the training split: a private generator, so no RNG moves."""

@@ -156,7 +156,7 @@ class Generation(Family):
         """G's and D's rows: G's gradients of its loss -log D(G(z)) on fixed probe latents, D's of its
         loss on the probe batch of real points and those fakes (D's outputs are measured on the real
         points: its last forward)."""
-        from ..insides import Insides, stack_infos
+        from ..insides import Insides
         from .gan_step import fixed_latents
 
         g, d = model.generator, model.discriminator
@@ -170,9 +170,7 @@ class Generation(Family):
             d_loss = softplus(d(fake.detach())).mean() + softplus(-d(x)).mean()
             return {GENERATOR.name: g_loss, DISCRIMINATOR.name: d_loss}
 
-        infos = (stack_infos(list(GENERATOR.layers(spec.model)), g, GENERATOR.name)
-                 + stack_infos(list(DISCRIMINATOR.layers(spec.model)), d, DISCRIMINATOR.name))
-        return Insides({GENERATOR.name: g, DISCRIMINATOR.name: d}, infos, probe, model)
+        return Insides.of_stacks(spec, model, self.stacks, probe)
 
     def diagnose(self, history: dict[str, list], spec: ExperimentSpec, baseline: float,
                  status: Optional[str], best_epoch: Optional[int], insides: Optional[dict[str, Any]] = None,
