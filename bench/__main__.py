@@ -1,6 +1,7 @@
 """`python -m bench [NAME ...]`: run every benchmark module (or the named ones) and print its table.
 
-A benchmark is a module in MODULES with `main() -> None` that prints one table.
+A benchmark is a module in MODULES with `main()` that prints one table; a main that returns False
+(a goal missed, such as a lesson over its time budget) makes the command exit 1 after the others ran.
 Adding one is one line here.
 """
 
@@ -19,6 +20,7 @@ MODULES = {
     "ae": "bench.ae_bench",
     "fused": "bench.fused_bench",
     "boundary": "bench.boundary_bench",
+    "lessons": "bench.lessons_bench",
 }
 
 
@@ -28,11 +30,12 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         print(f"unknown benchmark {', '.join(unknown)}; valid: {', '.join(MODULES)}", file=sys.stderr)
         return 2
+    ok = True
     for i, name in enumerate(names):
         if i:
             print()
-        importlib.import_module(MODULES[name]).main()
-    return 0
+        ok = importlib.import_module(MODULES[name]).main() is not False and ok
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":

@@ -102,14 +102,18 @@ def _recent(layer: dict[str, Any], key: str) -> Optional[float]:
 
 
 def layer_flags(insides: dict[str, Any]) -> list[list[str]]:
-    """Per insides layer: 'vanishing' (grad norm < vanish_ratio x the last layer's), 'dead', 'saturated'."""
+    """Per insides layer: 'vanishing' (grad norm < vanish_ratio x the last layer's of its stack), 'dead',
+    'saturated'. Each stack of a multi-stack family is judged on its own."""
     layers = insides.get("layers", [])
-    last = _recent(layers[-1], "grad_norm") if layers else None
+    stack_of = [layer.get("stack", "layers") for layer in layers]
+    last_of = {st: j for j, st in enumerate(stack_of)}  # the last row of each stack
     out = []
     for j, layer in enumerate(layers):
         f = []
         g = _recent(layer, "grad_norm")
-        if j < len(layers) - 1 and g is not None and last and g < T["vanish_ratio"] * last:
+        end = last_of[stack_of[j]]
+        last = _recent(layers[end], "grad_norm")
+        if j < end and g is not None and last and g < T["vanish_ratio"] * last:
             f.append("vanishing")
         if (_recent(layer, "dead") or 0) > T["dead_max"]:
             f.append("dead")
@@ -296,8 +300,11 @@ def _exploding(ev: Evidence) -> Optional[float]:
 
 _register(Cause(
     "exploding_gradients", "Exploding gradients", ("diverged", "unstable", "underfitting"), _exploding,
-    lambda ev: (f"gradient norms grew {g(ev.grad_growth)} x during the run, and the first layer's is "
-                f"{g(ev.grad_ratio)} x the last layer's"),
+    lambda ev: "; ".join(
+        ([f"a layer's gradient norm grew {g(ev.grad_growth)} x since the first record (above "
+          f"{g(T['explode_growth'])} x)"] if (ev.grad_growth or 0) > T["explode_growth"] else [])
+        + ([f"the first layer's gradient is {g(ev.grad_ratio)} x the last layer's (above "
+            f"{g(T['explode_ratio'])} x)"] if (ev.grad_ratio or 0) > T["explode_ratio"] else [])),
     lambda spec, ev: [R.lower_lr(spec), R.add_batchnorm(spec), R.use_adam(spec)],
     frozenset({"raise_lr", "train_longer"})))
 

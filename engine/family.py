@@ -155,7 +155,9 @@ class Family:
         raise NotImplementedError
 
     def insides(self, spec: "ExperimentSpec", model: Any, split: Any, stepper: Any) -> Any:
-        """The recorder of the network's insides (engine/insides.py), or None if the family has none."""
+        """The recorder of the network's insides (engine/insides.py), or None if the family has none.
+        A multi-stack family returns Insides.of_stacks(spec, model, self.stacks, probe), where probe()
+        gives each stack's loss on a fixed probe batch: every stack then has its rows in the page."""
         return None
 
     def export(self, spec: "ExperimentSpec", summary: "Summary") -> ExportParts:

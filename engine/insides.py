@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 import torch
 from torch import nn
@@ -37,26 +37,36 @@ SERIES = ("grad_norm", "weight_norm", "update_ratio", "act_mean", "act_std", "de
 
 @dataclass
 class LayerInfo:
-    """One row of the insides: which child of the model, its name and activation."""
+    """One row of the insides: which child of which stack's Sequential, its name and activation."""
 
-    index: int  # child of the model; model.layers[index], or the head when it is the last
+    index: int  # child of the stack's Sequential; the layer, or the head when it is the last
     name: str
     activation: Optional[str]
+    stack: str = "layers"  # the family's stack name (engine/family.py StackDef.name)
+    layer: Optional[int] = None  # the index in the stack's layer list (the builder's card); None for the head
+
+
+def stack_infos(layers: list[Any], seq: nn.Sequential, stack: str = "layers") -> list[LayerInfo]:
+    """The children of one stack's Sequential that own a weight matrix, named as the builder names
+    them. The children are the stack's layers, then its head; a family may put children before the
+    layers (a GAN's minibatch-std feature), and those are skipped by the count."""
+    children = list(seq.children())
+    offset = len(children) - len(layers) - 1  # children in front of the layers (0 when none)
+    out = []
+    for i, block in enumerate(children):
+        if not any(p.dim() >= 2 for p in block.parameters()):
+            continue
+        j = i - offset
+        if 0 <= j < len(layers):
+            out.append(LayerInfo(i, f"{layers[j].type} {j + 1}", getattr(layers[j], "activation", None), stack, j))
+        else:
+            out.append(LayerInfo(i, "output", None, stack))
+    return out
 
 
 def layer_infos(spec: Any, model: nn.Sequential) -> list[LayerInfo]:
-    """The model's children that own a weight matrix, named as the builder names them."""
-    layers = list(spec.model.layers)
-    out = []
-    for i, block in enumerate(model.children()):
-        if not any(p.dim() >= 2 for p in block.parameters()):
-            continue
-        if i < len(layers):
-            name, act = f"{layers[i].type} {i + 1}", getattr(layers[i], "activation", None)
-        else:
-            name, act = "output", None
-        out.append(LayerInfo(i, name, act))
-    return out
+    """The rows of a one-stack model (`spec.model.layers`)."""
+    return stack_infos(list(spec.model.layers), model)
 
 
 def _hist(t: torch.Tensor) -> dict[str, Any]:
@@ -103,17 +113,40 @@ def _thin(rows: list, cap: int) -> None:
             rows.append(last)
 
 
-class Insides:
-    """Takes records on the probe batch and keeps the run's series and histograms."""
+Probe = Callable[[], dict[str, torch.Tensor]]  # forward on the fixed probe batch: each stack's loss
 
-    def __init__(self, model: nn.Sequential, infos: list[LayerInfo], x_probe: torch.Tensor,
-                 y_probe: torch.Tensor, loss_fn: nn.Module) -> None:
-        self.model = model
+
+class Insides:
+    """Takes records on the probe batch and keeps the run's series and histograms.
+
+    `stacks` are the family's Sequentials by stack name; `probe()` runs them on the probe batch and
+    returns, per stack name, the loss whose gradient that stack's weights are measured by (one loss
+    for every stack where the family has one objective, an autoencoder's; a GAN's G and D each have
+    their own). A family with named stacks gets a group of rows per stack with no other change."""
+
+    def __init__(self, stacks: dict[str, nn.Sequential], infos: list[LayerInfo], probe: Probe,
+                 root: nn.Module) -> None:
+        self.stacks = stacks
         self.infos = infos
-        self.x, self.y = x_probe, y_probe
-        self.loss_fn = loss_fn
+        self.probe = probe
+        self.model = root  # every stack together: its train/eval mode and its parameters
         self.records: list[dict[str, Any]] = []
         self.hists: list[dict[str, Any]] = []
+
+    @classmethod
+    def of_loss(cls, model: nn.Sequential, infos: list[LayerInfo], x_probe: torch.Tensor,
+                y_probe: torch.Tensor, loss_fn: nn.Module) -> "Insides":
+        """The insides of a one-stack model trained on loss_fn(model(x), y)."""
+        return cls({"layers": model}, infos, lambda: {"layers": loss_fn(model(x_probe), y_probe)}, model)
+
+    @classmethod
+    def of_stacks(cls, spec: Any, model: nn.Module, stacks: Any, probe: Probe) -> "Insides":
+        """The insides of a multi-stack family: `stacks` are its StackDefs, each stack's Sequential is
+        the model's attribute of the stack's name (model.encoder, model.generator), and `probe()`
+        returns each stack's loss by name (the same tensor for every stack of a one-objective family)."""
+        seqs = {sd.name: getattr(model, sd.name) for sd in stacks}
+        infos = [info for sd in stacks for info in stack_infos(list(sd.layers(spec.model)), seqs[sd.name], sd.name)]
+        return cls(seqs, infos, probe, model)
 
     @staticmethod
     def probe_rows(n: int) -> torch.Tensor:
@@ -121,46 +154,54 @@ class Insides:
         g = torch.Generator().manual_seed(0)
         return torch.randperm(n, generator=g)[:PROBE_ROWS]
 
-    def _weights(self, i: int) -> list[torch.nn.Parameter]:
-        return [p for p in self.model[i].parameters() if p.dim() >= 2]
+    def _weights(self, info: LayerInfo) -> list[torch.nn.Parameter]:
+        return [p for p in self.stacks[info.stack][info.index].parameters() if p.dim() >= 2]
 
     def take(self, epoch: int, lr: float, l1: float, l2: float) -> dict[str, Any]:
-        """One record at `epoch`: forward and backward on the probe batch, in eval mode."""
+        """One record at `epoch`: forward on the probe batch in eval mode, and each stack's gradients
+        of its loss (torch.autograd.grad: the training's .grad fields are never touched)."""
         model = self.model
         was_training = model.training
         model.eval()
-        outs: dict[int, torch.Tensor] = {}
-        hooks = [model[info.index].register_forward_hook(
-            lambda _m, _inp, out, i=info.index: outs.__setitem__(i, out.detach()))
+        outs: dict[tuple[str, int], torch.Tensor] = {}
+        hooks = [self.stacks[info.stack][info.index].register_forward_hook(
+            lambda _m, _inp, out, key=(info.stack, info.index): outs.__setitem__(key, out.detach()))
             for info in self.infos]
-        saved = [p.grad for p in model.parameters()]
         try:
-            for p in model.parameters():
-                p.grad = None
-            loss = self.loss_fn(model(self.x), self.y)
-            loss.backward()
-            rec = self._record(epoch, lr, float(loss.detach()), outs)
+            losses = self.probe()
+            grads: dict[tuple[str, int], list[torch.Tensor]] = {}
+            for name in dict.fromkeys(info.stack for info in self.infos):
+                mine = [info for info in self.infos if info.stack == name]
+                ws = [w for info in mine for w in self._weights(info)]
+                gs = torch.autograd.grad(losses[name], ws, retain_graph=True, allow_unused=True)
+                k = 0
+                for info in mine:
+                    n = len(self._weights(info))
+                    grads[(info.stack, info.index)] = [torch.zeros_like(w) if g is None else g
+                                                       for w, g in zip(ws[k:k + n], gs[k:k + n])]
+                    k += n
+            first = next(iter(losses.values()))
+            rec = self._record(epoch, lr, float(first.detach()), outs, grads)
             rec["penalty"] = self._penalty(l1, l2)
             rec["l1"], rec["l2"] = l1, l2
         finally:
             for h in hooks:
                 h.remove()
-            for p, g in zip(model.parameters(), saved):
-                p.grad = g
             model.train(was_training)
         self.records.append(rec)
         _thin(self.records, MAX_RECORDS)
         return rec
 
     @torch.no_grad()
-    def _record(self, epoch: int, lr: float, loss: float, outs: dict[int, torch.Tensor]) -> dict[str, Any]:
+    def _record(self, epoch: int, lr: float, loss: float, outs: dict[tuple[str, int], torch.Tensor],
+                grads: dict[tuple[str, int], list[torch.Tensor]]) -> dict[str, Any]:
         rec: dict[str, Any] = {"epoch": epoch, "lr": lr, "loss": loss, "layers": []}
         hist: dict[str, Any] = {"epoch": epoch, "layers": []}
         for info in self.infos:
-            ws = self._weights(info.index)
-            grads = [p.grad if p.grad is not None else torch.zeros_like(p) for p in ws]
-            w_all, g_all = _flat(ws), _flat(grads)
-            y = outs[info.index]
+            key = (info.stack, info.index)
+            ws = self._weights(info)
+            w_all, g_all = _flat(ws), _flat(grads[key])
+            y = outs[key]
             y = y[0] if isinstance(y, tuple) else y
             sat = SATURATION.get(info.activation or "")
             dead = info.activation in DEAD_KINDS
@@ -198,7 +239,7 @@ class Insides:
         for j, info in enumerate(self.infos):
             series = {k: [_round(r["layers"][j][k]) for r in recs] for k in SERIES}
             layers.append({"index": info.index, "name": info.name, "activation": info.activation,
-                           **series,
+                           "stack": info.stack, "layer": info.layer, **series,
                            "hist": {k: [h["layers"][j][k] for h in self.hists]
                                     for k in ("weights", "grads", "activations")}})
         view = {"epoch": epoch, "epochs": [r["epoch"] for r in recs], "lr": [r["lr"] for r in recs],
@@ -220,7 +261,7 @@ def build_insides(spec: Any, model: nn.Sequential, x_train: torch.Tensor, y_trai
                   loss_fn: nn.Module) -> Insides:
     """The insides of `model`, probed on a fixed sample of the training split."""
     rows = Insides.probe_rows(len(x_train)).to(x_train.device)
-    return Insides(model, layer_infos(spec, model), x_train[rows], y_train[rows], loss_fn)
+    return Insides.of_loss(model, layer_infos(spec, model), x_train[rows], y_train[rows], loss_fn)
 
 
 class InsidesCadence:
@@ -252,6 +293,13 @@ class InsidesCadence:
         wait = max(self.MIN_INTERVAL_S, self._cost / self.BUDGET)
         if time.perf_counter() - self._last >= wait:
             self._take(epoch, epoch, lr, l1, l2)
+
+    def diverged(self, epoch: int, lr: float, l1: float, l2: float) -> None:
+        """The run diverged at `epoch`: a last record if the weights are still finite (a loss far above
+        the constant guess, not yet NaN), so that the gradient norms at the blow-up are measured."""
+        if self.insides is None or not all(bool(torch.isfinite(p).all()) for p in self.insides.model.parameters()):
+            return
+        self._take(epoch, epoch, lr, l1, l2)
 
     def final(self, epoch: int, at: int, lr: float, l1: float, l2: float) -> None:
         """The end of a run: the insides of the weights kept (epoch `at`)."""

@@ -271,6 +271,8 @@ class Trainer:
             views.all(self.model, self.weights_epoch)
             ins.final(self.epoch, self.weights_epoch, self.history["lr"][-1], getattr(self.stepper, "l1", 0.0),
                       self.l2)
+        elif self.diverged:  # the gradients at the blow-up tell exploding gradients from an overshoot
+            ins.diverged(self.epoch, self.history["lr"][-1], getattr(self.stepper, "l1", 0.0), self.l2)
         diagnose_now(final=True)
         val_loss, val_acc = self.final_metrics(restored)
         emit(EndEvent(status, self.epoch, self.best_epoch, val_loss, verdict, self.stopped_early,

@@ -14,7 +14,8 @@ from engine.errors import SpecError
 from engine.spec import json_schema, parse_spec
 
 from .deps import ManagerDep, RunDep, SpecDep, preview_spec, run_created
-from .protocol import ControlFrame
+from .picks import pick_ended
+from .protocol import PICK_CHOICES, ControlFrame
 from .schemas import ControlOut, ErrorsOut, Health, PreviewIn, RunCreated, RunOut, RunPatch
 from .sessions import STEER_FORBIDDEN, bearer_token, may_steer
 from .stream import STREAM_PROTOCOL, protocol_token, stream
@@ -128,6 +129,19 @@ async def run_weights(run: RunDep, manager: ManagerDep,
         raise HTTPException(404, "this run has no saved weights (yet)")
     return Response(data, media_type="application/octet-stream",
                     headers={"Content-Disposition": f'attachment; filename="layerlab-{run.id[:8]}-{which}.safetensors"'})
+
+
+@router.get("/runs/{run_id}/pick", responses={404: {"description": "no such run, or it kept no weights"},
+                                               409: {"description": "the run is still going"}})
+async def pick(run: RunDep, manager: ManagerDep,
+               index: Annotated[int, Query(ge=0, lt=PICK_CHOICES, description="an index into `choices`")]
+               ) -> dict[str, Any]:
+    """The views that follow a pick (the feature maps of validation example `index`) of an ended run,
+    computed from its saved final weights. A live run answers a pick control instead (409 here)."""
+    snapshots = await pick_ended(manager, run, index)
+    if snapshots is None:
+        raise HTTPException(404, "this run has no saved weights to pick with")
+    return {"index": index, "snapshots": snapshots}
 
 
 @router.websocket("/runs/{run_id}/stream")

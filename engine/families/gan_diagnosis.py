@@ -9,10 +9,13 @@ data's modes (ring 8, grid 25; none on moons or spiral):
                   max(5, n // 10) epochs ("many"), and g_loss is up: its end is above its mean over
                   the first w epochs by more than RISE_MIN, or above ln 4 (G's loss when D gives its
                   points 1/4; at the game's equilibrium, D = 1/2, it is ln 2).
-  mode_collapse   (data with modes) modes_covered's end is at most half of K and not rising (slope
-                  over the window <= 0), while the losses look calm (g_loss swings less than CALM).
+  mode_collapse   (data with modes) modes_covered's end is at most half of K and not rising (its trend
+                  over the window gains less than RISING modes), while the losses look calm (g_loss
+                  swings less than CALM).
   oscillation     the distance swings without trend: its standard deviation over the window is at least
                   SWING of its mean and more than the change its trend explains, and g_loss swings too.
+  mode_collapse   also when the losses are not calm, if nothing above held: a generator that covers at
+                  most half of the modes, and is not gaining, is never "converging".
   converging      otherwise.
 
 Each remedy is a JSON merge patch that forks a run overlaid on this one.
@@ -33,6 +36,7 @@ D_WIN = 0.75  # D's mean output on real points at least this, on generated ones 
 RISE_MIN = 0.3  # g_loss up by this much (nats) from the first window to the last
 CALM = 0.25  # g_loss's standard deviation over its mean below this: the losses look calm
 SWING = 0.25  # the distance's standard deviation over its mean at least this: it swings
+RISING = 1.0  # modes gained over the window by modes_covered's trend: less is "not rising"
 LN4 = math.log(4.0)
 
 
@@ -165,19 +169,26 @@ def diagnose_gan(history: dict[str, list], spec: ExperimentSpec, baseline: float
     d_swing = _std(dist[-w:]) / max(dist_end, 1e-8)
     d_trend = abs(_slope(dist[-w:])) * w
     facts.update(g_loss_swing=g_swing, distance_swing=d_swing)
+    collapsed = False
     if modes and n_modes:
         cov_end, cov_slope = facts["modes_covered"], _slope(modes[-w:])
-        if cov_end <= n_modes / 2 and cov_slope <= 0 and g_swing < CALM:
-            reason = nums + (f"G covers {cov_end:.1f} of the {n_modes} modes (at most {max(modes):.0f} so far) and "
-                             f"that is not rising, while the losses look calm (g_loss swings {g_swing:.0%} of its "
-                             "mean): G has collapsed onto a few modes that D cannot push it off.")
-            return Diagnosis("mode_collapse", reason, _keep(spec, _lower_lr(spec, False), _more_latent(spec),
-                                                                  _minibatch_std(spec)),
-                             n, facts)
+        collapsed = cov_end <= n_modes / 2 and cov_slope * w < RISING
+
+    def collapse(calm: str) -> Diagnosis:
+        reason = nums + (f"G covers {facts['modes_covered']:.1f} of the {n_modes} modes (at most {max(modes):.0f} so "
+                         f"far) and that is not rising, {calm}: G has collapsed onto a few modes that D cannot "
+                         "push it off.")
+        return Diagnosis("mode_collapse", reason, _keep(spec, _lower_lr(spec, False), _more_latent(spec),
+                                                              _minibatch_std(spec)), n, facts)
+
+    if collapsed and g_swing < CALM:
+        return collapse(f"while the losses look calm (g_loss swings {g_swing:.0%} of its mean)")
     if d_swing >= SWING and _std(dist[-w:]) > d_trend and g_swing >= CALM / 2:
         reason = nums + (f"Over the last {w} epochs the distance swings by {d_swing:.0%} of its mean with no trend, "
                          f"and g_loss by {g_swing:.0%}: the two networks are chasing each other.")
         return Diagnosis("oscillation", reason, _keep(spec, _lower_lr(spec, True), _adam_gan(spec)), n, facts)
+    if collapsed:
+        return collapse(f"though g_loss swings {g_swing:.0%} of its mean")
     first = _mean(dist[:w])
     reason = nums + (f"The distance fell from {_f(first)} to {_f(dist_end)} (learning nothing scores "
                      f"{_f(baseline)}): the generator is converging on the data.")

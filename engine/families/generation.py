@@ -152,6 +152,26 @@ class Generation(Family):
         mean = split.x_train.float().mean(dim=0, keepdim=True)  # (1, 2)
         return energy_distance(split.x_val.float(), mean)
 
+    def insides(self, spec: ExperimentSpec, model: Any, split: Split, stepper: Any) -> Any:
+        """G's and D's rows: G's gradients of its loss -log D(G(z)) on fixed probe latents, D's of its
+        loss on the probe batch of real points and those fakes (D's outputs are measured on the real
+        points: its last forward)."""
+        from ..insides import Insides
+        from .gan_step import fixed_latents
+
+        g, d = model.generator, model.discriminator
+        x = stepper.x_train[Insides.probe_rows(len(stepper.x_train)).to(stepper.x_train.device)]  # (P, 2)
+        z = fixed_latents(spec.training.seed + 1, spec.model.latent_dim, len(x)).to(x.device)  # (P, latent)
+        softplus = torch.nn.functional.softplus
+
+        def probe() -> dict[str, torch.Tensor]:
+            fake = g(z)  # (P, 2)
+            g_loss = softplus(-d(fake)).mean()
+            d_loss = softplus(d(fake.detach())).mean() + softplus(-d(x)).mean()
+            return {GENERATOR.name: g_loss, DISCRIMINATOR.name: d_loss}
+
+        return Insides.of_stacks(spec, model, self.stacks, probe)
+
     def diagnose(self, history: dict[str, list], spec: ExperimentSpec, baseline: float,
                  status: Optional[str], best_epoch: Optional[int], insides: Optional[dict[str, Any]] = None,
                  stopped_early: bool = False) -> Diagnosis:

@@ -36,6 +36,15 @@ DAE = {"task": "reconstruction", "data": {"dataset": "digits", "seed": 0},
        "training": {"device": "cpu", "optimizer": "adam", "lr": 0.005, "batch_size": 64, "epochs": 25, "seed": 0,
                     "denoise": 0.3}}
 
+
+def _gan(width: int, latent: int, minibatch_std: bool) -> dict[str, Any]:
+    """A GAN on the ring of 8 Gaussians (the catalog's preset when width 128, latent 8, minibatch_std)."""
+    stack = {"layers": [{"type": "dense", "units": width, "activation": "relu"}] * 2}
+    return {"task": "generation", "data": {"dataset": "ring", "n_samples": 2000, "seed": 0},
+            "model": {"latent_dim": latent, "minibatch_std": minibatch_std, "generator": stack, "discriminator": stack},
+            "training": {"device": "cpu", "optimizer": "adam_gan", "lr": 0.001, "batch_size": 128, "epochs": 100,
+                         "seed": 0}}
+
 LESSONS: list[dict[str, Any]] = [
     {"id": "underfitting", "number": 1, "family": "feedforward",
      "title": "Underfitting: a straight line cannot draw a circle",
@@ -46,8 +55,8 @@ LESSONS: list[dict[str, Any]] = [
               "That is underfitting: the model is too simple for the data, and training longer does not help."],
      "watch": "Both losses flatten out high and close together; the boundary stays a straight line.",
      "runs": [{"label": "Linear model", "spec": _spec({"dataset": "circle", "seed": 1}, [], epochs=60)}],
-     "expect": [{"claim": "verdict", "text": "A linear model underfits the circle.",
-                 "params": {"run": 0, "verdict": "underfitting"}}],
+     "expect": [{"claim": "verdict", "text": "A linear model underfits the circle: it is too small.",
+                 "params": {"run": 0, "verdict": "underfitting", "cause": "too_small"}}],
      "try_next": {"label": "Add a hidden layer",
                   "text": "One hidden layer of 16 ReLU units lets the boundary bend around the disc.",
                   "patch": {"model": {"layers": [{"type": "dense", "units": 16, "activation": "relu"}]}},
@@ -194,6 +203,31 @@ LESSONS: list[dict[str, Any]] = [
                   "patch": {"training": {"denoise": 0.5}},
                   "expect": [{"claim": "beats_noisy_input", "text": "It still beats the noisier input.",
                               "params": {"run": 1, "factor": 0.6}}]}},
+    {"id": "gan_ring", "number": 10, "family": "gan",
+     "title": "A GAN learns a ring of 8 Gaussians, and mode collapse",
+     "text": ["A GAN is two networks in a contest. The generator turns random noise into points; the "
+              "discriminator sees real points and generated ones and learns to tell them apart. Each step, the "
+              "generator moves its points wherever the discriminator finds them least fake.",
+              "The real points lie in 8 small clusters on a circle. The first GAN spreads its points over all of "
+              "them. The second has a smaller generator fed with only 2 noise numbers, and a discriminator that "
+              "judges each point alone: the generator finds one or two clusters that fool it and piles every "
+              "point there. That is mode collapse: the samples look real, but they are all alike."],
+     "watch": "In the GAN view, count the clusters the generated points sit on; the Modes covered curve says the "
+              "same in numbers.",
+     "runs": [{"label": "Balanced GAN", "spec": _gan(128, 8, True)},
+              {"label": "Collapsing GAN", "spec": _gan(64, 2, False)}],
+     "expect": [{"claim": "modes_covered", "text": "The balanced GAN covers at least 6 of the 8 modes.",
+                 "params": {"run": 0, "of": 8, "at_least": 6}},
+                {"claim": "modes_covered", "text": "The second GAN covers at most half of them.",
+                 "params": {"run": 1, "of": 8, "at_most": 4}},
+                {"claim": "verdict", "text": "The diagnosis names it mode collapse.",
+                 "params": {"run": 1, "verdict": "mode_collapse"}}],
+     "try_next": {"label": "Let D see the whole batch", "run": 1,
+                  "text": "With minibatch_std the discriminator sees how spread out each batch is, so a batch of "
+                          "identical fakes gives itself away and the generator is pushed to spread out.",
+                  "patch": {"model": {"minibatch_std": True}},
+                  "expect": [{"claim": "modes_covered", "text": "Seeing the batch, the same GAN covers at least "
+                              "6 of the 8 modes.", "params": {"run": 2, "of": 8, "at_least": 6}}]}},
     {"id": "why_gpus", "number": 11, "family": "feedforward",
      "title": "Why GPUs: bigger batches, more samples per second",
      "text": ["Training is mostly matrix multiplication, and a batch of samples is one bigger multiplication. "

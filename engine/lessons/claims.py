@@ -147,6 +147,16 @@ def beats_noisy_input(p: dict[str, Any], runs: list[Outcome]) -> Result:
                   f"{r.label}: no noisy input to compare (training.denoise is 0).")
 
 
+@CLAIMS.register("modes_covered")
+def modes_covered(p: dict[str, Any], runs: list[Outcome]) -> Result:
+    """params: run, of (the data's modes), and at_least and/or at_most: a GAN's modes_covered, as a
+    mean of its last epochs (one epoch's count jumps by a mode either way)."""
+    r = runs[p["run"]]
+    got = r.tail_mean("modes_covered")
+    held = got == got and got >= p.get("at_least", -math.inf) and got <= p.get("at_most", math.inf)
+    return held, f"{r.label}: the generated points cover {got:.1f} of the {p['of']} modes (mean of the last epochs)."
+
+
 def check(claims: list[Any], runs: list[Outcome]) -> dict[str, Any]:
     """Each claim's verdict and evidence, and whether they all held."""
     out = []

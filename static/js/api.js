@@ -84,6 +84,8 @@ export const api = {
   renameRun: (id, name, token) => request("PATCH", API.run(id), { json: { name }, token }),
   getRun: (id) => request("GET", API.run(id)),
   control: (id, frame, token) => request("POST", API.control(id), { json: frame, token }),
+  /** An ended run's snapshots for validation example `index`, from its saved weights: {index, snapshots}. */
+  pick: (id, index) => request("GET", API.pick(id, index)),
 
   // -- sessions -------------------------------------------------------------------------------
   createSession: (body) => request("POST", API.sessions, { json: body }),

@@ -1,7 +1,9 @@
 // "Inside the network": one row per layer with sparklines of its gradient norm (log scale), dead
 // share and saturated share, from the run's `insides` snapshot. A flagged layer (vanishing gradient,
 // mostly dead, mostly saturated: the engine's rule, engine/causes.py) is marked. Clicking a row opens
-// that layer's histograms over time: a heatmap of bins (up) x recorded epochs (across).
+// that layer's histograms over time: a heatmap of bins (up) x recorded epochs (across). A family with
+// several stacks (a GAN's generator and discriminator) gets a group of rows per stack, headed by its
+// name: the rows come from the snapshot's `stack` field, so nothing here names a family.
 
 import { clear, el } from "./dom.js";
 
@@ -14,6 +16,11 @@ const HIST_KINDS = [["weights", "Weights"], ["grads", "Gradients"], ["activation
 export function flagText(flags) {
   return (flags || []).map((f) => FLAG_TEXT[f] || f).join(", ");
 }
+
+const stackOf = (layer) => layer.stack || "layers";
+const keyOf = (layer) => `${stackOf(layer)}/${layer.index}`;
+/** "generator" -> "Generator". */
+const stackTitle = (name) => name.charAt(0).toUpperCase() + name.slice(1);
 
 function finite(xs) {
   return (xs || []).filter((v) => v !== null && Number.isFinite(v));
@@ -88,20 +95,23 @@ function histogramHeatmap(records, epochs, title) {
   return canvas;
 }
 
-/** root: the region's element (holds .insides-rows and .insides-detail); onFlags(flagsByIndex) tells the builder. */
+/** root: the region's element (holds .insides-rows and .insides-detail); onFlags(byStack) tells the builder:
+ * Map(stack name -> Map(layer index in that stack -> flags)). */
 export function createInsidesView(root, { onFlags = () => {} } = {}) {
   const rowsEl = root.querySelector(".insides-rows");
   const detailEl = root.querySelector(".insides-detail");
   const captionEl = root.querySelector(".insides-caption");
   let snap = null;
-  let open = null; // the model child index whose histograms are shown
+  let open = null; // the key (stack/child index) of the layer whose histograms are shown
+  let multi = false; // several stacks: rows are grouped and named by stack
 
   function showDetail() {
     clear(detailEl);
-    const layer = snap && snap.layers.find((l) => l.index === open);
+    const layer = snap && snap.layers.find((l) => keyOf(l) === open);
     detailEl.hidden = !layer;
     if (!layer) return;
-    detailEl.append(el("h3", { class: "insides-detail-title", text: `${layer.name}: histograms over time` }),
+    const name = multi ? `${stackTitle(stackOf(layer))} ${layer.name}` : layer.name;
+    detailEl.append(el("h3", { class: "insides-detail-title", text: `${name}: histograms over time` }),
       el("p", { class: "hint", text: `Each column is a recorded epoch (${snap.hist_epochs[0]}–${snap.hist_epochs[snap.hist_epochs.length - 1]}); `
         + "each row a range of values, darker where more values fall." }),
       el("div", { class: "hist-grid" }, HIST_KINDS.map(([key, title]) => el("figure", { class: "hist", dataset: { kind: key } },
@@ -112,13 +122,14 @@ export function createInsidesView(root, { onFlags = () => {} } = {}) {
   function row(layer) {
     const flags = layer.flags || [];
     const g = last(layer.grad_norm);
+    const key = keyOf(layer);
     const item = el("li", {
-      class: `insides-row${flags.length ? " flagged" : ""}${layer.index === open ? " open" : ""}`,
-      dataset: { index: layer.index, flags: flags.join(" ") },
-      attrs: { tabindex: "0", role: "button", "aria-expanded": String(layer.index === open),
+      class: `insides-row${flags.length ? " flagged" : ""}${key === open ? " open" : ""}`,
+      dataset: { index: layer.index, stack: stackOf(layer), flags: flags.join(" ") },
+      attrs: { tabindex: "0", role: "button", "aria-expanded": String(key === open),
                title: "Show this layer's histograms" },
       on: {
-        click: () => { open = open === layer.index ? null : layer.index; render(); },
+        click: () => { open = open === key ? null : key; render(); },
         keydown: (e) => { if (e.key === "Enter" || e.key === " ") { e.preventDefault(); e.currentTarget.click(); } },
       },
     },
@@ -144,18 +155,32 @@ export function createInsidesView(root, { onFlags = () => {} } = {}) {
     rowsEl.append(el("li", { class: "insides-row insides-header", attrs: { "aria-hidden": "true" } },
       el("span", { text: "layer" }), el("span", { text: "gradient norm (log)" }), el("span", { text: "dead" }),
       el("span", { text: "saturated" }), el("span", { text: "" })));
-    snap.layers.forEach((l) => rowsEl.append(row(l)));
+    let stack = null;
+    for (const l of snap.layers) {
+      if (multi && stackOf(l) !== stack) {
+        stack = stackOf(l);
+        rowsEl.append(el("li", { class: "insides-stack", dataset: { stack }, text: stackTitle(stack) }));
+      }
+      rowsEl.append(row(l));
+    }
     const n = snap.epochs.length;
     captionEl.textContent = `Measured on a fixed batch of training points; ${n} record${n === 1 ? "" : "s"} up to epoch ${snap.epoch}. `
       + "Click a layer for its histograms.";
     showDetail();
-    onFlags(new Map(snap.layers.filter((l) => (l.flags || []).length).map((l) => [l.index, l.flags])));
+    const byStack = new Map();
+    for (const l of snap.layers) {
+      if (!(l.flags || []).length) continue;
+      if (!byStack.has(stackOf(l))) byStack.set(stackOf(l), new Map());
+      byStack.get(stackOf(l)).set(l.layer ?? l.index, l.flags); // the builder's card index (older snapshots: the child's)
+    }
+    onFlags(byStack);
   }
 
   /** An `insides` snapshot, or null to clear. */
   function set(data) {
     snap = data && data.layers ? data : null;
-    if (snap && open !== null && !snap.layers.some((l) => l.index === open)) open = null;
+    multi = Boolean(snap) && new Set(snap.layers.map(stackOf)).size > 1;
+    if (snap && open !== null && !snap.layers.some((l) => keyOf(l) === open)) open = null;
     render();
   }
 

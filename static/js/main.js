@@ -177,8 +177,8 @@ function showSavedRuns(saved) {
     if (run.diagnosis) views.diagnosis.show(run.diagnosis, { enabled: !state.readOnly });
     if (run.end) views.diagnosis.showEnd(run.end);
     views.network.setSummary(run.summary);
-    if (run.snapshots[SNAP.WEIGHTS]) runViews.showSnapshot(run, run.snapshots[SNAP.WEIGHTS]);
-    if (run.snapshots[SNAP.INSIDES]) runViews.showSnapshot(run, run.snapshots[SNAP.INSIDES]);
+    // Every view's last snapshot: the feature maps' thumbnails too, so a digit can be picked after a reload.
+    for (const snap of Object.values(run.snapshots)) runViews.showSnapshot(run, snap);
   }
   for (const r of state.runs) if (isActive(r)) links.connect(r);
   chartRuns();
@@ -481,7 +481,7 @@ async function main() {
   views.builder.render(state.spec);
   renderData();
   views.trainPanel.render(state.spec, dropoutRate(stackLayers(state.spec)));
-  runViews = createRunViews({ state, views, current, links });
+  runViews = createRunViews({ state, views, current, links, notify });
   check = createSpecCheck({ state, views, current, onChecked, onPreview: (p) => {
     state.majority = majorityShare(p);
     runViews.markChance();

@@ -15,6 +15,8 @@ export const API = Object.freeze({
   runs: "/api/runs",
   run: (id) => `/api/runs/${encodeURIComponent(id)}`,
   control: (id) => `/api/runs/${encodeURIComponent(id)}/control`,
+  // The views that follow a pick, of an ended run's saved weights (a live run answers ACTION.PICK).
+  pick: (id, index) => `/api/runs/${encodeURIComponent(id)}/pick?index=${Number(index)}`,
   stream: (id) => `/api/runs/${encodeURIComponent(id)}/stream`,
   exportScript: (id) => `/api/runs/${encodeURIComponent(id)}/export.py`,
   weights: (id) => `/api/runs/${encodeURIComponent(id)}/weights.safetensors`,

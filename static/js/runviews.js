@@ -3,7 +3,7 @@
 // not the one on screen is marked "From Run N" (issue 13). main.js owns the state and the run
 // records; this module reads them (and notes on a record whether it has weights to download).
 
-import { api } from "./api.js";
+import { api, errorText } from "./api.js";
 import { chanceNote, valAccuracyColumn } from "./chance.js";
 import { metricsOf, taskOfRun } from "./metrics.js";
 import { $ } from "./dom.js";
@@ -12,8 +12,8 @@ import { fromNote, setNote } from "./provenance.js";
 import { isActive } from "./runs.js";
 import { sameSpec } from "./spec.js";
 
-/** page: {state, views, current, links} as main.js lends them. */
-export function createRunViews({ state, views, current, links }) {
+/** page: {state, views, current, links, notify} as main.js lends them. */
+export function createRunViews({ state, views, current, links, notify }) {
   /** A run's snapshot, to its view: weights while the model is the one edited, the rest while the data is. */
   function showSnapshot(run, snap) {
     if (snap.kind === SNAP.INSIDES) {
@@ -26,11 +26,26 @@ export function createRunViews({ state, views, current, links }) {
     if (fits) views.outputs.set(snap);
   }
 
-  /** The feature maps view asks for validation example `index`: true when a live run will answer. */
+  /** The feature maps view asks for validation example `index`: true when an answer will come. A live
+   * run answers the pick control; an ended one is asked from its saved weights (a read: share links too). */
   function pickExample(index) {
     const run = current();
-    if (!isActive(run) || state.readOnly) return false;
-    links.control(run, ACTION.PICK, { index });
+    if (!run || !run.id) return false;
+    if (isActive(run)) {
+      if (state.readOnly) return false;
+      links.control(run, ACTION.PICK, { index });
+      return true;
+    }
+    api.pick(run.id, index).then((res) => {
+      if (!res.ok) {
+        notify(`Could not compute that digit's feature maps: ${errorText(res)}`, "bad");
+        return;
+      }
+      for (const snap of res.data.snapshots) {
+        run.snapshots[snap.kind] = snap;
+        if (run === current()) showSnapshot(run, snap);
+      }
+    });
     return true;
   }
 

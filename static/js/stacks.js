@@ -109,9 +109,10 @@ export function createStacks(els, { catalog, on }) {
       all().forEach((s) => s.builder.setReadOnly(value));
       options.querySelectorAll("input").forEach((i) => { i.disabled = value; });
     },
-    /** The insides' flags, per layer of the first stack (engine/insides.py records that one). */
-    showFlags(flags) {
-      primary.builder.showFlags(flags);
+    /** The insides' flags: Map(stack name -> Map(layer index -> flags)); a stack's name is its path's first
+     * part ("layers", "generator" of "generator.layers"). */
+    showFlags(byStack) {
+      all().forEach((s) => s.builder.showFlags(byStack.get(s.path.split(".")[0]) || new Map()));
     },
     setDataKind(value) {
       kind = value;

@@ -73,3 +73,29 @@ def test_a_gan_is_built_trained_and_forked(page: Page, shot) -> None:
     expect(legend).to_have_count(2)
     expect(legend.nth(1)).to_have_attribute("aria-label", "Run 2 · One D step per G step")
     shot(page, "gan-remedy-overlay")
+
+
+def test_inside_the_network_has_rows_per_stack(page: Page, shot) -> None:
+    """Each of the family's stacks gets its group of rows, named by the stack (the snapshot's `stack`)."""
+    dense = [{"type": "dense", "units": 16, "activation": "relu"}]
+    raw = {**SPEC, "model": {"latent_dim": 2, "generator": {"layers": dense * 2}, "discriminator": {"layers": dense}},
+           "training": {**SPEC["training"], "epochs": 400}}
+    spec = base64.urlsafe_b64encode(json.dumps(raw).encode()).decode().rstrip("=")
+    page.goto(f"/#spec={spec}")
+    page.reload()
+    page.wait_for_selector("body[data-ready='true']")
+    wait_valid(page)
+    button(page, "Train").click()
+    region = page.locator("#insides")
+    heads = region.locator(".insides-stack")
+    expect(heads).to_have_text(["Generator", "Discriminator"], timeout=30_000)
+    gen = region.locator(".insides-row[data-stack='generator']")
+    disc = region.locator(".insides-row[data-stack='discriminator']")
+    expect(gen.locator(".insides-name")).to_have_text(["dense 1 · relu", "dense 2 · relu", "output"])
+    expect(disc.locator(".insides-name")).to_have_text(["dense 1 · relu", "output"])
+    disc.first.click()
+    detail = region.locator(".insides-detail")
+    expect(detail.locator(".insides-detail-title")).to_have_text("Discriminator dense 1: histograms over time")
+    expect(detail.locator("canvas.hist-map")).to_have_count(3)
+    shot(page, "gan-insides")
+    button(page, "Stop").click()

@@ -66,3 +66,17 @@ def test_a_cnn_lesson_is_readable_at_1024_by_768(fresh_page, shot) -> None:
     box = page.locator("#lesson").bounding_box()
     assert box and box["height"] <= 0.4 * 768  # the lesson leaves the workspace on screen
     shot(page, "lesson-cnn-1024")
+
+
+def test_the_gan_lesson_shows_coverage_and_collapse(fresh_page, shot) -> None:
+    """Lesson 10 by its link: both GANs train side by side, and the claim quotes the modes and the verdict."""
+    page = fresh_page("/lessons/gan_ring")
+    region = page.get_by_role("region", name="Lesson 10: A GAN learns a ring of 8 Gaussians, and mode collapse")
+    expect(region).to_contain_text("mode collapse")
+    expect(page.get_by_role("list", name="Generator layers")).to_be_visible()
+    run_lesson(page)
+    result = page.locator("#lesson-result")
+    expect(result).to_contain_text("of the 8 modes")
+    expect(result).to_contain_text("mode_collapse")
+    expect(page.locator(".lesson-claim[data-held='true']")).to_have_count(3)
+    shot(page, "lesson-gan")

@@ -8,7 +8,7 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
-from browserkit import (button, layers, palette_item, set_field, status, wait_for_chart,
+from browserkit import (button, layers, palette_item, save_state, set_field, status, wait_for_chart,
                         wait_valid)
 
 pytestmark = pytest.mark.browser
@@ -116,6 +116,41 @@ def test_pick_a_digit_and_see_its_feature_maps(page: Page, shot) -> None:
     assert _pixels(maps.get_by_role("region", name="Layer 1 maps")) != first  # another digit, other maps
     button(page, "Stop").click()
     expect(status(page)).to_have_text("Stopped")
+
+
+def _pick(maps, n: int) -> None:
+    """Click validation digit n (1-based) and wait for its maps."""
+    picker = maps.get_by_role("group", name="Pick a validation digit")
+    digit = picker.get_by_role("button", name=re.compile(rf"^Validation digit {n}, label \d$"))
+    label = re.search(r"label (\d)", digit.get_attribute("aria-label")).group(1)
+    digit.click()
+    expect(maps).to_have_attribute("data-index", str(n - 1))
+    expect(maps.locator("p.hint")).to_contain_text(f"Validation digit {n} (label {label})")
+    layer = maps.get_by_role("region", name="Layer 1 maps")
+    expect(layer.get_by_role("img")).to_have_count(8)
+
+
+def test_pick_a_digit_after_the_run_ended_and_after_a_reload(page: Page, shot) -> None:
+    """The run has no trainer left: the server answers from its saved weights (GET /api/runs/{id}/pick)."""
+    button(page, "Save").click()
+    expect(save_state(page)).to_have_text("Saved")
+    _cnn(page, 4)
+    button(page, "Train").click()
+    expect(status(page)).to_have_text("Finished", timeout=60_000)
+    maps = _tab(page, "Feature maps")
+    expect(maps).to_have_attribute("data-index", "0")
+    first = _pixels(maps.get_by_role("region", name="Layer 1 maps"))
+    _pick(maps, 6)
+    assert _pixels(maps.get_by_role("region", name="Layer 1 maps")) != first
+    shot(page, "cnn-feature-maps-ended")
+    expect(save_state(page)).to_have_text("Saved")
+
+    page.reload()  # the session brings the run back, with its views' last snapshots
+    page.wait_for_selector("body[data-ready='true']")
+    expect(status(page)).to_have_text("Finished")
+    maps = _tab(page, "Feature maps")
+    expect(maps.get_by_role("group", name="Pick a validation digit").get_by_role("button")).to_have_count(16)
+    _pick(maps, 3)
 
 
 def _forecast_mse(page: Page) -> tuple[int, float]:

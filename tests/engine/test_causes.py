@@ -67,6 +67,33 @@ def test_lr_50_on_spiral_is_unstable_with_lr_too_high_and_a_tenth_helps():
     assert d2.verdict != "unstable"
 
 
+SEEDS = (1, 2, 3)
+
+
+@pytest.mark.outcome
+@pytest.mark.parametrize("seed", SEEDS)
+def test_lowering_a_too_high_lr_reaches_good_fit(seed):
+    """Moons at SGD lr 20 jumps about; the card's first remedy (lr 2) is a good fit, not only better."""
+    trainer, d, _ = train({"data": {"dataset": "moons", "seed": seed}, "model": {"layers": dense(16)},
+                           "training": {"optimizer": "sgd", "lr": 20, "epochs": 60}})
+    assert d.verdict == "unstable" and d.cause == "lr_too_high" and d.remedies[0].id == "lower_lr"
+    after, d2, _ = train(apply_first(trainer, d))
+    assert after.spec.training.lr == pytest.approx(2.0)
+    assert d2.verdict == "good_fit" and tail_mean(after) < THRESHOLDS["under_ratio"] * after.baseline
+
+
+@pytest.mark.outcome
+@pytest.mark.parametrize("seed", SEEDS)
+def test_raising_a_too_low_lr_reaches_good_fit(seed):
+    """Circle at SGD lr 0.001 creeps; the card's first remedy (lr 0.01) is a good fit in the same epochs."""
+    trainer, d, _ = train({"data": {"dataset": "circle", "seed": seed}, "model": {"layers": dense(16)},
+                           "training": {"optimizer": "sgd", "lr": 0.001, "batch_size": 8, "epochs": 100}})
+    assert d.verdict == "underfitting" and d.cause == "lr_too_low" and d.remedies[0].id == "raise_lr"
+    after, d2, _ = train(apply_first(trainer, d))
+    assert after.spec.training.lr == pytest.approx(0.01) and after.spec.training.epochs == 100
+    assert d2.verdict == "good_fit" and tail_mean(after) < THRESHOLDS["under_ratio"] * after.baseline
+
+
 @pytest.mark.outcome
 def test_tiny_sgd_steps_are_lr_too_low_and_ten_times_more_helps():
     trainer, d, _ = train(LR_LOW)
@@ -186,8 +213,33 @@ def test_early_stopping_with_restore_best_is_handled():
     assert "early_stopping" not in [r.id for r in d.remedies]
 
 
+EXPLODING = {"data": {"dataset": "sine"}, "model": {"layers": dense(32, "tanh", 8)},
+             "training": {"optimizer": "sgd", "lr": 0.8, "batch_size": 512, "epochs": 60}}
+
+
+@pytest.mark.outcome
+@pytest.mark.parametrize("seed", SEEDS)
+def test_a_deep_unnormalised_net_at_full_batch_sgd_explodes(seed):
+    """Eight tanh layers, no normalisation, full-batch SGD at lr 0.8: the gradient norms grow a
+    thousandfold and more over a few epochs before the loss blows up (full batch: no shuffling, so
+    the growth is the same on every CPU kernel). Measured: the insides' record at the blow-up."""
+    raw = {**EXPLODING, "data": {**EXPLODING["data"], "seed": seed}}
+    trainer, d, events = train(raw)
+    assert d.verdict == "diverged" and d.cause == "exploding_gradients"
+    assert d.evidence["grad_growth"] > THRESHOLDS["explode_growth"]
+    assert "lr_too_high" in d.also and "grew" in d.reason
+    insides = [e.data for e in events if isinstance(e, SnapshotEvent) and e.kind == "insides"][-1]
+    assert insides["epochs"][-1] == trainer.epoch  # the record at the blow-up, on finite weights
+    grads = [l["grad_norm"] for l in insides["layers"]]
+    assert max(g[-1] / g[0] for g in grads if g[0]) == pytest.approx(d.evidence["grad_growth"], rel=0.01)
+    ids = [r.id for r in d.remedies]
+    assert ids[0] == "lower_lr" and "add_batchnorm" in ids and "train_longer" not in ids
+    after, d2, _ = train(apply_first(trainer, d))
+    assert d2.verdict != "diverged" and tail_mean(after) < 0.75 * after.baseline  # it learns
+
+
 def test_exploding_gradients_from_insides_growth():
-    """No real case trains in seconds here yet: the rule on a record of growing first-layer gradients."""
+    """The rule on a synthetic record of growing first-layer gradients."""
     from engine.causes import evidence, find
 
     facts = {"window": 3, "baseline_loss": 0.69, "train_loss": 0.7, "train_trend_per_10": 0.0}

@@ -7,11 +7,14 @@ import random
 import re
 from pathlib import Path
 
+import pytest
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from engine.causes import THRESHOLDS
 from engine.diagnosis import diagnose
+from engine.events import SnapshotEvent
 from engine.insides import Insides, LayerInfo, build_insides, dead_share
 from engine.spec import parse_spec
 from engine.trainer import Trainer
@@ -60,7 +63,8 @@ def test_dead_share_of_a_relu_layer_with_bias_forced_negative():
     model = nn.Sequential(nn.Sequential(lin, nn.ReLU()), nn.Linear(10, 2))
     x = torch.rand(64, 3) * 2 - 1
     y = torch.randint(0, 2, (64,))
-    ins = Insides(model, [LayerInfo(0, "dense 1", "relu"), LayerInfo(1, "output", None)], x, y, nn.CrossEntropyLoss())
+    ins = Insides.of_loss(model, [LayerInfo(0, "dense 1", "relu"), LayerInfo(1, "output", None)], x, y,
+                          nn.CrossEntropyLoss())
     rec = ins.take(1, 0.1, 0.0, 0.0)
     by_hand = float((torch.relu(x @ lin.weight.T + lin.bias).max(dim=0).values <= 0).float().mean())
     assert rec["layers"][0]["dead"] == by_hand >= 0.4
@@ -102,3 +106,31 @@ def test_no_reason_calls_a_falling_val_loss_memorising_or_a_rising_one_improving
         if trend > 0:
             assert "improving" not in d.reason and "still falls" not in d.reason, d.reason
     assert {"overfitting", "good_fit", "underfitting"} <= seen
+
+
+def test_a_gan_gets_rows_per_stack_each_measured_by_its_own_loss():
+    """Multi-stack families: rows come from the stack names; G's gradients are of G's loss, D's of D's."""
+    from engine.catalog import GAN_RING
+    from engine.families.gan_step import fixed_latents
+    from engine.spec import merge_patch
+
+    spec = parse_spec(merge_patch(GAN_RING, {"data": {"n_samples": 300}, "training": {"epochs": 2, "device": "cpu"}}))
+    trainer = Trainer(spec)
+    events: list = []
+    trainer.run(emit=events.append)
+    view = [e.data for e in events if isinstance(e, SnapshotEvent) and e.kind == "insides"][-1]
+    rows = [(l["stack"], l["layer"], l["name"]) for l in view["layers"]]
+    assert rows == [("generator", 0, "dense 1"), ("generator", 1, "dense 2"), ("generator", None, "output"),
+                    ("discriminator", 0, "dense 1"), ("discriminator", 1, "dense 2"),
+                    ("discriminator", None, "output")]  # D's minibatch-std child is not a row
+    g, d = trainer.model.generator, trainer.model.discriminator
+    x = trainer.split.x_train[Insides.probe_rows(len(trainer.split.x_train))]
+    z = fixed_latents(spec.training.seed + 1, spec.model.latent_dim, len(x))
+    trainer.model.eval()
+    fake = g(z)
+    g_loss = F.softplus(-d(fake)).mean()
+    (g_head,) = torch.autograd.grad(g_loss, [g[-1].weight])
+    d_loss = F.softplus(d(fake.detach())).mean() + F.softplus(-d(x)).mean()
+    (d_head,) = torch.autograd.grad(d_loss, [d[-1].weight])
+    assert view["layers"][2]["grad_norm"][-1] == pytest.approx(float(g_head.norm()), rel=1e-3)
+    assert view["layers"][5]["grad_norm"][-1] == pytest.approx(float(d_head.norm()), rel=1e-3)

@@ -31,7 +31,7 @@ def test_each_lesson_proves_its_claim_within_its_budget(lesson_id: str) -> None:
 
 def test_the_catalog_covers_the_articles_feedforward_concepts() -> None:
     numbers = {lesson.number for _, lesson in LESSONS.items()}
-    assert {1, 2, 3, 4, 5, 6, 7, 8, 11} <= numbers
+    assert {1, 2, 3, 4, 5, 6, 7, 8, 10, 11} <= numbers
     for _, lesson in LESSONS.items():
         assert lesson.text and lesson.watch and lesson.expect
         public = lesson.public()
@@ -71,4 +71,15 @@ def test_a_lesson_is_validated_when_it_registers() -> None:
         register(_lesson(id="bad_next", try_next={"label": "n", "text": "t",
                                                   "patch": {"training": {"epochs": -1}}}))
     assert "bad_spec" not in LESSONS and "bad_claim" not in LESSONS and "bad_next" not in LESSONS
-    assert {"verdict", "val_min_early", "beats", "fewer_params_no_worse", "throughput_rises", "beats_naive"} <= set(CLAIMS.names())
+    assert {"verdict", "val_min_early", "beats", "fewer_params_no_worse", "throughput_rises", "beats_naive",
+            "modes_covered"} <= set(CLAIMS.names())
+
+
+@pytest.mark.outcome
+def test_the_bench_times_a_lesson_against_the_budget() -> None:
+    """`make bench` runs bench/lessons_bench.py over every lesson; one cheap lesson through it here."""
+    from bench.lessons_bench import measure, table
+
+    row = measure(LESSONS.get("underfitting"))
+    assert row.held and row.ok and row.runs == 2 and 0 < row.cpu_s < TIME_BUDGET_S
+    assert " 1 underfitting" in table([row]) and table([row]).rstrip().endswith("ok")

@@ -121,6 +121,26 @@ def test_feature_maps_are_each_conv_layers_activations(cnn_run):
     assert fm["choice_labels"] == trainer.split.y_val[:CHOICES].tolist()
 
 
+def test_a_pick_on_an_ended_run_is_answered_from_its_saved_weights(cnn_run):
+    """engine/picks.py: a fresh model with the saved state dict gives the maps the run itself would."""
+    from safetensors.torch import load, save
+
+    from engine.picks import picked_views
+    from engine.views import take
+
+    trainer, _, _ = cnn_run
+    saved = load(save({k: v.contiguous() for k, v in trainer.stepper.state_dict().items()}))  # as the server keeps them
+    got = picked_views(trainer.spec, saved, 5, 3)
+    assert [kind for kind, _ in got] == ["feature_maps"]
+    snap = got[0][1]
+    assert snap["index"] == 5 and snap["epoch"] == 3 and snap["label"] == int(trainer.split.y_val[5])
+    trainer.model.eval()
+    data = ViewData(trainer.split, trainer.summary, pick=5, spec=trainer.spec)
+    live = take(VIEWS.get("feature_maps"), trainer.model, data, 3)
+    assert snap == live
+    assert picked_views(trainer.spec, saved, 10**6, 3)[0][1]["index"] == len(trainer.split.x_val) - 1
+
+
 def test_confusion_matrix_counts_the_validation_predictions(cnn_run):
     trainer, last, _ = cnn_run
     c = last["confusion"]

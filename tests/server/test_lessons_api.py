@@ -17,7 +17,7 @@ def test_the_catalog_lists_the_lessons_in_order(client: TestClient) -> None:
     first = lessons[0]
     assert {"id", "number", "title", "text", "watch", "runs", "expect", "try_next"} <= set(first)
     assert first["expect"][0] == {"claim": "verdict", "text": first["expect"][0]["text"],
-                                  "params": {"run": 0, "verdict": "underfitting"}}
+                                  "params": {"run": 0, "verdict": "underfitting", "cause": "too_small"}}
 
 
 def test_a_lesson_link_opens_the_page_on_it(client: TestClient) -> None:

@@ -45,3 +45,48 @@ def test_a_picked_digit_comes_back_as_its_feature_maps(live: LiveServer) -> None
     assert snaps["feature_maps"]["index"] == 3  # the pick stays with the run's last snapshots
     assert "already ended" in live.api.control(run_id, {"action": "pick", "index": 1}, status=409)["detail"]
     assert live.api.control(run_id, {"action": "pick", "index": 16}, status=422)["errors"]
+
+
+def test_a_pick_on_an_ended_run_is_answered_from_its_saved_weights(make_client) -> None:
+    """GET /api/runs/{id}/pick: a finished run's feature maps of another digit, from its final weights
+    (checked with plain torch on the downloaded weights), also after a restart; 409 while live."""
+    import torch
+    from safetensors.torch import load as load_safetensors
+
+    from engine.datasets import build_split
+    from engine.model import build_model
+    from engine.shapes import infer
+    from engine.spec import parse_spec
+    from serverkit import api_for, wait_for
+
+    client = make_client()
+    api = api_for(client)
+    short = spec({**DIGITS_CNN, "training": {**DIGITS_CNN["training"], "epochs": 3}})
+    run_id = api.create(short)["id"]
+    run = api.wait_status(run_id, "finished", timeout=60)
+    wait_for(lambda: api.run(run_id)["has_weights"], what="the final save")
+    got = api.get(f"/api/runs/{run_id}/pick?index=5")
+    (snap,) = got["snapshots"]
+    assert got["index"] == 5 and snap["type"] == "snapshot" and snap["kind"] == "feature_maps"
+    assert snap["index"] == 5 and snap["epoch"] == 3
+    assert snap["label"] == run["snapshots"]["feature_maps"]["choice_labels"][5]
+
+    parsed = parse_spec(run["spec"])
+    summary = infer(parsed)
+    model = build_model(parsed, summary)
+    model.load_state_dict(load_safetensors(client.get(f"/api/runs/{run_id}/weights.safetensors").content))
+    model.eval()
+    x = build_split(parsed.data, summary.task).x_val[5:6]
+    with torch.no_grad():
+        maps = model[0](x)[0]  # (4, 8, 8): the conv layer after its ReLU
+    assert torch.allclose(torch.tensor(snap["layers"][0]["maps"]), maps, atol=1e-3)
+
+    again = api_for(make_client())  # a second app on the same database: the weights come from there
+    assert again.get(f"/api/runs/{run_id}/pick?index=5")["snapshots"][0]["layers"] == snap["layers"]
+    assert client.get(f"/api/runs/{run_id}/pick?index=16").status_code == 422
+
+    live_id = api.create(spec(DIGITS_CNN))["id"]
+    api.wait_epochs(live_id, 1, timeout=30)
+    res = client.get(f"/api/runs/{live_id}/pick?index=1")
+    assert res.status_code == 409 and "pick control" in res.json()["detail"]
+    api.control(live_id, {"action": "stop"})

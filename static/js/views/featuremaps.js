@@ -26,7 +26,7 @@ function createFeatureMaps(slot, ctx) {
     chosen = i;
     picker.querySelectorAll(".thumb").forEach((b, j) => b.setAttribute("aria-pressed", String(j === i)));
     head.textContent = ctx.onPick(i) ? `Digit ${i + 1}: asking the run for its feature maps…`
-      : "Pick a digit while a run trains or is paused: the run computes its feature maps.";
+      : "Train a run first: a digit's feature maps come from the run's network (live, or its saved weights).";
   }
 
   function setSnapshot(snap) {
