@@ -144,6 +144,19 @@ class Reconstruction(Family):
         x = split.x_train.float()
         return float(((x - x.mean(dim=0, keepdim=True)) ** 2).mean())
 
+    def insides(self, spec: ExperimentSpec, model: Any, split: Split, stepper: Any) -> Any:
+        """The encoder's and the decoder's rows, both measured by the one objective: the clean probe
+        inputs' reconstruction error (no training noise, so the record is the same at every cadence)."""
+        from ..insides import Insides
+
+        x = stepper.x_train[Insides.probe_rows(len(stepper.x_train)).to(stepper.x_train.device)]  # (P, *input)
+
+        def probe() -> dict[str, torch.Tensor]:
+            loss = torch.nn.functional.mse_loss(model(x), x)
+            return {ENCODER.name: loss, DECODER.name: loss}
+
+        return Insides.of_stacks(spec, model, self.stacks, probe)
+
     def diagnose(self, history: dict[str, list], spec: ExperimentSpec, baseline: float,
                  status: Optional[str], best_epoch: Optional[int], insides: Optional[dict[str, Any]] = None,
                  stopped_early: bool = False) -> Diagnosis:

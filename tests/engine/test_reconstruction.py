@@ -259,3 +259,27 @@ def test_a_denoising_autoencoder_beats_the_identity_on_noisy_input(seed: int) ->
     t = preset_run(DIGITS_DAE, seed, epochs=30)
     val, noisy = t.history["val_loss"], t.history["noisy_loss"]
     assert sum(val[-5:]) / 5 < 0.5 * noisy[-1], (val[-5:], noisy[-1])
+
+
+# -- inside the network -----------------------------------------------------------------------------------
+def test_the_encoder_and_decoder_get_rows_measured_by_the_reconstruction_error() -> None:
+    """Inside the network for an autoencoder: rows per stack from the stack names, and the gradients are
+    those of the clean probe batch's reconstruction error, checked against plain autograd."""
+    import torch.nn.functional as F
+
+    from engine.events import SnapshotEvent
+    from engine.insides import Insides
+
+    trainer = Trainer(ae())
+    events: list = []
+    trainer.run(emit=events.append)
+    view = [e.data for e in events if isinstance(e, SnapshotEvent) and e.kind == "insides"][-1]
+    stacks = [l["stack"] for l in view["layers"]]
+    assert set(stacks) == {"encoder", "decoder"} and stacks == sorted(stacks, key=["encoder", "decoder"].index)
+    x = trainer.split.x_train[Insides.probe_rows(len(trainer.split.x_train))]
+    model = trainer.model
+    model.eval()
+    loss = F.mse_loss(model(x), x)
+    last_enc = max(i for i, s in enumerate(stacks) if s == "encoder")  # the latent head: the encoder's last row
+    (g,) = torch.autograd.grad(loss, [model.encoder[-1].weight])
+    assert view["layers"][last_enc]["grad_norm"][-1] == pytest.approx(float(g.norm()), rel=1e-3)
