@@ -7,6 +7,7 @@ import { isActive, lastEpoch } from "./runs.js";
 import { speedText } from "./speed.js";
 
 const TOAST_MS = 4000;
+const SPEED_TITLE = "The device the run trains on, the time of one optimisation step, and epochs per second.";
 
 /** Seconds as µs or ms, three significant figures. */
 
@@ -40,11 +41,15 @@ export function createToolbar({ on }) {
     setText(ui.epoch, String(lastEpoch(run)));
     setText(ui.epochTotal, `/ ${run ? run.spec.training.epochs : specEpochs}`);
     setText(ui.speed, speedText(run)); // device, step time and epochs/s
-    // The compute path (issue 16), with the reason it was chosen as its title; the step time is the speed line's.
+    // The compute path (issue 16), with the reason it was chosen as its title; where the engine badge
+    // is hidden for room (narrow windows), the speed line's title names it.
     const summary = run && run.summary;
-    setText(ui.engine, (summary && summary.engine) || "");
-    ui.engine.dataset.engine = (summary && summary.engine) || "";
-    ui.engine.title = (summary && summary.engine_why) || "";
+    const engine = (summary && summary.engine) || "";
+    const why = (summary && summary.engine_why) || "";
+    setText(ui.engine, engine);
+    ui.engine.dataset.engine = engine;
+    ui.engine.title = why;
+    ui.speed.title = engine ? `${SPEED_TITLE} Compute path: ${engine} (${why}).` : SPEED_TITLE;
   }
 
   /**

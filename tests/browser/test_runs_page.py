@@ -116,6 +116,8 @@ def test_the_toolbar_shows_the_device_step_time_and_speed_and_pause_says_resume(
     assert rate > 1
     box = speed.bounding_box()
     assert box and box["x"] + box["width"] <= size["width"]
+    pill = page.locator("#run-status").bounding_box()  # and it runs under nothing (it once ran under the pill at 1024)
+    assert pill and (box["x"] + box["width"] <= pill["x"] or box["y"] >= pill["y"] + pill["height"])
     button(page, "Pause").click()
     expect(status(page)).to_have_text("Paused")
     expect(button(page, "Resume")).to_be_enabled()
