@@ -199,22 +199,14 @@ async function train() {
   await startRun(clone(state.spec));
 }
 
-function togglePause() {
+/** Send the current run `action` (or action(run)) when this page may steer it and `can(run)` holds. */
+function steer(action, can = isActive) {
   const run = current();
-  if (!isActive(run) || state.readOnly) return;
-  links.control(run, run.status === STATUS.PAUSED ? ACTION.RESUME : ACTION.PAUSE);
+  if (run && can(run) && !state.readOnly) links.control(run, typeof action === "function" ? action(run) : action);
 }
-
-function step() {
-  const run = current();
-  if (!run || state.readOnly) return;
-  if (run.status === STATUS.RUNNING || run.status === STATUS.PAUSED) links.control(run, ACTION.STEP);
-}
-
-function stop() {
-  const run = current();
-  if (isActive(run) && !state.readOnly) links.control(run, ACTION.STOP);
-}
+const togglePause = () => steer((run) => (run.status === STATUS.PAUSED ? ACTION.RESUME : ACTION.PAUSE));
+const step = () => steer(ACTION.STEP, (run) => run.status === STATUS.RUNNING || run.status === STATUS.PAUSED);
+const stop = () => steer(ACTION.STOP);
 
 /** Space pauses or resumes a run that is going, or trains when Train could be pressed. */
 function onSpace() {
