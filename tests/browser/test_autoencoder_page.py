@@ -70,7 +70,7 @@ def test_an_autoencoder_is_built_trained_and_forked(page: Page, shot) -> None:
     remedy.click()
     legend = page.get_by_role("list", name="Runs").get_by_role("listitem")
     expect(legend).to_have_count(2)
-    expect(legend.nth(1)).to_have_attribute("aria-label", "latent_dim = 8")
+    expect(legend.nth(1)).to_have_attribute("aria-label", "Run 2 · latent_dim = 8")  # a remedy run is named for its remedy
     shot(page, "autoencoder-remedy-overlay")
 
 
