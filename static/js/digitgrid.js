@@ -4,7 +4,7 @@
 
 import { el } from "./dom.js";
 
-export const MAX_DIGITS = 8; // two rows of four beside the data fields
+export const MAX_DIGITS = 9; // two rows of four beside the data fields, or three of three (views.css)
 
 /** One digit's flat pixels in [0, 1] (side x side) as a canvas, dark ink on white. */
 function digitCanvas(pixels, side, label) {
