@@ -60,6 +60,8 @@ def test_a_session_reopens_on_its_latest_runs_by_the_names_they_were_given(page:
     remedy = page.locator("#diagnosis").get_by_role("button", name="Add dropout", exact=True)
     expect(remedy).to_be_visible(timeout=60_000)
     remedy.click()
+    # Run 3 joins the legend once its POST returns: until then Run 2 alone, finished, met the wait below.
+    expect(page.get_by_role("list", name="Runs").get_by_role("listitem")).to_have_count(2)
     expect(page.get_by_role("list", name="Runs")).to_contain_text("Finished", timeout=60_000)
     page.wait_for_function("() => [...document.querySelectorAll('#run-legend .legend-status')]"
                            ".every((e) => /Finished|Stopped/.test(e.textContent))", timeout=60_000)
