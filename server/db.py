@@ -54,6 +54,8 @@ class RunRow(Base):
     # Its name on the page ("Run 3 · more data"), kept so that it reads the same on reload, in
     # Compare and through a share link; the user may rename it (issue 13).
     name: Mapped[Optional[str]] = mapped_column(String(200), nullable=True)
+    # Its number on the page ("Run 3"), which picks its colour everywhere; a rename keeps it (issue 13).
+    number: Mapped[Optional[int]] = mapped_column(Integer, nullable=True)
     parent_id: Mapped[Optional[str]] = mapped_column(String(32), nullable=True)
     status: Mapped[str] = mapped_column(String(16), index=True)
     spec: Mapped[dict[str, Any]] = mapped_column(JSON)

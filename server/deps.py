@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Optional
 
-from fastapi import Body, Depends, HTTPException, Request
+from fastapi import Body, Depends, HTTPException, Query, Request
 
 from engine.spec import ExperimentSpec, empty_model, parse_spec
 
 from .manager import RunManager
+from .protocol import PACE_MAX, PACE_MIN
 from .runs import Run
 from .schemas import PreviewIn
 from .settings import Settings
@@ -46,6 +47,13 @@ def get_spec(manager: ManagerDep, body: Annotated[dict[str, Any], Body(
 
 
 SpecDep = Annotated[ExperimentSpec, Depends(get_spec)]
+
+# A new run's query parameters besides label, name and parent.
+PaceQuery = Annotated[Optional[float], Query(
+    ge=PACE_MIN, le=PACE_MAX, allow_inf_nan=False,
+    description="train at most this many epochs a second from the first epoch (slow motion); omitted: full speed")]
+NumberQuery = Annotated[Optional[int], Query(
+    ge=1, le=1_000_000, description="its number on the page (Run 3): its colour there, kept through renames")]
 
 
 def run_created(run: Run) -> dict[str, Any]:

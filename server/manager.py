@@ -27,7 +27,7 @@ from engine.spec import ExperimentSpec
 from engine.device import device_name
 
 from .executors import Executor, check_device, make_executor
-from .protocol import PickControl, SetControl
+from .protocol import PaceControl, PickControl, SetControl
 from .runs import INTERRUPTED_ERROR, TERMINAL, IllegalTransition, Run, RunStatus
 from .settings import Settings
 from .store import Store
@@ -173,8 +173,10 @@ class RunManager:
         return summary
 
     async def create(self, spec: ExperimentSpec, *, label: str | None = None, name: str | None = None,
-                     parent: str | None = None, session_id: str | None = None) -> Run:
-        """Validate, persist and queue a run. Raises SpecError or TooBusy."""
+                     parent: str | None = None, session_id: str | None = None,
+                     pace: float | None = None, number: int | None = None) -> Run:
+        """Validate, persist and queue a run, paced at `pace` epochs a second from its first epoch
+        (None: full speed). Raises SpecError or TooBusy."""
         if self.shutting_down:
             raise TooBusy("the server is shutting down")
         if len(self.pending) >= self.settings.max_queued_runs:
@@ -182,8 +184,9 @@ class RunManager:
         summary = self.validate(spec)
         if self.data_check is not None:
             await self.data_check(spec, session_id)
-        run = Run(spec, summary, label=label, name=name, parent=parent, session_id=session_id)
+        run = Run(spec, summary, label=label, name=name, number=number, parent=parent, session_id=session_id)
         run.device = device_name(spec.training.device, self.executor.devices())  # what the page shows
+        run.control.set_pace(pace)
         self.runs[run.id] = run
         try:
             await self.save(run)
@@ -259,6 +262,9 @@ class RunManager:
             raise IllegalTransition(f"run {run.id} has already ended ({run.status.value})")
         if isinstance(frame, SetControl):
             run.control.set(lr=frame.lr, l2=frame.l2)
+            return run.status
+        if isinstance(frame, PaceControl):
+            run.control.set_pace(frame.epochs_per_s)  # from the next epoch on, queued or paused too
             return run.status
         if isinstance(frame, PickControl):
             run.control.pick(frame.index)  # answered at the next epoch, or at once while paused
@@ -399,7 +405,7 @@ def apply_item(run: Run, item: Any, shutting_down: bool = False) -> Optional[str
 def run_row_state(run: Run) -> dict[str, Any]:
     """A Run as RunRow's columns."""
     state: dict[str, Any] = {
-        "id": run.id, "session_id": run.session_id, "label": run.label, "name": run.name,
+        "id": run.id, "session_id": run.session_id, "label": run.label, "name": run.name, "number": run.number,
         "parent_id": run.parent,
         "status": run.status.value, "spec": run.spec.to_json(), "summary": run.summary,
         "history": {k: list(v) for k, v in run.history.items()},
@@ -423,7 +429,8 @@ def _result(end: Optional[dict]) -> Optional[dict]:
 def run_from_row(row: Any) -> Run:
     """A finished run read back from the database (its weights stay there)."""
     spec = ExperimentSpec.model_validate(row.spec)
-    run = Run(spec, row.summary or {}, run_id=row.id, label=row.label, name=row.name, parent=row.parent_id,
+    run = Run(spec, row.summary or {}, run_id=row.id, label=row.label, name=row.name, number=row.number,
+              parent=row.parent_id,
               session_id=row.session_id, status=RunStatus(row.status), created_at=row.created_at)
     run.history = row.history
     run.diagnosis = row.diagnosis

@@ -33,7 +33,19 @@ class PickControl(_Frame):
     index: int = Field(ge=0, lt=PICK_CHOICES)
 
 
-ControlFrame = Annotated[Union[SimpleControl, SetControl, PickControl], Field(discriminator="action")]
+PACE_MIN, PACE_MAX = 0.1, 1000.0  # epochs a second a pace may ask for (slower than 0.1 looks stuck)
+
+
+class PaceControl(_Frame):
+    """Train at most `epochs_per_s` epochs a second (slow motion, issue 13); null: full speed. The
+    trainer waits between epochs, so pause and stop still answer at once."""
+
+    action: Literal["pace"]
+    epochs_per_s: Optional[float] = Field(ge=PACE_MIN, le=PACE_MAX, allow_inf_nan=False)
+
+
+ControlFrame = Annotated[Union[SimpleControl, SetControl, PickControl, PaceControl], Field(discriminator="action")]
+CONTROL_ACTIONS = ("pause", "resume", "step", "stop", "set", "pick", "pace")  # the union's tags
 CONTROL_ADAPTER: TypeAdapter[Any] = TypeAdapter(ControlFrame)
 
 

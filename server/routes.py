@@ -13,7 +13,7 @@ from engine.datasets import preview
 from engine.errors import SpecError
 from engine.spec import json_schema, parse_spec
 
-from .deps import ManagerDep, RunDep, SpecDep, preview_spec, run_created
+from .deps import ManagerDep, NumberQuery, PaceQuery, RunDep, SpecDep, preview_spec, run_created
 from .picks import pick_ended
 from .protocol import PICK_CHOICES, ControlFrame
 from .schemas import ControlOut, ErrorsOut, Health, PreviewIn, RunCreated, RunOut, RunPatch
@@ -74,9 +74,11 @@ def data_preview(body: PreviewIn, manager: ManagerDep) -> dict[str, Any]:
 async def create_run(spec: SpecDep, manager: ManagerDep,
                      label: Annotated[Optional[str], Query(max_length=200)] = None,
                      name: Annotated[Optional[str], Query(max_length=200)] = None,
-                     parent: Annotated[Optional[str], Query(max_length=64)] = None) -> dict[str, Any]:
+                     parent: Annotated[Optional[str], Query(max_length=64)] = None,
+                     pace: PaceQuery = None, number: NumberQuery = None) -> dict[str, Any]:
     """Queue a run of the spec; it starts as soon as a worker is free. `name` is its name on the page."""
-    run = await manager.create(spec, label=label, name=name, parent=parent)
+    run = await manager.create(spec, label=label, name=name, parent=parent,
+                               pace=pace, number=number)
     return run_created(run)
 
 

@@ -109,13 +109,15 @@ class Run:
     """A run: what it trains, where it stands, and who is watching."""
 
     def __init__(self, spec: ExperimentSpec, summary: dict[str, Any], *, run_id: str | None = None,
-                 label: str | None = None, name: str | None = None, parent: str | None = None,
+                 label: str | None = None, name: str | None = None, number: int | None = None,
+                 parent: str | None = None,
                  session_id: str | None = None, status: RunStatus = RunStatus.QUEUED, created_at: float | None = None) -> None:
         self.id = run_id or new_id()
         self.spec = spec
         self.summary = summary
         self.label = label
         self.name = name
+        self.number = number  # its number on the page ("Run 3"), which gives its colour; a rename keeps it
         self.device: Optional[str] = None  # the device it trains on, as the server resolved 'auto'
         self.parent = parent
         self.session_id = session_id
@@ -221,6 +223,7 @@ class Run:
         """GET /api/runs/{id}."""
         diag = {k: v for k, v in self.diagnosis.items() if k != "type"} if self.diagnosis else None
         return {"id": self.id, "status": self._status.value, "label": self.label, "name": self.name,
+                "number": self.number,
                 "parent": self.parent,
                 "session_id": self.session_id, "in_session": self.session_id is not None, "spec": self.spec.to_json(), "summary": self.summary,
                 "history": self.history, "diagnosis": diag, "best_epoch": self.best_epoch,

@@ -64,6 +64,7 @@ class RunOut(BaseModel):
     status: str
     label: Optional[str]
     name: Optional[str] = Field(None, description="its name on the page, e.g. 'Run 3 · more data' (null for runs named before names were kept)")
+    number: Optional[int] = Field(None, description="its number on the page ('Run 3'), which picks its colour; a rename keeps it (null for runs started without one)")
     parent: Optional[str]
     in_session: bool = Field(description="whether a session owns the run (then only its edit token steers it)")
     spec: dict[str, Any]

@@ -22,7 +22,7 @@ from engine.export import export_script
 from engine.spec import parse_spec
 
 from .db import SessionRow
-from .deps import ManagerDep, RunDep, SettingsDep, SpecDep, preview_spec, run_created
+from .deps import ManagerDep, NumberQuery, PaceQuery, RunDep, SettingsDep, SpecDep, preview_spec, run_created
 from .manager import RunManager, run_from_row
 from .schemas import PreviewIn, RunCreated
 from .session_schemas import (ForkIn, SessionCreate, SessionCreated, SessionKey, SessionList, SessionOut,
@@ -186,9 +186,11 @@ async def delete_session(session: EditableDep, manager: ManagerDep, sessions: Se
 async def create_session_run(session: EditableDep, spec: SpecDep, manager: ManagerDep, sessions: SessionsDep,
                              label: Annotated[Optional[str], Query(max_length=200)] = None,
                              name: Annotated[Optional[str], Query(max_length=200)] = None,
-                             parent: Annotated[Optional[str], Query(max_length=64)] = None) -> dict[str, Any]:
+                             parent: Annotated[Optional[str], Query(max_length=64)] = None,
+                             pace: PaceQuery = None, number: NumberQuery = None) -> dict[str, Any]:
     """Queue a run of the spec in the session (as POST /api/runs does, and saved with it)."""
-    run = await manager.create(spec, label=label, name=name, parent=parent, session_id=session.id)
+    run = await manager.create(spec, label=label, name=name, parent=parent, session_id=session.id,
+                               pace=pace, number=number)
     await manager.db(sessions.touch, session.id)
     return run_created(run)
 

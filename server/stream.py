@@ -19,7 +19,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from engine.spec import json_path
 
 from .manager import RunManager
-from .protocol import CONTROL_ADAPTER
+from .protocol import CONTROL_ACTIONS, CONTROL_ADAPTER
 from .runs import IllegalTransition, Run, Subscriber
 from .sessions import STEER_FORBIDDEN
 
@@ -112,7 +112,7 @@ async def _receive(ws: WebSocket, run: Run, sub: Subscriber, manager: RunManager
             frame = CONTROL_ADAPTER.validate_json(text)
         except ValidationError as e:
             err = e.errors(include_url=False)[0]
-            loc = tuple(p for p in err["loc"] if p not in ("pause", "resume", "step", "stop", "set", "pick"))
+            loc = tuple(p for p in err["loc"] if p not in CONTROL_ACTIONS)
             sub.add(_error(f"bad control frame: {err['msg']}", json_path(loc) if loc else None))
             continue
         if not steer:

@@ -41,8 +41,9 @@ class RemoteControl:
     def paused(self) -> bool:
         return False  # status changes made on the trainer arrive as ("status", ...) items
 
-    def _send(self, action: str, lr: Optional[float] = None, l2: Optional[float] = None) -> None:
-        self._pool.control.remote(self._id, action, lr, l2)
+    def _send(self, action: str, lr: Optional[float] = None, l2: Optional[float] = None,
+              pace: Optional[float] = None) -> None:
+        self._pool.control.remote(self._id, action, lr, l2, pace)
 
     def pause(self) -> None:
         self._send("pause")
@@ -58,6 +59,9 @@ class RemoteControl:
 
     def set(self, lr: Optional[float] = None, l2: Optional[float] = None) -> None:
         self._send("set", lr, l2)
+
+    def set_pace(self, epochs_per_s: Optional[float]) -> None:
+        self._send("pace", pace=epochs_per_s)
 
 
 class Mirror:
@@ -130,11 +134,11 @@ class RayExecutor:
 
     def launch(self, run: Run, pipe: "EventPipe", provider: Any) -> Mirror:
         """Hand a queued run to the pool; it stays `queued` here until its trainer says `running`."""
-        paused = run.control.paused
+        paused, pace = run.control.paused, run.control.pace
         run.control = RemoteControl(self.pool, run.id)  # type: ignore[assignment]
         self._handed.add(run.id)
-        meta = {"summary": run.summary, "label": run.label, "name": run.name, "parent": run.parent, "session_id": run.session_id,
-                "created_at": run.created_at, "paused": paused}
+        meta = {"summary": run.summary, "label": run.label, "name": run.name, "number": run.number, "parent": run.parent,
+                "session_id": run.session_id, "created_at": run.created_at, "paused": paused, "pace": pace}
         submitted = self.pool.submit.remote(run.id, run.spec.to_json(), meta)
         mirror = Mirror(asyncio.get_running_loop().create_task(self._follow(run, pipe.apply_now, submitted)))
         self._mirrors[run.id] = mirror
@@ -150,7 +154,8 @@ class RayExecutor:
         if where["state"] in ("unknown", "lost"):
             return None  # its row says how it stands
         old = run_from_row(row)
-        run = Run(old.spec, old.summary, run_id=old.id, label=old.label, name=old.name, parent=old.parent,
+        run = Run(old.spec, old.summary, run_id=old.id, label=old.label, name=old.name, number=old.number,
+                  parent=old.parent,
                   session_id=old.session_id, created_at=old.created_at)  # queued, empty: the log replays the rest
         run.control = RemoteControl(self.pool, run.id)  # type: ignore[assignment]
         run.dirty = False

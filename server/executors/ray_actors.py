@@ -125,6 +125,7 @@ class RunWorker:
 
         spec = ExperimentSpec.model_validate(spec_json)
         run = Run(spec, meta["summary"], run_id=run_id, label=meta.get("label"), name=meta.get("name"),
+                  number=meta.get("number"),
                   parent=meta.get("parent"),
                   session_id=meta.get("session_id"), created_at=meta.get("created_at"))
         runlog = RunLog()
@@ -137,6 +138,7 @@ class RunWorker:
             run.control.pause()
         if meta.get("lr") is not None or meta.get("l2") is not None:
             run.control.set(lr=meta.get("lr"), l2=meta.get("l2"))
+        run.control.set_pace(meta.get("pace"))
         self._status(run, runlog, RunStatus.RUNNING)
         if run.control.paused:
             self._status(run, runlog, RunStatus.PAUSED)
@@ -199,7 +201,7 @@ class RunWorker:
 
     @ray.method(concurrency_group="control")
     def control(self, run_id: str, action: str, lr: Optional[float] = None,
-                l2: Optional[float] = None) -> Optional[str]:
+                l2: Optional[float] = None, pace: Optional[float] = None) -> Optional[str]:
         """Steer a run this trainer has (as RunManager.control does locally); its status, or None."""
         from ..runs import RunStatus
 
@@ -210,6 +212,8 @@ class RunWorker:
         c = run.control
         if action == "set":
             c.set(lr=lr, l2=l2)
+        elif action == "pace":
+            c.set_pace(pace)
         elif action == "stop":
             c.stop()
         elif action == "pause":
@@ -315,11 +319,11 @@ class RunPool:
                                "advice": "The machine training this run went away. Start it again."})
 
     async def control(self, run_id: str, action: str, lr: Optional[float] = None,
-                      l2: Optional[float] = None) -> Optional[str]:
+                      l2: Optional[float] = None, pace: Optional[float] = None) -> Optional[str]:
         """Steer a run wherever it is: forwarded to its trainer, or applied to its place in the queue."""
         worker = self.running.get(run_id)
         if worker is not None:
-            return await worker.control.remote(run_id, action, lr, l2)
+            return await worker.control.remote(run_id, action, lr, l2, pace)
         entry = self.entries.get(run_id)
         if entry is None:
             return None
@@ -333,6 +337,8 @@ class RunPool:
             meta["paused"] = False
         elif action == "set":
             meta.update({k: v for k, v in (("lr", lr), ("l2", l2)) if v is not None})
+        elif action == "pace":
+            meta["pace"] = pace
         return "queued"
 
     def where(self, run_id: str) -> dict[str, Any]:

@@ -76,9 +76,9 @@ export const api = {
     return request("POST", API.preview, { json });
   },
   /** A run, in the session when `session` ({id, token}) is given. */
-  createRun(spec, { label, name, parent, session } = {}) {
+  createRun(spec, { label, name, number, pace, parent, session } = {}) {
     const url = session ? API.sessionRuns(session.id) : API.runs;
-    return request("POST", withQuery(url, { label, name, parent }), { json: spec, token: session && session.token });
+    return request("POST", withQuery(url, { label, name, number, pace, parent }), { json: spec, token: session && session.token });
   },
   /** Rename a run (a session's run needs the session's edit token). */
   renameRun: (id, name, token) => request("PATCH", API.run(id), { json: { name }, token }),

@@ -301,6 +301,9 @@ export function createCharts(els) {
     els.loss.dataset.points = String(u.data[0].length);
     els.loss.dataset.runs = String(runs.length);
     els.loss.dataset.series = String(u.series.length - 1);
+    // Each series' label and the colour uPlot strokes it with (its stroke is a function once built).
+    els.loss.dataset.strokes = JSON.stringify(u.series.slice(1).map((s, i) => [s.label,
+      typeof s.stroke === "function" ? s.stroke(u, i + 1) : s.stroke]));
     els.loss.dataset.columns = metrics.map((m) => m.name).join(" ");
     els.loss.dataset.trainPoints = String(last >= 0 && train >= 0 ? filled(u.data[1 + last * k + train]) : 0);
     els.loss.dataset.valPoints = String(last >= 0 && val >= 0 ? filled(u.data[1 + last * k + val]) : 0);

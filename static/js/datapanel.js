@@ -3,7 +3,8 @@
 
 import { el, fitCanvas, setText } from "./dom.js";
 import { field, fieldErrors, numberInput, rangeInput, readControl, selectInput, writeControl } from "./forms.js";
-import { boundsOf, classColor, divergingRgb, drawAxes, drawDigits, drawPoints, makeFrame, squareFrame } from "./plot2d.js";
+import { boundsOf, classColor, divergingRgb, drawAxes, drawPoints, makeFrame, squareFrame } from "./plot2d.js";
+import { createDigitGrid } from "./digitgrid.js";
 import { CSV_DATASET, DATA_KIND, TASK, UPLOAD_FIELDS } from "./protocol.js";
 
 const P = {
@@ -63,6 +64,7 @@ export function createDataPanel(root, { catalog, examples, onChange, onExample, 
   const csvSlot = el("div", { class: "csv-slot" });
   const description = el("p", { class: "hint dataset-desc" });
   const canvas = el("canvas", { class: "data-preview", attrs: { role: "img", "aria-label": "Preview of the data" } });
+  const digits = createDigitGrid(); // image data: sample digits in place of the canvas
   const previewCaption = el("p", { class: "hint preview-caption" });
   // The class colours' key (issue 13): a CSV's classes by their names, generated data's by number.
   const classKey = el("ul", { class: "class-key", attrs: { "aria-label": "Class colours" } });
@@ -90,6 +92,7 @@ export function createDataPanel(root, { catalog, examples, onChange, onExample, 
     description,
     csvSlot,
     canvas,
+    digits.node,
     classKey,
     previewCaption,
     el("div", { class: "field-pair" }, samplesRow, field("Data seed", el("div", { class: "inline" }, seed, reseed), { labelFor: seed })),
@@ -190,6 +193,10 @@ export function createDataPanel(root, { catalog, examples, onChange, onExample, 
   }
 
   function drawPreview() {
+    const image = Boolean(preview) && preview.kind === DATA_KIND.IMAGE;
+    canvas.hidden = image; // before the canvas is measured
+    if (image) digits.show(preview.images, preview.labels, preview.input_shape[preview.input_shape.length - 1]);
+    else digits.hide();
     const { ctx, w, h } = fitCanvas(canvas);
     ctx.clearRect(0, 0, w, h);
     drawClassKey();
@@ -197,12 +204,9 @@ export function createDataPanel(root, { catalog, examples, onChange, onExample, 
       setText(previewCaption, "");
       return;
     }
-    if (preview.kind === DATA_KIND.IMAGE) {
-      const side = preview.input_shape[preview.input_shape.length - 1];
-      drawDigits(ctx, w, h, preview.images, preview.labels, side);
-    } else if (preview.kind === DATA_KIND.SEQUENCE) {
+    if (preview.kind === DATA_KIND.SEQUENCE) {
       drawWindows(ctx, w, h, preview.windows || [], preview.targets || []);
-    } else {
+    } else if (!image) {
       const pts = preview.train.x.concat(preview.val.x);
       const ys = preview.train.y.concat(preview.val.y);
       // A table with more than two features is drawn by its first two.

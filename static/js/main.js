@@ -12,15 +12,15 @@ import { createLessonFlow, MAX_LESSON_RUNS } from "./lessonflow.js";
 import { createLessonPanel } from "./lessons.js";
 import { createRunLinks } from "./runlinks.js";
 import { applyMessage, isActive, makeRun, resetHistory, savedRuns, setStatus } from "./runs.js";
-import { nextNumber, overlayable, runName, shownOnOpen } from "./runset.js";
+import { colorOf, nextNumber, overlayable, runName, shownOnOpen } from "./runset.js";
+import { createPace } from "./pace.js";
 import { noteEpochs, resetSpeed } from "./speed.js";
 import { createRunViews } from "./runviews.js";
 import { majorityShare } from "./chance.js";
 import { createSessionFlow } from "./session.js";
 import { createSpecCheck } from "./speccheck.js";
 import { applyFix, clone, dropoutRate, getIn, insertLayer, liveEdit, mergePatch, moveItem, nextRunFields, normalize,
-         presetSpec, sameSpec,
-         setIn, setParam, stacksOf, taskOf, withDropout, withUpload } from "./spec.js";
+         presetSpec, sameSpec, setIn, setParam, stacksOf, switchedTask, taskOf, withDropout, withUpload } from "./spec.js";
 import { createToolbar } from "./toolbar.js";
 import { readSpec, writeSpec } from "./urlstate.js";
 import { createViews } from "./views.js";
@@ -35,8 +35,7 @@ const state = {
   summary: null, // /api/validate's answer for `spec`, or null while it is invalid
   errors: [], // /api/validate's errors for `spec`
   runs: [], // oldest first; the last is the current run
-  runNumber: 0, // the number in the last run's name ("Run 3"); numbers go on through a session
-  colorIndex: 0,
+  runNumber: 0, // the number of the last run ("Run 3"), which gives its colour; numbers go on through a session
   session: null, // the open session of this browser: {id, token, shareToken, shareUrl}
   uploads: [], // the open (or shared) session's uploaded tables
   usedUploads: new Set(), // uploads some run trained on (never deleted when the columns change)
@@ -45,6 +44,7 @@ const state = {
 };
 let views = {};
 let toolbar = null;
+let pace = null; // pace.js: how fast runs train (slow motion)
 const ui = { busy: false }; // a request the buttons wait for is on its way
 let flow = null; // session.js: the requests of saving, sharing, forking and uploading
 let check = null; // speccheck.js: validating the spec as it is edited, and the data preview
@@ -124,9 +124,11 @@ async function startRun(spec, { label = null, parent = null } = {}) {
       + "session. Upload the CSV file again (Data, Upload CSV…).");
     return null;
   }
-  const name = runName(state.runNumber + 1, label);
+  const number = state.runNumber + 1;
+  const name = runName(number, label);
   setBusy(true);
-  const res = await api.createRun(spec, { label, name, parent: parent ? parent.id : null, session: state.session });
+  const res = await api.createRun(spec, { label, name, number, pace: pace.value(), parent: parent ? parent.id : null,
+                                          session: state.session });
   setBusy(false);
   if (!res.ok) {
     if (res.status === 422 && sameSpec(spec, state.spec)) check.showErrors(res.errors);
@@ -135,13 +137,14 @@ async function startRun(spec, { label = null, parent = null } = {}) {
     updateControls();
     return null;
   }
-  state.runNumber += 1;
+  state.runNumber = number;
   if (upload) state.usedUploads.add(upload);
   const run = makeRun(res.data, spec, {
     label: name,
+    number,
     parentLabel: parent ? parent.label : null,
     parentId: parent ? parent.id : null,
-    color: RUN_COLORS[state.colorIndex++ % RUN_COLORS.length],
+    color: colorOf(number, RUN_COLORS),
     monitor: monitorOf(state.catalog, res.data.summary ? res.data.summary.task : spec.task),
   });
   run.inSession = Boolean(state.session);
@@ -169,7 +172,6 @@ function showSavedRuns(saved) {
   const all = savedRuns(saved, { normalizeSpec: (s) => normalize(state.catalog, s), colors: RUN_COLORS,
                                  monitorOf: (task) => monitorOf(state.catalog, task) });
   state.runs = shownOnOpen(all, MAX_RUNS);
-  state.colorIndex = saved.length;
   state.runNumber = nextNumber(all) - 1;
   for (const out of saved) if (out.spec.data && out.spec.data.upload) state.usedUploads.add(out.spec.data.upload);
   const run = current();
@@ -195,7 +197,6 @@ async function train() {
   }
   for (const r of state.runs) retire(r);
   state.runs = [];
-  state.colorIndex = 0;
   await startRun(clone(state.spec));
 }
 
@@ -207,6 +208,10 @@ function steer(action, can = isActive) {
 const togglePause = () => steer((run) => (run.status === STATUS.PAUSED ? ACTION.RESUME : ACTION.PAUSE));
 const step = () => steer(ACTION.STEP, (run) => run.status === STATUS.RUNNING || run.status === STATUS.PAUSED);
 const stop = () => steer(ACTION.STOP);
+/** A new pace (epochs a second, null: full speed) for every run this page steers that is still going. */
+const setPace = (epochsPerS) => {
+  if (!state.readOnly) for (const r of state.runs.filter(isActive)) links.control(r, ACTION.PACE, { epochs_per_s: epochsPerS });
+};
 
 /** Space pauses or resumes a run that is going, or trains when Train could be pressed. */
 function onSpace() {
@@ -218,7 +223,6 @@ function onSpace() {
 function clearRuns({ stop = true } = {}) {
   for (const r of state.runs) retire(r, { stop });
   state.runs = [];
-  state.colorIndex = 0;
   if (!state.session) state.runNumber = 0; // a session's runs keep their names: numbers go on
   showNoResults(state.summary);
 }
@@ -282,19 +286,10 @@ function editLayers(layers, opts = { structural: true }, path = stacksOf(state.c
   editSpec(setIn(state.spec, `model.${path}`, layers), opts);
 }
 
-/** Train the same data for another family: its empty stacks and options, without the old family's
- * own training fields (the catalog's tasks[i].empty_model and training_fields). */
+/** Train the same data for another family (spec.js: switchedTask). */
 function switchTask(name) {
-  const family = state.catalog.tasks.find((t) => t.name === name);
-  const shaped = stacksOf(state.catalog, state.spec).every((s) => Array.isArray(getIn(state.spec.model, s.path)));
-  if (!family || (name === taskOf(state.catalog, state.spec) && shaped)) return;
-  const theirs = new Set(family.training_fields.map((f) => f.name));
-  const training = Object.fromEntries(Object.entries(state.spec.training).filter(([k]) => !state.catalog.tasks
-    .some((t) => t.training_fields.some((f) => f.name === k)) || theirs.has(k)));
-  const natural = (state.catalog.datasets.find((d) => d.name === state.spec.data.dataset) || {}).task;
-  const spec = normalize(state.catalog, { ...state.spec, task: name === natural ? undefined : name,
-    model: clone(family.empty_model), training });
-  editSpec(spec, { structural: true });
+  const spec = switchedTask(state.catalog, state.spec, name);
+  if (spec) editSpec(spec, { structural: true });
 }
 
 function renderData() {
@@ -407,6 +402,7 @@ const page = {
 // -- start-up -----------------------------------------------------------------------------------------------------
 function bindToolbar() {
   toolbar = createToolbar({ on: { train, pause: togglePause, step, stop, reset: () => clearRuns(), space: onSpace } });
+  pace = createPace({ onChange: setPace });
   window.addEventListener("pagehide", () => {
     if (flow) flow.leaving();
     state.runs.forEach((r) => links.close(r));
@@ -451,6 +447,7 @@ function setReadOnly(readOnly) {
   $("#train-panel").disabled = readOnly;
   views.dataPanel.setReadOnly(readOnly);
   views.charts.setEditable(!readOnly);
+  pace.setReadOnly(readOnly);
   renderData();
   document.body.dataset.readOnly = String(readOnly);
   updateControls();

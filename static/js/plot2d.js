@@ -98,37 +98,3 @@ export function drawAxes(ctx, frame) {
   ctx.restore();
 }
 
-/** Grey-scale digit thumbnails in a grid with their labels. images: flat [C*H*W] lists in [0, 1]. */
-export function drawDigits(ctx, w, h, images, labels, side) {
-  const n = images.length;
-  if (!n) return;
-  const below = labels ? 12 : 0; // each label under its digit, never over it (issue 13)
-  const cell = Math.max(14 + below, Math.floor(Math.sqrt((w * h) / n)));
-  const cols = Math.max(1, Math.floor(w / cell));
-  const tileSide = cell - 4 - below;
-  const px = side * side;
-  const img = new ImageData(side, side);
-  const tile = new OffscreenCanvas(side, side);
-  const tctx = tile.getContext("2d");
-  ctx.imageSmoothingEnabled = false;
-  ctx.font = "10px system-ui, sans-serif";
-  ctx.textAlign = "center";
-  ctx.textBaseline = "alphabetic";
-  for (let i = 0; i < n; i++) {
-    const r = Math.floor(i / cols);
-    const c = i % cols;
-    if ((r + 1) * cell > h) break;
-    for (let p = 0; p < px; p++) {
-      const v = 255 - Math.round(255 * Math.min(1, Math.max(0, images[i][p])));
-      img.data.set([v, v, v, 255], p * 4);
-    }
-    tctx.putImageData(img, 0, 0);
-    const x0 = c * cell + (cell - tileSide) / 2;
-    ctx.drawImage(tile, x0, r * cell + 2, tileSide, tileSide);
-    if (labels) {
-      ctx.fillStyle = "#1864ab";
-      ctx.fillText(String(labels[i]), x0 + tileSide / 2, r * cell + 2 + tileSide + 10);
-    }
-  }
-  ctx.textAlign = "left";
-}

@@ -74,6 +74,7 @@ export const ACTION = Object.freeze({
   STOP: "stop",
   SET: "set",
   PICK: "pick", // {"action": "pick", "index": i}: the feature maps of validation example i
+  PACE: "pace", // {"action": "pace", "epochs_per_s": r | null}: at most r epochs a second (null: full speed)
 });
 
 export const STATUS = Object.freeze({

@@ -2,7 +2,7 @@
 // messages. Pure functions on a run record; main.js owns the records themselves.
 
 import { ACTIVE_STATUSES, COL, MSG, STATUS } from "./protocol.js";
-import { runName } from "./runset.js";
+import { colorOf, numberOf, runName } from "./runset.js";
 
 export const STATUS_TEXT = {
   [STATUS.QUEUED]: "Queued", [STATUS.RUNNING]: "Training", [STATUS.PAUSED]: "Paused",
@@ -19,12 +19,14 @@ export const lastEpoch = (run) => {
 };
 
 /** A run record from POST /api/runs' answer and the spec it was started with. `monitor` is the
- * column that picks its best epoch (the catalog's tasks[i].monitor; null for none). */
-export function makeRun(created, spec, { label, parentLabel = null, parentId = null, color, monitor = COL.VAL_LOSS }) {
+ * column that picks its best epoch (the catalog's tasks[i].monitor; null for none); `number` its
+ * number on the page, which gives its colour. */
+export function makeRun(created, spec, { label, number, parentLabel = null, parentId = null, color, monitor = COL.VAL_LOSS }) {
   return {
     monitor,
     id: created.id,
     label,
+    number,
     parentLabel,
     parentId,
     spec,
@@ -103,8 +105,8 @@ export function applyMessage(run, msg) {
 }
 
 /** A run record from a saved run (RunOut, as a session lists it): its whole history at once. */
-export function savedRun(out, { label, parentLabel = null, color, monitor = COL.VAL_LOSS }) {
-  const run = makeRun(out, out.spec, { label, parentLabel, parentId: out.parent, color, monitor });
+export function savedRun(out, { label, number, parentLabel = null, color, monitor = COL.VAL_LOSS }) {
+  const run = makeRun(out, out.spec, { label, number, parentLabel, parentId: out.parent, color, monitor });
   run.history = { ...emptyHistory(), ...Object.fromEntries(Object.entries(out.history || {}).map(([c, v]) => [c, [...v]])) };
   const vals = (monitor && run.history[monitor]) || [];
   vals.forEach((v) => {
@@ -126,14 +128,16 @@ export function savedRun(out, { label, parentLabel = null, color, monitor = COL.
 
 /** Records of a session's saved runs (oldest first), by the names kept with them (runs saved before
  * names were kept are named by their place, as the migration names them), with parents named and
- * colours in turn. */
+ * each coloured by its number: the one kept with it, else the one its name starts with, else its place. */
 export function savedRuns(saved, { normalizeSpec, colors, monitorOf = () => COL.VAL_LOSS }) {
   const labels = new Map(saved.map((r, i) => [r.id, r.name || runName(i + 1, r.label)]));
   return saved.map((out, i) => {
+    const number = out.number || numberOf(labels.get(out.id)) || i + 1;
     const run = savedRun({ ...out, spec: normalizeSpec(out.spec) }, {
       label: labels.get(out.id),
+      number,
       parentLabel: out.parent ? labels.get(out.parent) || null : null,
-      color: colors[i % colors.length],
+      color: colorOf(number, colors),
       monitor: monitorOf(out.summary && out.summary.task ? out.summary.task : out.spec.task),
     });
     run.inSession = true;

@@ -16,7 +16,11 @@ export const numberOf = (name) => {
 };
 
 /** The number the next run of a session gets: past every number in use and every run kept. */
-export const nextNumber = (runs) => 1 + runs.reduce((n, r) => Math.max(n, numberOf(r.label)), runs.length);
+export const nextNumber = (runs) => 1 + runs.reduce((n, r) => Math.max(n, r.number || numberOf(r.label)), runs.length);
+
+/** A run's colour, from its number (kept with the run on the server, through renames): the same on
+ * the main page, in Compare, through a share link and after a reload, wherever it sits in a list. */
+export const colorOf = (number, colors) => colors[(Math.max(1, Math.floor(number) || 1) - 1) % colors.length];
 
 /** What a run's curves are comparable on: its dataset (an upload is a dataset of its own) and task. */
 export const dataKey = (run) => {

@@ -206,3 +206,17 @@ function canonical(x) {
 
 /** Whether two specs (or parts) say the same, whatever their key order (the server's or the page's). */
 export const sameSpec = (a, b) => JSON.stringify(canonical(a)) === JSON.stringify(canonical(b));
+
+/** `spec` trained by family `name` on the same data: its empty stacks and options, without the old
+ * family's own training fields (the catalog's tasks[i].empty_model and training_fields); null when
+ * there is nothing to change (the same family, already shaped) or no such family. */
+export function switchedTask(catalog, spec, name) {
+  const family = catalog.tasks.find((t) => t.name === name);
+  const shaped = stacksOf(catalog, spec).every((s) => Array.isArray(getIn(spec.model, s.path)));
+  if (!family || (name === taskOf(catalog, spec) && shaped)) return null;
+  const theirs = new Set(family.training_fields.map((f) => f.name));
+  const training = Object.fromEntries(Object.entries(spec.training).filter(([k]) => !catalog.tasks
+    .some((t) => t.training_fields.some((f) => f.name === k)) || theirs.has(k)));
+  const natural = (catalog.datasets.find((d) => d.name === spec.data.dataset) || {}).task;
+  return normalize(catalog, { ...spec, task: name === natural ? undefined : name, model: clone(family.empty_model), training });
+}

@@ -57,18 +57,18 @@ def test_a_gan_is_built_trained_and_forked(page: Page, shot) -> None:
     gen.locator(":scope > li").first.get_by_role("button", name="Remove").click()
     expect(gen.locator(":scope > li")).to_have_count(0)
     wait_valid(page)
-    region = page.get_by_role("region", name="Generated samples")
-    # Every epoch the samples view shows is noted as it changes: waiting for "a later epoch than the
-    # one seen first" timed out on a loaded CI machine, where the first one seen was already the last.
-    page.evaluate("""() => {
-      window.__ganEpochs = new Set();
-      new MutationObserver((changes) => changes.forEach((c) => {
-        if (c.target.id === 'view-gan_samples' && c.target.dataset.epoch) window.__ganEpochs.add(c.target.dataset.epoch);
-      })).observe(document.body, { attributes: true, attributeFilter: ['data-epoch'], subtree: true });
-    }""")
+    # Every epoch the samples view shows, recorded as it is drawn. (The test read the view's epoch, then
+    # waited for a later one: when the run ended in between, as a loaded CI machine let it, the
+    # final snapshot had been drawn already and the wait ran out.)
+    page.wait_for_selector("#view-gan_samples", state="attached")  # made by the data's preview
+    page.locator("#view-gan_samples").evaluate(
+        "v => { v.shown = []; new MutationObserver(() => v.shown.push(Number(v.dataset.epoch)))"
+        ".observe(v, { attributes: true, attributeFilter: ['data-epoch'] }); }")
     button(page, "Train").click()
+    region = page.get_by_role("region", name="Generated samples")
     expect(region).to_be_visible()
-    page.wait_for_function("() => window.__ganEpochs.size >= 2", timeout=60_000)  # it updates as it trains
+    page.wait_for_function("() => { const s = document.querySelector('#view-gan_samples').shown;"
+                           " return s.some((e) => e >= 5) && new Set(s.filter(Number.isFinite)).size >= 2; }", timeout=60_000)
     remedy = page.locator("#diagnosis").get_by_role("button", name="One D step per G step", exact=True)
     expect(remedy).to_be_visible(timeout=90_000)
     expect(page.locator("#diagnosis")).to_contain_text("D overpowering G")

@@ -1,9 +1,11 @@
 """Layout and controls a newcomer tripped on (issue 13): a cue for the Training panel's lower half
-below the fold, the patience box inside its column, 2-D data drawn without stretching, digit
-labels beside (not over) the digits, and the training fields that wait for the next run marked
-and announced. At 1440x900 and 1024x768."""
+below the fold, the patience box inside its column, 2-D data drawn without stretching, sample
+digits at least 48 px with their labels in a row below (not over) them, and the training fields
+that wait for the next run marked and announced. At 1440x900 and 1024x768."""
 
 from __future__ import annotations
+
+import re
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -45,7 +47,27 @@ def test_2d_data_keeps_its_shape_and_digit_labels_clear_the_digits(page: Page, s
     expect(page.get_by_role("list", name="Class colours").get_by_role("listitem")).to_have_text(["class 0", "class 1"])
     page.get_by_label("Load an example").select_option(label="CNN on 8x8 digits")
     expect(page.locator(".preview-caption")).to_contain_text("images")
+    tiles = page.get_by_role("list", name="Sample images").get_by_role("img")
+    expect(tiles).to_have_count(8 if size["width"] > 1180 else 9)  # full rows of four, or of three
+    expect(tiles.first).to_have_accessible_name(re.compile(r"^a sample labelled \d$"))
     shot(page, f"digit-labels-{size['width']}")
+    # Each digit readable (its former 11 px were not) and each label in a row of its own: no label's
+    # box meets any digit's box.
+    boxes = page.locator(".digit-grid").evaluate(
+        "g => [...g.querySelectorAll('.digit-tile, .digit-label')].map((e) => {"
+        " const r = e.getBoundingClientRect(); return [e.className, r.left, r.top, r.right, r.bottom]; })")
+    digits = [b[1:] for b in boxes if b[0] == "digit-tile"]
+    labels = [b[1:] for b in boxes if b[0] == "digit-label"]
+    grid = page.locator(".digit-grid").bounding_box()
+    digits = [d for d in digits if d[2] > d[0]]  # the ones shown
+    labels = [a for a in labels if a[2] > a[0]]
+    assert len(digits) == len(labels) == (8 if size["width"] > 1180 else 9)
+    for x0, y0, x1, y1 in digits:
+        assert x1 - x0 >= 48 and y1 - y0 >= 48, (x0, y0, x1, y1)
+        assert grid["x"] <= x0 and x1 <= grid["x"] + grid["width"], (x0, x1, grid)  # none cut at the edge
+    for a in labels:
+        for d in digits:
+            assert a[2] <= d[0] or d[2] <= a[0] or a[3] <= d[1] or d[3] <= a[1], (a, d)
 
 
 def test_fields_that_wait_for_the_next_run_are_marked_and_announced(page: Page) -> None:

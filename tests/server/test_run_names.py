@@ -1,6 +1,7 @@
 """Run names are kept with the run (issue 13): given at creation, renamed with the session's edit
 token only, read back after the run ends, through a share link and in a fork, and backfilled by
-migration 0004 for runs saved before names were kept."""
+migration 0004 for runs saved before names were kept. A run's number (its colour on the page) is
+kept the same way, through a rename too, and migration 0005 reads it from the old names."""
 
 from __future__ import annotations
 
@@ -62,6 +63,38 @@ def test_migration_0004_names_old_runs_by_their_place_in_the_session(tmp_path: P
         names = dict(conn.execute(text("SELECT id, name FROM runs")).all())
     engine.dispose()
     assert names == {"b": "Run 1", "a": "Run 2 · more data", "c": "Run 3"}
+
+
+def test_a_number_is_kept_through_a_rename_a_share_link_and_a_fork(client: TestClient, sapi: SessionsApi) -> None:
+    s = sapi.create()
+    run = sapi.run(s, spec({"training": {"epochs": 3}}), name="Run 7", number=7)
+    plain = sapi.run(s, spec({"training": {"epochs": 3}}), name="a run")
+    sapi.wait_saved(s, run["id"])
+    sapi.wait_saved(s, plain["id"])
+    r = client.patch(f"/api/runs/{run['id']}", json={"name": "baseline"}, headers=bearer(s["edit_token"]))
+    assert r.status_code == 200 and r.json()["number"] == 7
+    assert [(r["name"], r["number"]) for r in sapi.get(s)["runs"]] == [("baseline", 7), ("a run", None)]
+    assert [r["number"] for r in sapi.shared(s)["runs"]] == [7, None]
+    assert [r["number"] for r in sapi.get(sapi.fork(s))["runs"]] == [7, None]
+    for bad in (0, -1, "three"):
+        sapi.run(s, spec(), status=422, number=bad)
+
+
+def test_migration_0005_numbers_old_runs_from_their_names(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    Store(url).close()
+    with sqlite3.connect(tmp_path / "old.db") as conn:  # back to 0004: runs named, not numbered
+        conn.execute("ALTER TABLE runs DROP COLUMN number")
+        conn.execute("UPDATE alembic_version SET version_num = '0004'")
+        for i, (rid, name) in enumerate([("a", "Run 2 · more data"), ("b", "baseline"), ("c", None), ("d", "Run 12")]):
+            conn.execute("INSERT INTO runs (id, name, status, spec, history, stopped_early, has_weights, created_at,"
+                         " updated_at) VALUES (?, ?, 'finished', '{}', '{}', 0, 0, ?, '2026-01-01')", (rid, name, float(i)))
+    Store(url).close()
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        numbers = dict(conn.execute(text("SELECT id, number FROM runs")).all())
+    engine.dispose()
+    assert numbers == {"a": 2, "b": None, "c": None, "d": 12}
 
 
 def test_a_fork_links_to_its_source_for_its_owner_only(sapi: SessionsApi) -> None:
