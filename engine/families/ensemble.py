@@ -18,7 +18,6 @@ from __future__ import annotations
 import math
 from typing import Iterable, Optional, Sequence
 
-import numpy as np
 import torch
 
 from ..family import Stepper, spread_column
@@ -31,17 +30,20 @@ def spread(rows: Sequence[dict[str, Optional[float]]], names: Iterable[str]) -> 
     `<name>_sd`, their sample standard deviation (ddof 1). None stays None; one NaN makes both NaN,
     which the trainer reports as divergence."""
     out: dict[str, Optional[float]] = {}
+    k = len(rows)
     for key in rows[0]:
         vals = [r.get(key) for r in rows]
-        out[key] = None if any(v is None for v in vals) else float(np.mean(np.asarray(vals, dtype=np.float64)))
+        out[key] = None if any(v is None for v in vals) else math.fsum(vals) / k  # type: ignore[arg-type]
     for name in names:
-        vals = [r.get(name) for r in rows]
         if name not in rows[0]:
             continue
-        if any(v is None for v in vals) or len(vals) < 2:
+        mean = out[name]
+        if mean is None or k < 2:
             out[spread_column(name)] = None
-            continue
-        out[spread_column(name)] = float(np.std(np.asarray(vals, dtype=np.float64), ddof=1))
+        elif not math.isfinite(mean):
+            out[spread_column(name)] = math.nan
+        else:
+            out[spread_column(name)] = math.sqrt(math.fsum((r[name] - mean) ** 2 for r in rows) / (k - 1))  # type: ignore[operator]
     return out
 
 

@@ -72,6 +72,7 @@ class _Layer:
     def __init__(self, linear: nn.Linear, act: Act) -> None:
         self.W = linear.weight.detach().numpy()  # shares memory with the module's parameter
         self.b = linear.bias.detach().numpy()
+        self.Wt = self.W.T  # (in, out): a view, so it follows the in-place updates
         self.act = act
         self.state: dict[str, list[np.ndarray]] = {}
 
@@ -122,12 +123,11 @@ class FusedDenseStepper(Stepper):
         a = x
         last = len(self.layers) - 1
         for i, L in enumerate(self.layers):
-            Wt = np.swapaxes(L.W, -1, -2)  # (..., in, out)
             if i == last and out is not None:
-                z = np.matmul(a, Wt, out=out)  # (..., B, in) @ (..., in, out) -> (..., B, out)
+                z = np.matmul(a, L.Wt, out=out)  # (..., B, in) @ (..., in, out) -> (..., B, out)
                 z += L.b[..., None, :]
             else:
-                z = a @ Wt + L.b[..., None, :]
+                z = a @ L.Wt + L.b[..., None, :]
             a = L.act.forward(z)
             zs.append((z, a))
         return zs
@@ -158,13 +158,17 @@ class FusedDenseStepper(Stepper):
                 gW += (2.0 * self.l2) * L.W
             if self.l1 > 0:
                 gW += self.l1 * np.sign(L.W)
-            gb = gz.sum(axis=-2)
+            gb = self._bias_grad(gz)
             if i:
                 g = gz @ L.W  # (..., B, out) @ (..., out, in) -> (..., B, in), with W before its update
             grads.append((gW, gb))
         self.steps += 1
         for L, (gW, gb) in zip(reversed(self.layers), grads):
             self._update(L, gW, gb)
+
+    def _bias_grad(self, gz: np.ndarray) -> np.ndarray:
+        """dL/db: the batch's sum of dL/dz, (..., B, out) -> (..., out)."""
+        return gz.sum(axis=-2)
 
     def _update(self, L: _Layer, gW: np.ndarray, gb: np.ndarray) -> None:
         """torch.optim's single-tensor formulas, in place on the parameters' views."""
