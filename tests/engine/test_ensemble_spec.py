@@ -153,3 +153,12 @@ def test_an_overfitting_ensemble_says_its_gap_is_not_noise() -> None:
     assert d.verdict == "overfitting" and d.facts["gap_over_spread"] > 3
     assert "not noise" in d.reason
     assert all(v is not None and v >= 0 for v in h["train_loss_sd"])
+
+
+def test_the_export_script_trains_member_zero_and_says_so() -> None:
+    from engine.export import export_script
+    script = export_script(parse_spec({**CIRCLE, "training": {"seeds": 5, "seed": 2}}))
+    assert "an ensemble of 5 seeds" in script and "trains member 0, the run of SEED" in script
+    assert "SEED = 2\n" in script
+    assert "ensemble" not in export_script(parse_spec(CIRCLE))
+    compile(script, "run.py", "exec")
