@@ -43,7 +43,8 @@ def spread(rows: Sequence[dict[str, Optional[float]]], names: Iterable[str]) -> 
         elif not math.isfinite(mean):
             out[spread_column(name)] = math.nan
         else:
-            out[spread_column(name)] = math.sqrt(math.fsum((r[name] - mean) ** 2 for r in rows) / (k - 1))  # type: ignore[operator]
+            squares = math.fsum((r[name] - mean) ** 2 for r in rows)  # type: ignore[operator]
+            out[spread_column(name)] = math.sqrt(squares / (k - 1))
     return out
 
 
