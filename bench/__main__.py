@@ -19,6 +19,7 @@ MODULES = {
     "gan": "bench.gan_bench",
     "ae": "bench.ae_bench",
     "fused": "bench.fused_bench",
+    "ensemble": "bench.ensemble_bench",
     "boundary": "bench.boundary_bench",
     "lessons": "bench.lessons_bench",
 }

@@ -111,11 +111,47 @@ def _is_overfitting(gap: float, rise: float, stale: bool, l0: float) -> bool:
     return gap > GAP_LARGE * l0 or (gap > GAP_MIN * l0 and rise > T["rise_min"] * l0 and stale)
 
 
+# -- an ensemble's seed spread --------------------------------------------------------------------
+SPREAD_COLUMN = "val_loss_sd"  # the seed-to-seed spread the gap is measured against
+
+
+def seed_spread(d: Diagnosis, history: dict[str, list], spec: ExperimentSpec) -> Diagnosis:
+    """An ensemble's verdict also says whether its train/validation gap (of the mean curves) is larger
+    than the seed-to-seed spread: the sd of the validation loss across the K seeds, mean of the same
+    window. A gap within it is not significant; one several times over it is not noise."""
+    k = spec.training.seeds
+    sd = history.get(SPREAD_COLUMN) or []
+    w, gap = d.facts.get("window"), d.facts.get("gap")
+    if k < 2 or w is None or gap is None or len(sd) < w or any(v is None for v in sd[-w:]):
+        return d
+    spread = _mean(sd[-w:])
+    d.facts.update({"seeds": k, "seed_spread": spread, "gap_over_spread": gap / spread if spread > 0 else None})
+    if abs(gap) <= spread:
+        tail = (f"Over {k} seeds the gap {g(gap)} is within the seed spread {g(spread)} (the sd of the val loss "
+                "across seeds): not significant.")
+    elif gap > 0:
+        times = f"{gap / spread:.0f}× " if spread > 0 else "larger than "
+        what = "real overfitting, not noise" if d.verdict == "overfitting" else "a real gap, not noise"
+        tail = (f"Over {k} seeds the gap {g(gap)} is {times}the seed spread {g(spread)} (the sd of the val loss "
+                f"across seeds): {what}.")
+    else:
+        tail = (f"Over {k} seeds the val loss is below the train loss by more than the seed spread {g(spread)}.")
+    d.reason = f"{d.reason} {tail}"
+    return d
+
+
 # -- the verdict --------------------------------------------------------------------------------------
 def diagnose(history: dict[str, list], spec: ExperimentSpec, baseline: float,
              status: Optional[str] = None, best_epoch: Optional[int] = None,
              insides: Optional[dict[str, Any]] = None, stopped_early: bool = False) -> Diagnosis:
-    """The verdict, its cause, the reason with its numbers, and the remedies (see the module docstring)."""
+    """The verdict, its cause, the reason with its numbers, and the remedies (see the module docstring);
+    for an ensemble, whether the gap stands out of the seed spread (seed_spread)."""
+    d = _diagnose(history, spec, baseline, status, best_epoch, insides, stopped_early)
+    return seed_spread(d, history, spec)
+
+
+def _diagnose(history: dict[str, list], spec: ExperimentSpec, baseline: float, status: Optional[str],
+              best_epoch: Optional[int], insides: Optional[dict[str, Any]], stopped_early: bool) -> Diagnosis:
     train = history.get("train_loss", [])
     val = history.get("val_loss", [])
     n = len(train)

@@ -156,6 +156,7 @@ def export_script(spec: ExperimentSpec, *, run_id: str = "", label: Optional[str
         "".join(HELPERS[h] for h in parts_of.helpers),
         parts_of.model,
         "\n\n# -- training " + "-" * 86 + "\n",
+        ENSEMBLE_NOTE.format(k=t.seeds) if t.seeds > 1 else "",
         f"SEED = {lit(t.seed)}\nEPOCHS = {lit(t.epochs)}\nBATCH_SIZE = {lit(t.batch_size)}\nLR = {lit(float(t.lr))}\n"
         f"L1 = {lit(float(t.l1))}\nL2 = {lit(float(t.l2))}\nDEVICE = {lit(t.device)}\n"
         f"EARLY_STOPPING = {lit(None if es is None else es.model_dump())}\n",
@@ -167,6 +168,11 @@ def export_script(spec: ExperimentSpec, *, run_id: str = "", label: Optional[str
     ]
     return re.sub(r"\n{4,}", "\n\n\n", "".join(parts))  # at most two blank lines, as PEP 8 has it
 
+
+# An ensemble's script trains member 0 (engine/families/ensemble.py): the weights the run saved.
+ENSEMBLE_NOTE = ("# The run was an ensemble of {k} seeds (training.seeds): SEED, SEED + 1, ... with one batch order.\n"
+                 "# This script trains member 0, the run of SEED, whose weights the run saved; the run's\n"
+                 "# history is the {k} members' mean (and sd), so these losses are member 0's alone.\n")
 
 HEADER = '''#!/usr/bin/env python3
 """A Layerlab run, exported as a standalone PyTorch script.

@@ -86,6 +86,20 @@ class Stepper:
         """Load weights saved by `state_dict`."""
         raise NotImplementedError
 
+    # The trainer's in-memory copies (best epoch, early stopping) hold every weight it trains, which
+    # for an ensemble is more than the saved weights (member 0's: engine/families/ensemble.py).
+    def snapshot(self) -> dict[str, torch.Tensor]:
+        """Every weight the stepper trains, for the trainer to copy (default: `state_dict`)."""
+        return self.state_dict()
+
+    def restore(self, snap: dict[str, torch.Tensor]) -> None:
+        """Load a copy of `snapshot`."""
+        self.load_state_dict(snap)
+
+    def saved(self, snap: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """The part of a `snapshot` that is saved and exported, keyed as `state_dict`."""
+        return snap
+
 
 @dataclass
 class ExportParts:
@@ -107,6 +121,8 @@ class Family:
     metrics: ClassVar[tuple[Metric, ...]] = ()
     monitor: ClassVar[Optional[str]] = "val_loss"  # lower is better: the best epoch (and early stopping's)
     no_early_stopping: ClassVar[Optional[str]] = None  # why early stopping is refused (None: it is offered)
+    # Why training.seeds > 1 is refused (None: ensembles are offered, and ensemble_stepper trains them).
+    no_ensemble: ClassVar[Optional[str]] = "it trains one network at a time."
     training_fields: ClassVar[tuple[str, ...]] = ()  # the family-only TrainingSpec fields it reads (d_lr, ...)
     target: ClassVar[str] = "value"  # how labels become y: "class" (long (N,)), "value" (float (N, H))
     data_kinds: ClassVar[Optional[tuple[str, ...]]] = None  # data kinds it trains on (None: any)
@@ -142,6 +158,12 @@ class Family:
     def engine_path(self, spec: "ExperimentSpec", summary: "Summary", device: torch.device) -> tuple[str, str]:
         """(which compute path its stepper trains on, why): the run's summary and page say it."""
         return "autograd", f"the {self.name} family trains on autograd"
+
+    def ensemble_stepper(self, spec: "ExperimentSpec", members: list[torch.nn.Module], split: "Split",
+                         device: torch.device) -> Stepper:
+        """A Stepper that trains the `members` (built with seeds seed, seed + 1, ...) side by side and
+        reports their mean in the metric columns and their spread in `<metric>_sd` (columns_for)."""
+        raise NotImplementedError
 
     def baseline(self, split: "Split") -> float:
         """The loss of learning nothing (the constant guess): the scale of divergence and diagnosis."""
@@ -181,9 +203,27 @@ class Family:
             return self.no_early_stopping
         return None if self.monitor is not None else "it has no monitored metric to stop on."
 
+    def ensemble_refused(self) -> Optional[str]:
+        """Why this family refuses training.seeds > 1, or None where ensembles are offered."""
+        return self.no_ensemble
+
     def columns(self) -> tuple[str, ...]:
         """The history columns of a run of this family, in order."""
         return ("epoch", *(m.name for m in self.metrics), "lr", "step_time")
+
+    def spread_metrics(self) -> tuple[str, ...]:
+        """The metrics an ensemble reports the seed-to-seed spread of (not reference lines such as
+        the naive forecast, which are the same for every member)."""
+        return tuple(m.name for m in self.metrics if not m.baseline)
+
+    def columns_for(self, spec: Optional["ExperimentSpec"]) -> tuple[str, ...]:
+        """The history columns of one spec's runs: `columns()`, plus `<metric>_sd` before lr for an
+        ensemble (training.seeds > 1), the sample standard deviation over its members."""
+        cols = self.columns()
+        if spec is None or spec.training.seeds <= 1:
+            return cols
+        spread = tuple(spread_column(name) for name in self.spread_metrics())
+        return (*cols[:-2], *spread, *cols[-2:])
 
     def catalog_entry(self) -> dict[str, Any]:
         """What /api/catalog says about the family."""
@@ -191,6 +231,7 @@ class Family:
                 "stacks": [{"name": s.name, "label": s.label, "path": s.path} for s in self.stacks],
                 "metrics": [m.to_dict() for m in self.metrics], "monitor": self.monitor,
                 "early_stopping": self.early_stopping_refused(), "training_fields": list(self.training_fields),
+                "ensemble": self.ensemble_refused(), "spread": [spread_column(n) for n in self.spread_metrics()],
                 "charts": [{"name": g, "label": self.charts.get(g, g.replace("_", " ").capitalize())}
                            for g in dict.fromkeys(m.chart for m in self.metrics)],
                 "columns": list(self.columns()), "empty_model": self.empty_model(),
@@ -199,12 +240,19 @@ class Family:
 
 
 FAMILIES: Registry[Family] = Registry("task")
+SPREAD_SUFFIX = "_sd"  # an ensemble's spread column of metric m is m + this (static/js/protocol.js)
 
 
-def columns_of(task: Optional[str]) -> tuple[str, ...]:
-    """The history columns of a task's runs (a task no longer registered keeps the supervised ones)."""
+def spread_column(metric: str) -> str:
+    """The name of a metric's seed-to-seed spread column: val_loss -> val_loss_sd."""
+    return metric + SPREAD_SUFFIX
+
+
+def columns_of(task: Optional[str], spec: Optional["ExperimentSpec"] = None) -> tuple[str, ...]:
+    """The history columns of a task's runs (a task no longer registered keeps the supervised ones);
+    with the spec, an ensemble's spread columns too."""
     if task is not None and task in FAMILIES:
-        return FAMILIES.get(task).columns()
+        return FAMILIES.get(task).columns_for(spec)
     from .events import HISTORY_COLUMNS
     return HISTORY_COLUMNS
 

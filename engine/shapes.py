@@ -89,8 +89,13 @@ def infer(spec: ExperimentSpec, limits: Limits | None = None) -> Summary:
         first = FAMILIES.get(summary.task).stacks[0]
         raise ShapeError([ErrorItem(f"model.{first.path}", f"the model has {summary.total_params:,} parameters; "
                                     f"the cap is {limits.max_params:,}. Use fewer units or filters")])
+    seeds = spec.training.seeds  # an ensemble holds (and trains) every member's weights at once
+    if seeds > 1 and seeds * summary.total_params > limits.max_params:
+        raise ShapeError([ErrorItem("training.seeds", f"{seeds} members of {summary.total_params:,} parameters are "
+                                    f"{seeds * summary.total_params:,}; the cap is {limits.max_params:,}. "
+                                    "Use fewer seeds or a smaller model")])
     summary.engine, summary.engine_why = _engine_path(spec, summary)
-    mib = activation_mib(summary, spec.training.batch_size)
+    mib = seeds * activation_mib(summary, spec.training.batch_size)
     if mib > limits.max_activation_mib:
         raise ShapeError([ErrorItem("training.batch_size", f"one batch needs about {mib:,.0f} MiB of activations; "
                                     f"the cap is {limits.max_activation_mib:,} MiB. Lower batch_size or layer sizes")])

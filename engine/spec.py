@@ -138,6 +138,7 @@ LRSchedule = Annotated[Union[NoSchedule, StepSchedule, ExponentialSchedule, Cosi
 
 # TrainingSpec fields that only the families listing them in Family.training_fields accept.
 FAMILY_TRAINING_FIELDS = ("d_lr", "d_steps", "denoise")
+MAX_SEEDS = 16  # members of an ensemble (training.seeds)
 
 
 class TrainingSpec(_Strict):
@@ -153,6 +154,9 @@ class TrainingSpec(_Strict):
     lr_schedule: LRSchedule = Field(default_factory=NoSchedule)
     seed: int = Field(0, ge=0, le=2**31 - 1, description="seeds initialisation, shuffling and dropout")
     device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
+    seeds: int = Field(1, ge=1, le=MAX_SEEDS, title="Seeds (ensemble)",
+                       description="train this many copies that differ only in the init seed (member k: seed + k), "
+                                   "with the same batch order and dropout masks; the history is their mean and sd")
     # Fields only some families read (Family.training_fields); null means "not set" and is not written out.
     d_lr: Optional[float] = Field(None, gt=0.0, le=1e9, title="D learning rate", description="generation: the discriminator's lr; default lr")
     d_steps: Optional[int] = Field(None, ge=1, le=20, title="D steps per G step", description="generation: D updates per G update; default 1")
@@ -168,7 +172,9 @@ class TrainingSpec(_Strict):
     def _drop_unset(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
         # A spec reads as it did before family-only fields existed: none of them while null.
         out = handler(self)
-        return {k: v for k, v in out.items() if not (k in FAMILY_TRAINING_FIELDS and v is None)}
+        # ... and none of `seeds` while it is 1: a single run's spec, link and export read as before.
+        return {k: v for k, v in out.items()
+                if not (k in FAMILY_TRAINING_FIELDS and v is None) and not (k == "seeds" and v == 1)}
 
 
 class ExperimentSpec(_Strict):
@@ -222,6 +228,11 @@ class ExperimentSpec(_Strict):
             if getattr(self.training, name) is not None and name not in family.training_fields:
                 raise ValueError(f"training.{name}: task {self.task!r} takes no {name}; only tasks "
                                  f"{', '.join(n for n, f in FAMILIES.items() if name in f.training_fields)} do")
+        no_ensemble = family.ensemble_refused()
+        if no_ensemble is not None and self.training.seeds > 1:
+            # Raised as a SpecError, not a ValueError, so that the 422 names the field, not the spec.
+            raise SpecError([ErrorItem("training.seeds", f"task {self.task!r} trains no ensembles: {no_ensemble} "
+                                       "Set training.seeds to 1")])
         return self
 
     def stacks(self) -> dict[str, list]:

@@ -9,6 +9,9 @@ Reproducibility protocol (the oracle test replays it with plain PyTorch):
   2. a CPU torch.Generator seeded with training.seed draws each epoch's
      torch.randperm(n_train) for the batch order;
   3. dropout masks come from a second generator seeded with training.seed + 1.
+An ensemble (training.seeds = K > 1) builds member k after torch.manual_seed(training.seed + k); the
+members share the batch order and each has its own dropout generator seeded with training.seed + 1,
+so they differ only in their initialisation and member 0 is the single run (engine/families/ensemble.py).
 """
 
 from __future__ import annotations
@@ -81,16 +84,25 @@ class Trainer:
         with _INIT_LOCK:
             torch.manual_seed(seed)
             self.model = self.family.build(spec, self.summary).to(self.device)
+            self.members = [self.model]  # an ensemble's members, member 0 (the model shown and saved) first
+            if spec.training.seeds > 1:
+                after = torch.get_rng_state()  # the global RNG goes on as in a single run
+                for k in range(1, spec.training.seeds):
+                    torch.manual_seed(seed + k)
+                    self.members.append(self.family.build(spec, self.summary).to(self.device))
+                torch.set_rng_state(after)
         self.shuffle = torch.Generator().manual_seed(seed)
-        dropout_gen = torch.Generator(device=self.device).manual_seed(seed + 1)
-        for m in self.model.modules():
-            if isinstance(m, SeededDropout):
-                m.generator = dropout_gen
+        for member in self.members:
+            dropout_gen = torch.Generator(device=self.device).manual_seed(seed + 1)
+            for m in member.modules():
+                if isinstance(m, SeededDropout):
+                    m.generator = dropout_gen
         self.base_lr = spec.training.lr
-        self.stepper = self.family.stepper(spec, self.model, self.split, self.device)
+        self.stepper = (self.family.stepper(spec, self.model, self.split, self.device) if len(self.members) == 1
+                        else self.family.ensemble_stepper(spec, self.members, self.split, self.device))
         self.engine = getattr(self.stepper, "engine", "autograd")  # the compute path: fused-dense or autograd
         self.baseline = self.family.baseline(self.split)
-        self.columns = self.family.columns()
+        self.columns = self.family.columns_for(spec)  # an ensemble's spread columns too
         self.monitor = self.family.monitor
         self.history: dict[str, list] = {c: [] for c in self.columns}
         self.epoch = 0
@@ -187,16 +199,16 @@ class Trainer:
             self.stepper.set_l2(l2)
 
     def _copy_weights(self) -> dict:
-        return {k: v.detach().clone() for k, v in self.stepper.state_dict().items()}
+        return {k: v.detach().clone() for k, v in self.stepper.snapshot().items()}  # every member's
 
     def best_state(self) -> Optional[dict]:
-        """Weights of the epoch with the best monitored metric (None before the first epoch)."""
-        return self._best_state
+        """Weights of the epoch with the best monitored metric, as saved (None before the first epoch)."""
+        return None if self._best_state is None else self.stepper.saved(self._best_state)
 
     def restore_best(self) -> bool:
         """Keras' restore_best_weights: only once early stopping has triggered. True if it restored."""
         if self.stopped_early and self._es_state is not None:
-            self.stepper.load_state_dict(self._es_state)
+            self.stepper.restore(self._es_state)
             self.weights_epoch = self._es_epoch or self.epoch
             return True
         return False

@@ -124,7 +124,7 @@ class Run:
         self.created_at = created_at or time.time()
         self._status = status
         self.control = Control()
-        self.columns = columns_of(spec.task)  # the family's history columns
+        self.columns = columns_of(spec.task, spec)  # the family's history columns (an ensemble's spread too)
         self.history: dict[str, list] = {c: [] for c in self.columns}
         self.diagnosis: Optional[dict] = None
         self.snapshots: dict[str, dict] = {}

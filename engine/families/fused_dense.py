@@ -72,6 +72,7 @@ class _Layer:
     def __init__(self, linear: nn.Linear, act: Act) -> None:
         self.W = linear.weight.detach().numpy()  # shares memory with the module's parameter
         self.b = linear.bias.detach().numpy()
+        self.Wt = self.W.T  # (in, out): a view, so it follows the in-place updates
         self.act = act
         self.state: dict[str, list[np.ndarray]] = {}
 
@@ -103,7 +104,7 @@ class FusedDenseStepper(Stepper):
         self.dtype = self.layers[0].W.dtype
         n_out = self.layers[-1].W.shape[0]
         # Rows per forward pass when evaluating: each matmul stays under MAX_GEMM (one BLAS thread).
-        self.eval_chunk = max(1, MAX_GEMM // max(L.W.size for L in self.layers))
+        self.eval_chunk = max(1, MAX_GEMM // max(L.W.shape[-2] * L.W.shape[-1] for L in self.layers))
         self.eye = np.eye(n_out, dtype=self.dtype) if classes else None  # one-hot rows of the labels
 
     def set_lr(self, lr: float) -> None:
@@ -113,6 +114,9 @@ class FusedDenseStepper(Stepper):
         self.l2 = l2
 
     # -- the arithmetic ----------------------------------------------------------------------
+    # Every formula reads the last two axes only, so the same code trains one net (W (out, in),
+    # activations (B, units)) and an ensemble's K nets at once (W (K, out, in), activations
+    # (K, B, units); the input (B, in) is broadcast): numpy's matmul is then one batched call per layer.
     def _forward(self, x: np.ndarray, out: Optional[np.ndarray] = None) -> list[tuple[np.ndarray, np.ndarray]]:
         """[(z, a)] per layer; the last layer's z is written into `out` when given."""
         zs: list[tuple[np.ndarray, np.ndarray]] = []
@@ -120,24 +124,24 @@ class FusedDenseStepper(Stepper):
         last = len(self.layers) - 1
         for i, L in enumerate(self.layers):
             if i == last and out is not None:
-                z = np.matmul(a, L.W.T, out=out)  # (B, in) @ (in, out) -> (B, out)
-                z += L.b
+                z = np.matmul(a, L.Wt, out=out)  # (..., B, in) @ (..., in, out) -> (..., B, out)
+                z += L.b[..., None, :]
             else:
-                z = a @ L.W.T + L.b
+                z = a @ L.Wt + L.b[..., None, :]
             a = L.act.forward(z)
             zs.append((z, a))
         return zs
 
     def _loss_grad(self, out: np.ndarray, y: np.ndarray) -> np.ndarray:
         """dL/dout of the batch's mean loss: softmax - onehot for cross-entropy, 2 (out - y) for MSE."""
-        b = len(out)
+        b = out.shape[-2]
         if self.classes:
-            e = np.exp(out - out.max(axis=1, keepdims=True))
-            e /= e.sum(axis=1, keepdims=True)
+            e = np.exp(out - out.max(axis=-1, keepdims=True))
+            e /= e.sum(axis=-1, keepdims=True)
             e -= self.eye[y]  # type: ignore[index]
             e *= 1.0 / b
             return e
-        return (out - y) * (2.0 / out.size)
+        return (out - y) * (2.0 / (b * out.shape[-1]))
 
     def _step(self, x: np.ndarray, y: np.ndarray, out: np.ndarray) -> None:
         """One optimisation step on the batch (x, y); its logits land in `out`."""
@@ -147,20 +151,24 @@ class FusedDenseStepper(Stepper):
         for i in range(len(self.layers) - 1, -1, -1):
             L = self.layers[i]
             z, a = zs[i]
-            gz = L.act.grad(z, a, g)  # (B, out)
+            gz = L.act.grad(z, a, g)  # (..., B, out)
             a_in = zs[i - 1][1] if i else x
-            gW = gz.T @ a_in  # (out, B) @ (B, in) -> (out, in)
+            gW = np.swapaxes(gz, -1, -2) @ a_in  # (..., out, B) @ (..., B, in) -> (..., out, in)
             if self.l2 > 0:
                 gW += (2.0 * self.l2) * L.W
             if self.l1 > 0:
                 gW += self.l1 * np.sign(L.W)
-            gb = gz.sum(axis=0)
+            gb = self._bias_grad(gz)
             if i:
-                g = gz @ L.W  # (B, out) @ (out, in) -> (B, in), with W before its update
+                g = gz @ L.W  # (..., B, out) @ (..., out, in) -> (..., B, in), with W before its update
             grads.append((gW, gb))
         self.steps += 1
         for L, (gW, gb) in zip(reversed(self.layers), grads):
             self._update(L, gW, gb)
+
+    def _bias_grad(self, gz: np.ndarray) -> np.ndarray:
+        """dL/db: the batch's sum of dL/dz, (..., B, out) -> (..., out)."""
+        return gz.sum(axis=-2)
 
     def _update(self, L: _Layer, gW: np.ndarray, gb: np.ndarray) -> None:
         """torch.optim's single-tensor formulas, in place on the parameters' views."""
@@ -193,13 +201,19 @@ class FusedDenseStepper(Stepper):
 
     def _metrics(self, out: np.ndarray, y: np.ndarray) -> tuple[float, Optional[float]]:
         """(mean loss, accuracy or None) of logits `out` against `y`, without the penalty."""
+        loss, acc = self._member_metrics(out, y)
+        return float(loss), (None if acc is None else float(acc))
+
+    def _member_metrics(self, out: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, Optional[np.ndarray]]:
+        """Mean loss and accuracy (or None) of logits (..., N, C) against `y` (N,): shape (...)."""
+        n = len(y)
         if self.classes:
-            m = out.max(axis=1, keepdims=True)
-            lse = np.log(np.exp(out - m).sum(axis=1)) + m[:, 0]
-            loss = float((lse - out[np.arange(len(y)), y]).astype(np.float64).sum()) / len(y)
-            return loss, float((out.argmax(axis=1) == y).sum()) / len(y)
+            m = out.max(axis=-1, keepdims=True)
+            lse = np.log(np.exp(out - m).sum(axis=-1)) + m[..., 0]  # (..., N)
+            loss = (lse - out[..., np.arange(n), y]).astype(np.float64).sum(axis=-1) / n
+            return loss, (out.argmax(axis=-1) == y).sum(axis=-1) / n
         d = (out - y).astype(np.float64)
-        return float((d * d).sum()) / d.size, None
+        return (d * d).sum(axis=(-2, -1)) / (n * out.shape[-1]), None
 
     # -- the Stepper interface -------------------------------------------------------------------
     def train_epoch(self, order: torch.Tensor, batch_size: int) -> tuple[dict[str, Optional[float]], float]:

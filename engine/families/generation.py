@@ -101,6 +101,8 @@ class Generation(Family):
     data_kinds = ("2d",)
     monitor = "distance"
     no_early_stopping = NO_EARLY_STOPPING
+    no_ensemble = ("its two networks train against each other, so K seeds would be K separate games, "
+                   "not one model's spread; run the seeds one by one.")
     training_fields = ("d_lr", "d_steps")
     metrics = (
         Metric("g_loss", "Generator loss", "gan_loss"),

@@ -79,6 +79,7 @@ def _head_core(row: LayerRow, shape: tuple[int, ...]) -> nn.Module:
 
 class Reconstruction(Family):
     name = "reconstruction"
+    no_ensemble = "an autoencoder's ensemble has no single code to draw; run the seeds one by one."
     label = "Reconstruction (autoencoder)"
     description = "An encoder squeezes each input into latent_dim codes, a decoder rebuilds it; mean squared error."
     stacks = (ENCODER, DECODER)

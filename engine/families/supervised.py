@@ -22,7 +22,9 @@ from ..layers import Dense
 from ..shapes import Summary
 from ..spec import ExperimentSpec, LayersModel, ModelSpec
 from ..stack import build_stack, dense_head, infer_stack
+from .ensemble import EnsembleLoopStepper
 from .fused_dense import ENGINE_AUTOGRAD, ENGINE_FUSED, FusedDenseStepper, fused_scope
+from .fused_ensemble import FusedEnsembleStepper
 from .supervised_step import SupervisedStepper
 
 LOSS_METRICS = (
@@ -42,6 +44,7 @@ class Supervised(Family):
     natural: ClassVar[str]  # the datasets' natural task that this family takes
     fused: ClassVar[bool] = True  # its stepper may be the fused dense one (engine/families/fused_dense.py)
     loss_code: ClassVar[str]  # the loss in the exported script
+    no_ensemble: ClassVar[Optional[str]] = None  # training.seeds > 1: engine/families/ensemble.py
 
     def model_spec(self) -> type[ModelSpec]:
         return LayersModel
@@ -85,6 +88,10 @@ class Supervised(Family):
             return ENGINE_AUTOGRAD, f"the {self.name} family trains on autograd"
         widths = [r.output_shape[0] for r in summary.rows if len(r.output_shape) == 1]
         why = fused_scope(spec, summary.input_shape, widths, device)
+        seeds = spec.training.seeds
+        if seeds > 1:  # say how the ensemble trains (engine/families/ensemble.py)
+            return ((ENGINE_AUTOGRAD, f"{why}; the {seeds} seeds train one after another") if why else
+                    (ENGINE_FUSED, f"a small dense stack: the exact fused path, {seeds} seeds in batched matmuls"))
         return (ENGINE_AUTOGRAD, why) if why else (ENGINE_FUSED, "a small dense stack: the exact fused path")
 
     def stepper(self, spec: ExperimentSpec, model: nn.Module, split: Split, device: torch.device) -> Stepper:
@@ -96,6 +103,19 @@ class Supervised(Family):
                                      classes=self.target == "class")
         return SupervisedStepper(model, split, device, optimizer=t.optimizer, lr=t.lr, l1=t.l1, l2=t.l2,
                                  loss=self.make_loss(), classes=self.target == "class")
+
+    def ensemble_stepper(self, spec: ExperimentSpec, members: list[nn.Module], split: Split,
+                         device: torch.device) -> Stepper:
+        """The K members in batched matmuls on the fused path, else each member's stepper in turn."""
+        t = spec.training
+        engine, _ = self.engine_path(spec, self.plan(spec, data_info(spec.data)), device)
+        if engine == ENGINE_FUSED and all(isinstance(m, nn.Sequential) for m in members):
+            return FusedEnsembleStepper(members, split, spread_names=self.spread_metrics(),  # type: ignore[arg-type]
+                                        activations=[layer.activation for layer in spec.model.layers],
+                                        optimizer=t.optimizer, lr=t.lr, l1=t.l1, l2=t.l2, loss=self.make_loss(),
+                                        classes=self.target == "class")
+        # Off the fused path, each member's own stepper (the family's: autograd, forecasting's naive column).
+        return EnsembleLoopStepper([self.stepper(spec, m, split, device) for m in members], self.spread_metrics())
 
     def diagnose(self, history: dict[str, list], spec: ExperimentSpec, baseline: float,
                  status: Optional[str], best_epoch: Optional[int], insides: Optional[dict[str, Any]] = None,

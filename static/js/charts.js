@@ -2,7 +2,9 @@
 // tasks[i].charts): the first group (loss: train solid, validation dashed, the gap between each
 // train/validation pair shaded, reference lines such as the naive forecast thin and dotted,
 // markers for the best epoch and an early stop), then the others (accuracy, or whatever a family
-// names), then the learning rate. Every run on the page is overlaid in its own colour. Incoming
+// names), then the learning rate. An ensemble's curves (training.seeds > 1) are its members' mean,
+// each with a shaded band of ±1 sd across the seeds (its `<metric>_sd` column) in every chart but the
+// learning rate's. Every run on the page is overlaid in its own colour. Incoming
 // metrics only mark the charts dirty; the data are rebuilt and handed to setData once per
 // animation frame, however fast the epochs arrive.
 
@@ -10,7 +12,7 @@ import uPlot from "uplot";
 import { $, clear, el, fmtNum, frameScheduler, setText } from "./dom.js";
 import { hexToRgb } from "./plot2d.js";
 import { createLegend } from "./legend.js";
-import { COL } from "./protocol.js";
+import { COL, seedsOf, spreadOf } from "./protocol.js";
 
 export const RUN_COLORS = ["#1c7ed6", "#e8590c", "#2f9e44", "#9c36b5", "#0c8599", "#c2255c", "#5c940d", "#495057"];
 export const AXIS = { stroke: "#868e96", grid: { stroke: "#eef0f2", width: 1 }, ticks: { stroke: "#dee2e6", width: 1 } };
@@ -74,6 +76,7 @@ export function createCharts(els) {
   });
   for (const name of ["loss", "acc", "lr"]) observer.observe(els[name]);
 
+  const banded = () => runs.some((r) => seedsOf(r.spec) > 1); // an ensemble on show: bands, and room for them
   const groupOf = (kind) => groups.find((g) => g.name === kind) || null;
   const firstGroup = () => groups[0] || { name: "loss", metrics: [] };
   /** The chart kinds drawn, in order: the first group as "loss", the others by name, then lr. */
@@ -137,6 +140,69 @@ export function createCharts(els) {
       flush();
     }));
     ctx.restore();
+  }
+
+  /** An ensemble's band of mean ± 1 sd around each curve with a spread column, beneath the lines.
+   * The chart's node records what it drew: data-bands ("run label/metric" each) and data-band-probe,
+   * the CSS-pixel point inside the widest band clear of the curves (tests read the canvas there). */
+  function shadeBands(u, kind) {
+    const node = nodeOf(kind);
+    const metrics = metricsOf(kind);
+    const k = metrics.length;
+    const xs = u.data[0];
+    const log = u.scales.y.distr === 3;
+    const dpr = uPlot.pxRatio;
+    const { left, top, width, height } = u.bbox;
+    const drawn = [];
+    let probe = null;
+    let widest = 6 * dpr; // a band thinner than this says nothing to probe (the line covers it)
+    const ctx = u.ctx;
+    ctx.save();
+    ctx.beginPath();
+    ctx.rect(left, top, width, height);
+    ctx.clip();
+    runs.forEach((run, r) => metrics.forEach((m, i) => {
+      const sd = run.history[spreadOf(m.name)];
+      const mean = u.data[1 + r * k + i];
+      if (!sd || !mean || m.baseline) return;
+      const ok = (j) => mean[j] !== null && mean[j] !== undefined && sd[j] !== null && sd[j] !== undefined;
+      // On a log scale the lower edge stays positive: a tenth of the mean at the least.
+      const lo = (j) => (log ? Math.max(mean[j] - sd[j], mean[j] / 10) : mean[j] - sd[j]);
+      const y = (v) => u.valToPos(v, "y", true);
+      ctx.fillStyle = rgba(run.color, 0.22);
+      let seg = [];
+      const flush = () => {
+        if (seg.length > 1) {
+          ctx.beginPath();
+          seg.forEach((j, n) => (n ? ctx.lineTo : ctx.moveTo).call(ctx, u.valToPos(xs[j], "x", true), y(mean[j] + sd[j])));
+          for (let n = seg.length - 1; n >= 0; n--) ctx.lineTo(u.valToPos(xs[seg[n]], "x", true), y(lo(seg[n])));
+          ctx.closePath();
+          ctx.fill();
+        }
+        seg = [];
+      };
+      for (let j = 0; j < xs.length; j++) {
+        if (!ok(j)) {
+          flush();
+          continue;
+        }
+        seg.push(j);
+        // The probe: above the upper curve of the two of a pair, so neither the gap's shade nor the
+        // other curve is under it.
+        const others = metrics.map((o, oi) => u.data[1 + r * k + oi][j]).filter((v) => v !== null && v !== undefined);
+        const band = y(mean[j]) - y(mean[j] + sd[j]);
+        if (mean[j] >= Math.max(...others) && band > widest && j > 0 && j < xs.length - 1) {
+          widest = band;
+          probe = [u.valToPos(xs[j], "x", true) / dpr, y(mean[j] + 0.6 * sd[j]) / dpr].map(Math.round);
+        }
+      }
+      flush();
+      drawn.push(`${run.label}/${m.name}`);
+    }));
+    ctx.restore();
+    node.dataset.bands = drawn.join("|");
+    if (probe) node.dataset.bandProbe = probe.join(",");
+    else delete node.dataset.bandProbe;
   }
 
   /** Vertical markers: the best epoch (dotted) and where early stopping ended a run (solid). Their
@@ -238,6 +304,22 @@ export function createCharts(els) {
     return out;
   }
 
+  /** A linear y range that holds the bands as well as the curves (uPlot's own fits the curves only). */
+  function bandRange(kind, lo, hi) {
+    if (lo === null || hi === null) return [0, 1];
+    for (const run of runs) for (const m of metricsOf(kind)) {
+      const sd = run.history[spreadOf(m.name)];
+      const mean = run.history[m.name];
+      if (!sd || !mean) continue;
+      mean.forEach((v, j) => {
+        if (v === null || v === undefined || sd[j] === null || sd[j] === undefined) return;
+        lo = Math.min(lo, v - sd[j]);
+        hi = Math.max(hi, v + sd[j]);
+      });
+    }
+    return uPlot.rangeNum(lo, hi, 0.1, true);
+  }
+
   function optsFor(kind) {
     const log = kind === "loss" && els.logToggle.checked;
     const percent = kind !== "lr" && metricsOf(kind).length > 0 && metricsOf(kind).every((m) => m.percent);
@@ -250,14 +332,15 @@ export function createCharts(els) {
       cursor: { sync: { key: SYNC_KEY }, drag: { x: false, y: false }, points: { size: 6 } },
       scales: {
         x: { time: false },
-        y: log ? { distr: 3 } : percent ? { range: (u, lo, hi) => [Math.min(0.5, lo ?? 0), 1] } : {},
+        y: log ? { distr: 3 } : percent ? { range: (u, lo, hi) => [Math.min(0.5, lo ?? 0), 1] }
+          : banded() ? { range: (u, lo, hi) => bandRange(kind, lo, hi) } : {},
       },
       axes: [{ ...AXIS, size: 28, values: epochTicks },
              { ...AXIS, size: axisWidth, values: yValues }],
       series: seriesFor(kind),
       hooks: kind === "loss"
-        ? { drawAxes: [shadeGap], draw: [markers], setCursor: [readout] }
-        : {},
+        ? { drawAxes: [shadeGap, (u) => shadeBands(u, kind)], draw: [markers], setCursor: [readout] }
+        : kind === "lr" ? {} : { drawAxes: [(u) => shadeBands(u, kind)] },
     };
   }
 
@@ -272,7 +355,7 @@ export function createCharts(els) {
     builtFor = shapeKey();
   }
 
-  const shapeKey = () => `${els.logToggle.checked}|${runs.map((r) => `${r.label}:${r.color}`).join(",")}|`
+  const shapeKey = () => `${els.logToggle.checked}|${banded()}|${runs.map((r) => `${r.label}:${r.color}`).join(",")}|`
     + groups.map((g) => `${g.name}:${g.metrics.map((m) => m.name).join("+")}`).join(",");
 
   function dataFor(kind) {

@@ -337,6 +337,7 @@ function chartRuns() {
   const run = current();
   const task = run && run.summary ? run.summary.task : taskOf(state.catalog, state.spec);
   views.charts.setRuns(state.runs, { charts: chartsOf(state.catalog, task, run ? run.history : null) });
+  views.outputs.setEnsemble(run);
 }
 
 function showEpoch() {

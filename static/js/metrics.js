@@ -1,7 +1,7 @@
 // A run's metric columns, as the catalog lists them for its family (tasks[i].metrics, .charts,
 // .monitor): the charts, Compare and the run records build from these, never from fixed names.
 
-import { COL } from "./protocol.js";
+import { COL, SPREAD_SUFFIX } from "./protocol.js";
 
 /** The catalog's entry for a task, or null (a task this server no longer has). */
 export const taskEntry = (catalog, task) => ((catalog && catalog.tasks) || []).find((t) => t.name === task) || null;
@@ -11,7 +11,7 @@ export function metricsOf(catalog, task, history = null) {
   const entry = taskEntry(catalog, task);
   if (entry) return entry.metrics;
   const base = new Set([COL.EPOCH, COL.LR, COL.STEP_TIME]);
-  return Object.keys(history || {}).filter((c) => !base.has(c))
+  return Object.keys(history || {}).filter((c) => !base.has(c) && !c.endsWith(SPREAD_SUFFIX))
     .map((name) => ({ name, label: name.replace(/_/g, " "), chart: "loss", pair: null, percent: false, baseline: false }));
 }
 

@@ -2,7 +2,8 @@
 // showing a region named after its view. Snapshots are routed by kind to their view's renderer
 // (views/registry.js); which views exist is the catalog's business, how each draws its module's.
 
-import { el } from "./dom.js";
+import { $, el, setText } from "./dom.js";
+import { seedsOf } from "./protocol.js";
 import { viewFor } from "./views/index.js";
 
 /** tabs: the tablist element; body: where the views' regions go; none: the note when none applies. */
@@ -93,6 +94,14 @@ export function createOutputs({ tabs, body, none }, { catalog, ctx }) {
     /** No run on show: every view goes back to the data alone. */
     clear() {
       for (const { view } of instances.values()) view.setSnapshot(null);
+    },
+    /** An ensemble's views are of member 0 (the run of its seed, whose weights it saves); say so. */
+    setEnsemble(run) {
+      const note = $("#output-ensemble");
+      const k = run ? seedsOf(run.spec) : 1;
+      note.hidden = k <= 1;
+      setText(note, k > 1 ? `These views show member 0 of the ensemble of ${k}: the run of seed ${run.spec.training.seed}, `
+        + "whose weights are saved and exported. The charts show all members' mean and spread." : "");
     },
     /** Which view tab is showing (tests and scripts read it). */
     get selected() { return selected; },

@@ -101,6 +101,13 @@ export const COL = Object.freeze({
   VAL_LOSS: "val_loss",
 });
 
+// An ensemble's (training.seeds > 1) seed-to-seed spread of metric m: the column m + SPREAD_SUFFIX,
+// the members' sample sd (engine/family.py's spread_column); the metric's own column is their mean.
+export const SPREAD_SUFFIX = "_sd";
+export const spreadOf = (metric) => `${metric}${SPREAD_SUFFIX}`;
+/** The members of a run's spec: 1 for a single run (the spec leaves `seeds` out then). */
+export const seedsOf = (spec) => Number((spec && spec.training && spec.training.seeds) || 1);
+
 export const VERDICT = Object.freeze({
   UNDERFITTING: "underfitting",
   OVERFITTING: "overfitting",

@@ -174,7 +174,7 @@ export function liveEdit(runSpec, prev, next) {
 // Training fields a run takes only when it starts (lr and L2 change live), named as the panel names them.
 export const NEXT_RUN_FIELDS = Object.freeze({
   optimizer: "Optimizer", batch_size: "Batch size", epochs: "Epochs", l1: "L1", early_stopping: "Early stopping",
-  lr_schedule: "Learning-rate schedule", seed: "Init seed", device: "Device",
+  lr_schedule: "Learning-rate schedule", seed: "Init seed", seeds: "Seeds", device: "Device",
 });
 
 /** The names of the training fields that differ between `prev` and `next` and wait for the next run. */

@@ -3,7 +3,7 @@
 // history's step_time column), and epochs/s what reached the page over the last couple of
 // seconds. Pure functions on a run record; main.js owns the records.
 
-import { COL } from "./protocol.js";
+import { COL, seedsOf } from "./protocol.js";
 import { isActive, lastEpoch } from "./runs.js";
 
 const WINDOW_MS = 2000; // epochs/s over this much of the latest arrivals
@@ -30,11 +30,14 @@ const fmtMs = (s) => {
 };
 const fmtRate = (r) => (r >= 100 ? r.toFixed(0) : r >= 10 ? r.toFixed(1) : r.toFixed(2));
 
-/** "cpu · 0.21 ms/step · 480 epochs/s", as much of it as is known; "" with no run. */
+/** "cpu · 0.21 ms/step · 480 epochs/s", as much of it as is known; "" with no run. An ensemble's
+ * step is all its members' at once: "cpu · ×8 · 0.40 ms/step · 300 epochs/s". */
 export function speedText(run) {
   if (!run) return "";
   const parts = [];
   if (run.device) parts.push(run.device);
+  const seeds = seedsOf(run.spec);
+  if (seeds > 1) parts.push(`×${seeds}`); // an ensemble: K members per step
   const times = (run.history[COL.STEP_TIME] || []).filter((v) => v !== null && v !== undefined);
   if (times.length) parts.push(`${fmtMs(times[times.length - 1])} ms/step`);
   if (run.speed && run.speed.rate !== null && run.speed.rate > 0) parts.push(`${fmtRate(run.speed.rate)} epochs/s`);

@@ -7,7 +7,7 @@ import { isActive, lastEpoch } from "./runs.js";
 import { speedText } from "./speed.js";
 
 const TOAST_MS = 4000;
-const SPEED_TITLE = "The device the run trains on, the time of one optimisation step, and epochs per second.";
+const SPEED_TITLE = "The device the run trains on (×K: an ensemble of K seeds, trained together), the time of one optimisation step, and epochs per second.";
 
 /** Seconds as µs or ms, three significant figures. */
 

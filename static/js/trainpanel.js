@@ -18,6 +18,7 @@ const P = {
   schedule: `${T}.lr_schedule`,
   scheduleType: `${T}.lr_schedule.type`,
   seed: `${T}.seed`,
+  seeds: `${T}.seeds`,
   device: `${T}.device`,
 };
 const SCHEDULE_LABELS = { none: "Constant", step: "Step decay", exponential: "Exponential decay", cosine: "Cosine decay" };
@@ -48,6 +49,9 @@ export function createTrainPanel(root, { catalog, onChange, onDropout }) {
   const scheduleType = selectInput(P.scheduleType, catalog.lr_schedules.map((s) => ({ value: s.type, label: SCHEDULE_LABELS[s.type] || s.type })));
   const scheduleParams = el("div", { class: "field-pair schedule-params" });
   const seed = numberInput(P.seed, { min: 0, step: 1 });
+  const seeds = numberInput(P.seeds, { min: 1, max: 16, step: 1 });
+  // A family that trains no ensembles (catalog tasks[i].ensemble) says why here.
+  const seedsWhy = el("p", { class: "hint seeds-why", attrs: { hidden: true } });
   const device = selectInput(P.device, [{ value: "auto", label: "Auto" }]);
   const deviceHint = el("p", { class: "hint" });
   const nextRunHint = el("p", { class: "visually-hidden", text: "Applies to the next run, not the one training now.",
@@ -70,6 +74,8 @@ export function createTrainPanel(root, { catalog, onChange, onDropout }) {
     field("Learning-rate schedule", scheduleType),
     scheduleParams,
     el("div", { class: "field-pair" }, field("Init seed", seed, { title: "Seeds initialisation, shuffling and dropout" }), field("Device", device)),
+    field("Seeds", seeds, { hint: "Trains this many copies at once, init seeds seed, seed + 1, …: the charts show their mean and a ±1 sd band." }),
+    seedsWhy,
     deviceHint,
     nextRunHint,
   );
@@ -82,7 +88,9 @@ export function createTrainPanel(root, { catalog, onChange, onDropout }) {
     }
     const path = t.dataset.path;
     if (!path || t.tagName === "SELECT" || t.type === "checkbox") return;
-    onChange([[path, readControl(t)]]);
+    // One seed is a single run, whose spec leaves `seeds` out (as the server writes it back).
+    if (path === P.seeds && readControl(t) === 1) onChange([[path, undefined]]);
+    else onChange([[path, readControl(t)]]);
   });
   root.addEventListener("change", (e) => {
     const t = e.target;
@@ -135,6 +143,12 @@ export function createTrainPanel(root, { catalog, onChange, onDropout }) {
     writeControl(scheduleType, sched.type);
     renderSchedule(sched);
     writeControl(seed, t.seed);
+    const noEnsemble = family ? family.ensemble : null;
+    const k = Number(t.seeds || 1);
+    writeControl(seeds, k);
+    seeds.disabled = Boolean(noEnsemble && k <= 1) || root.closest("fieldset").disabled;
+    seedsWhy.hidden = !noEnsemble;
+    setText(seedsWhy, noEnsemble ? `Ensembles are not offered for this task: ${noEnsemble}` : "");
     writeControl(device, t.device);
   }
 
@@ -150,7 +164,7 @@ export function createTrainPanel(root, { catalog, onChange, onDropout }) {
 
   /** While a run trains, the fields it took at its start are marked "next run" (lr and L2 apply live). */
   function setRunning(running) {
-    for (const input of [optimizer, batch, epochs, l1, es, scheduleType, seed, device]) {
+    for (const input of [optimizer, batch, epochs, l1, es, scheduleType, seed, seeds, device]) {
       const label = root.querySelector(`label[for="${CSS.escape(input.id)}"]`) || input.closest("label");
       if (!label) continue;
       let tag = label.querySelector(".next-run");

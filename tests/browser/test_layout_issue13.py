@@ -78,7 +78,7 @@ def test_fields_that_wait_for_the_next_run_are_marked_and_announced(page: Page) 
     wait_for_chart(page, min_points=3)
     batch = page.get_by_role("spinbutton", name="Batch size", exact=True)
     expect(batch).to_have_accessible_description("Applies to the next run, not the one training now.")
-    expect(page.locator("#train-panel .next-run")).to_have_count(8)
+    expect(page.locator("#train-panel .next-run")).to_have_count(9)  # Seeds (issue 16) is the ninth
     expect(page.get_by_role("spinbutton", name="L2", exact=True)).not_to_have_attribute("aria-describedby", "next-run-hint")
     set_field(page, "L1", "0.001")
     expect(page.locator("#toast")).to_contain_text("L1: applies to the next run")
