@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import math
 import random
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 import torch
@@ -23,39 +23,17 @@ from engine.families.ensemble import EnsembleLoopStepper
 from engine.families.fused_ensemble import FusedEnsembleStepper
 from engine.spec import parse_spec
 from engine.trainer import Trainer
+from oraclekit import PlainDropout, default_float64
 
 ACTS = {"tanh": nn.Tanh, "relu": nn.ReLU, "sigmoid": nn.Sigmoid, "elu": nn.ELU, "linear": nn.Identity,
         "leaky_relu": lambda: nn.LeakyReLU(0.01)}
 TOL64, TOL32 = 1e-9, 1e-6
 
 
-@contextlib.contextmanager
-def float64() -> Iterator[None]:
-    before = torch.get_default_dtype()
-    torch.set_default_dtype(torch.float64)
-    try:
-        yield
-    finally:
-        torch.set_default_dtype(before)
-
-
 def as64(split: Split) -> Split:
     f = lambda t: t.double() if t.is_floating_point() else t  # noqa: E731
     return Split(f(split.x_train), f(split.y_train), f(split.x_val), f(split.y_val), split.input_shape,
                  split.n_classes)
-
-
-class PlainDropout(nn.Module):
-    """Inverted dropout, its mask drawn from the given generator."""
-
-    def __init__(self, p: float, gen: torch.Generator) -> None:
-        super().__init__()
-        self.p, self.gen = p, gen
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if not self.training:
-            return x
-        return x * torch.empty_like(x).bernoulli_(1.0 - self.p, generator=self.gen) / (1.0 - self.p)
 
 
 def plain_member(raw: dict[str, Any], split: Split, k: int, n_out: int, classes: bool) -> tuple[dict, nn.Module]:
@@ -116,7 +94,7 @@ def check(raw: dict[str, Any], *, wide: bool = False) -> Trainer:
     fused = spec.training.optimizer in ("sgd", "momentum", "adam") and not any(
         layer.type == "dropout" for layer in spec.model.layers)
     tol = TOL64 if fused else TOL32
-    ctx = float64() if fused else contextlib.nullcontext()
+    ctx = default_float64() if fused else contextlib.nullcontext()
     with ctx:
         split = build_split(spec.data, spec.task)
         split = as64(split) if fused else split

@@ -11,7 +11,6 @@ a plain PyTorch loop.
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import random
 from typing import Any
@@ -26,6 +25,7 @@ from engine.families.fused_dense import ENGINE_AUTOGRAD, ENGINE_FUSED, FusedDens
 from engine.families.supervised_step import SupervisedStepper
 from engine.spec import merge_patch, parse_spec
 from engine.trainer import Trainer, lr_factor
+from oraclekit import default_float64
 
 TOL64 = 1e-9
 TOL32 = 1e-6
@@ -33,17 +33,6 @@ ACTS = [name for name, _ in ACTIVATIONS.items()]
 SCHEDULES = [{"type": "none"}, {"type": "step", "step_size": 2, "gamma": 0.5},
              {"type": "exponential", "gamma": 0.8}, {"type": "cosine", "min_lr": 0.001}]
 LR = {"sgd": 0.1, "momentum": 0.05, "adam": 0.01}
-
-
-@contextlib.contextmanager
-def default_float64():
-    """The autograd stepper sums its epoch loss in the default dtype: float64, so it rounds nothing."""
-    before = torch.get_default_dtype()
-    torch.set_default_dtype(torch.float64)
-    try:
-        yield
-    finally:
-        torch.set_default_dtype(before)
 
 
 def generated_specs(count: int, seed: int = 16) -> list[dict[str, Any]]:

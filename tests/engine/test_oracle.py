@@ -19,22 +19,9 @@ from torch import nn
 from engine.datasets import build_split
 from engine.events import HISTORY_COLUMNS
 from engine.trainer import Trainer
+from oraclekit import PlainDropout
 
 TOL = 1e-6
-
-
-class PlainDropout(nn.Module):
-    """Inverted dropout with its mask drawn from a given generator (protocol step 3)."""
-
-    def __init__(self, p: float, gen: torch.Generator) -> None:
-        super().__init__()
-        self.p, self.gen = p, gen
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if not self.training:
-            return x
-        keep = torch.empty_like(x).bernoulli_(1.0 - self.p, generator=self.gen)
-        return x * keep / (1.0 - self.p)
 
 
 def plain_train(build: Callable[[torch.Generator], nn.Module], split, *, seed: int, epochs: int,
