@@ -21,6 +21,7 @@ MODULES = {
     "fused": "bench.fused_bench",
     "boundary": "bench.boundary_bench",
     "lessons": "bench.lessons_bench",
+    "upload": "bench.upload_bench",
 }
 
 
