@@ -151,14 +151,15 @@ def _stream(data: str | bytes) -> tuple[Any, str]:
     """A text stream over `data` (bytes are decoded as they are read, never whole) and its delimiter;
     raises CsvError for an empty file or one holding NUL."""
     raw = data.encode("utf-8") if isinstance(data, str) else data
-    if not raw.strip():
+    if not raw or raw.isspace():  # not raw.strip(), nor split() below: each copied the whole file
         raise CsvError("the file is empty")
     nul = raw.find(b"\x00")
     if nul >= 0:
         row = raw.count(b"\n", 0, nul) + 1
         raise CsvError(f"row {row}: the file holds a NUL byte; is it a binary file such as a spreadsheet? "
                        "Export it as CSV", row=row)
-    header = raw.split(b"\n", 1)[0].decode("utf-8", "replace")
+    end = raw.find(b"\n")
+    header = raw[:end if end >= 0 else len(raw)].decode("utf-8", "replace")
     if isinstance(data, str):
         return io.StringIO(data, newline=""), _delimiter(header)
     return io.TextIOWrapper(io.BytesIO(data), encoding="utf-8-sig", newline=""), _delimiter(header)
