@@ -22,6 +22,7 @@ MODULES = {
     "ensemble": "bench.ensemble_bench",
     "boundary": "bench.boundary_bench",
     "lessons": "bench.lessons_bench",
+    "upload": "bench.upload_bench",
 }
 
 

@@ -17,6 +17,7 @@ from typing import Any, ClassVar, Optional
 
 import numpy as np
 
+from .csvnumbers import CHUNK_CELLS, ColumnStats, mostly_numbers, numbers, to_number
 from .data import SOURCES, DataInfo, Source, Split, split_arrays
 from .errors import ErrorItem, LayerlabError, SpecError
 from .family import FAMILIES
@@ -51,7 +52,6 @@ class CsvError(LayerlabError):
 
 
 SEP = "\x00"  # joins the cells of one column: a file holding a NUL byte is refused, so none is a cell
-CHUNK = 256  # rows gathered as separate strings before they are joined into their column's text
 _MAGIC = b"LLTBL1\n"  # the stored form of a Table (to_bytes): never pickle
 
 
@@ -66,7 +66,8 @@ class Table:
     columns: list[str]
     texts: list[str]  # texts[j]: column j's cells joined by SEP
     lines: np.ndarray  # (n_rows,) int32: where row i is in the file (the header is row 1)
-    _numeric: dict[str, bool] = field(default_factory=dict, repr=False, compare=False)
+    # stats[j]: column j's, gathered by read_csv; a stored table's are counted when first asked for.
+    stats: list[Optional[ColumnStats]] = field(default_factory=list, repr=False, compare=False)
 
     @property
     def n_rows(self) -> int:
@@ -76,17 +77,39 @@ class Table:
         """The cells of one column, as a new list."""
         return self.texts[self.columns.index(name)].split(SEP) if self.n_rows else []
 
+    def stats_of(self, name: str) -> ColumnStats:
+        j = self.columns.index(name)
+        if len(self.stats) != len(self.columns):
+            self.stats = [None] * len(self.columns)
+        if self.stats[j] is None:
+            self.stats[j] = ColumnStats.of(self.column(name))
+        return self.stats[j]  # type: ignore[return-value]
+
     def is_numeric(self, name: str) -> bool:
-        if name not in self._numeric:
-            self._numeric[name] = _is_numeric(self.column(name))
-        return self._numeric[name]
+        """At least half the column's non-empty cells are numbers."""
+        st = self.stats_of(name)
+        present, found = st.n - st.missing, st.numbers()
+        if found is None:  # many distinct spellings, not all numbers: read the cells
+            return mostly_numbers(self.column(name))
+        return bool(present) and 2 * found >= present
 
     def to_bytes(self) -> bytes:
-        """A self-describing binary form: a JSON header, each column's UTF-8 text, the lines as int32."""
-        blobs = [t.encode("utf-8") for t in self.texts]
-        header = json.dumps({"columns": self.columns, "sizes": [len(b) for b in blobs], "n_rows": self.n_rows}).encode()
-        return b"".join([_MAGIC, len(header).to_bytes(8, "little"), header, *blobs,
-                         self.lines.astype("<i4").tobytes()])
+        """A self-describing binary form: a JSON header, each column's UTF-8 text, the lines as int32.
+        Written column by column: one column's encoded copy at a time beside the result."""
+        sizes = [len(t) if t.isascii() else len(t.encode("utf-8")) for t in self.texts]
+        header = json.dumps({"columns": self.columns, "sizes": sizes, "n_rows": self.n_rows}).encode()
+        total = len(_MAGIC) + 8 + len(header) + sum(sizes) + 4 * self.n_rows
+        out = io.BytesIO()
+        out.seek(total - 1)
+        out.write(b"\0")  # the whole result allocated once: no regrowth copies, and getvalue() shares it
+        out.seek(0)
+        out.write(_MAGIC)
+        out.write(len(header).to_bytes(8, "little"))
+        out.write(header)
+        for t in self.texts:
+            out.write(t.encode("utf-8"))
+        out.write(self.lines.astype("<i4").tobytes())
+        return out.getvalue()
 
     @classmethod
     def from_bytes(cls, data: bytes) -> "Table":
@@ -128,14 +151,15 @@ def _stream(data: str | bytes) -> tuple[Any, str]:
     """A text stream over `data` (bytes are decoded as they are read, never whole) and its delimiter;
     raises CsvError for an empty file or one holding NUL."""
     raw = data.encode("utf-8") if isinstance(data, str) else data
-    if not raw.strip():
+    if not raw or raw.isspace():  # not raw.strip(), nor split() below: each copied the whole file
         raise CsvError("the file is empty")
     nul = raw.find(b"\x00")
     if nul >= 0:
         row = raw.count(b"\n", 0, nul) + 1
         raise CsvError(f"row {row}: the file holds a NUL byte; is it a binary file such as a spreadsheet? "
                        "Export it as CSV", row=row)
-    header = raw.split(b"\n", 1)[0].decode("utf-8", "replace")
+    end = raw.find(b"\n")
+    header = raw[:end if end >= 0 else len(raw)].decode("utf-8", "replace")
     if isinstance(data, str):
         return io.StringIO(data, newline=""), _delimiter(header)
     return io.TextIOWrapper(io.BytesIO(data), encoding="utf-8-sig", newline=""), _delimiter(header)
@@ -148,12 +172,16 @@ def read_csv(data: str | bytes, max_rows: int, max_columns: int = MAX_COLUMNS) -
     reader = csv.reader(stream, delimiter=delimiter, strict=True)
     columns: list[str] | None = None
     parts: list[list[str]] = []  # parts[j]: column j's finished chunks
+    stats: list[ColumnStats] = []
     rows: list[list[str]] = []  # the records since the last chunk
+    per_chunk = 0  # rows in a chunk
     lines = array("i")
 
-    def chunk() -> None:  # the rows so far, transposed into each column's text
+    def chunk() -> None:  # the rows so far, transposed into each column's text and counted
         for j, cells in enumerate(zip(*rows)):
-            parts[j].append(SEP.join(map(str.strip, cells)))
+            stripped = list(map(str.strip, cells))
+            parts[j].append(SEP.join(stripped))
+            stats[j].add(stripped)
         rows.clear()
 
     try:
@@ -163,6 +191,8 @@ def read_csv(data: str | bytes, max_rows: int, max_columns: int = MAX_COLUMNS) -
             if columns is None:
                 columns = _header(record, reader.line_num, max_columns)
                 parts = [[] for _ in columns]
+                stats = [ColumnStats() for _ in columns]
+                per_chunk = max(16, CHUNK_CELLS // len(columns))
                 continue
             line = reader.line_num
             if len(record) != len(columns):
@@ -172,7 +202,7 @@ def read_csv(data: str | bytes, max_rows: int, max_columns: int = MAX_COLUMNS) -
                 raise CsvError(f"the file has more than {max_rows:,} data rows; the cap is {max_rows:,}", row=line)
             rows.append(record)
             lines.append(line)
-            if len(rows) == CHUNK:
+            if len(rows) == per_chunk:
                 chunk()
     except csv.Error as e:
         raise CsvError(f"row {reader.line_num}: the file is not valid CSV ({e})", row=reader.line_num) from None
@@ -184,7 +214,11 @@ def read_csv(data: str | bytes, max_rows: int, max_columns: int = MAX_COLUMNS) -
         raise CsvError("the file has a header but no data rows", row=2)
     if rows:
         chunk()
-    return Table(columns, [SEP.join(p) for p in parts], np.frombuffer(lines, dtype=np.int32).copy())
+    texts = []
+    for p in parts:  # each column's chunks are dropped once joined: one column's copy at a time
+        texts.append(SEP.join(p))
+        p.clear()
+    return Table(columns, texts, np.frombuffer(lines, dtype=np.int32).copy(), list(stats))
 
 
 def _header(record: list[str], line: int, max_columns: int) -> list[str]:
@@ -216,44 +250,13 @@ def _ragged(record: list[str], columns: list[str], line: int) -> str:
     return f"row {line} has {n} values but the header has {m} columns ({n - m} too many)"
 
 
-# -- numbers --------------------------------------------------------------------------------------------
-def to_number(text: str) -> Optional[float]:
-    """A finite float, or None for anything else (text, empty, nan, inf)."""
-    try:
-        v = float(text)
-    except ValueError:
-        return None
-    return v if math.isfinite(v) else None
-
-
-def numbers(values: list[str]) -> np.ndarray:
-    """(N,) float64: each cell as to_number reads it, NaN where it is no finite number.
-
-    numpy parses a whole column at once (~30x faster than float() per cell); a column with any
-    other cell (text, empty) is read cell by cell."""
-    try:
-        out = np.array(values, dtype=np.str_).astype(np.float64)
-    except ValueError:
-        out = np.array([np.nan if (v := to_number(c)) is None else v for c in values], dtype=np.float64)
-    out[~np.isfinite(out)] = np.nan
-    return out
-
-
-def _is_numeric(values: list[str]) -> bool:
-    """A column is numeric when at least half its non-empty cells are numbers."""
-    present = len(values) - values.count("")
-    return bool(present) and 2 * int(np.count_nonzero(~np.isnan(numbers(values)))) >= present
-
-
 def describe(table: Table) -> list[dict[str, Any]]:
     """Each column: its name, whether it is numeric, its missing cells and distinct values (capped at 1000)."""
     out = []
     for name in table.columns:
-        values = table.column(name)
-        distinct = set(values)
-        distinct.discard("")
-        out.append({"name": name, "numeric": table.is_numeric(name), "missing": values.count(""),
-                    "distinct": min(len(distinct), 1000)})
+        st = table.stats_of(name)
+        out.append({"name": name, "numeric": table.is_numeric(name), "missing": st.missing,
+                    "distinct": st.distinct})
     return out
 
 
@@ -276,14 +279,30 @@ def suggest(table: Table, features: Optional[list[str]] = None, target: Optional
             raise CsvError(f"no column besides the target {target!r} holds numbers to use as features",
                            field="features")
     if task is None:
-        values = [v for v in table.column(target) if v]
-        numbers = [to_number(v) for v in values]
-        whole = all(n is not None and n == int(n) for n in numbers)
-        task = "classification" if (not _is_numeric(values) or (whole and len(set(numbers)) <= CLASS_LIKE_DISTINCT)) \
-            else "regression"
+        task = _guess_task(table, target)
     elif task not in FAMILIES:
         raise CsvError(f"unknown task {task!r}; valid: {', '.join(FAMILIES.names())}", field="task")
     return list(features), target, task
+
+
+def _guess_task(table: Table, target: str) -> str:
+    """Classification for a text target or one of few whole numbers; regression otherwise."""
+    st = table.stats_of(target)
+    if st.counts is not None:  # from its distinct spellings
+        spelled = {v: to_number(v) for v in st.counts if v}
+        present = st.n - st.missing
+        numeric = bool(present) and 2 * sum(st.counts[v] for v, n in spelled.items() if n is not None) >= present
+        whole = all(n is not None and n == int(n) for n in spelled.values())
+        few = len(set(spelled.values())) <= CLASS_LIKE_DISTINCT
+    elif st.clean and not st.whole:  # over a thousand spellings, all numbers, some fractions
+        return "regression"
+    else:  # over a thousand spellings that may be few values ('1', '1.0', '01', ...): read the cells
+        values = [v for v in table.column(target) if v]
+        numbers = [to_number(v) for v in values]
+        numeric = mostly_numbers(values)
+        whole = all(n is not None and n == int(n) for n in numbers)
+        few = len(set(numbers)) <= CLASS_LIKE_DISTINCT
+    return "classification" if not numeric or (whole and few) else "regression"
 
 
 def _names(table: Table) -> str:
@@ -316,15 +335,34 @@ def select(table: Table, features: list[str], target: str, task: str, n_rows: Op
         if len(bad):  # the first cell that is no number says why
             _number(cells[bad[0]], lines[bad[0]], name, "value", "features")
     raw = table.column(target)[:n]
-    for i, cell in enumerate(raw):
-        if not cell:
-            raise CsvError(f"row {lines[i]}, column {target!r}: the target is missing", row=lines[i], column=target,
-                           role="target")
+    if "" in raw:
+        i = raw.index("")
+        raise CsvError(f"row {lines[i]}, column {target!r}: the target is missing", row=lines[i], column=target,
+                       role="target")
     if not _has_classes(task):
-        y = np.array([_number(c, lines[i], target, "target", "target") for i, c in enumerate(raw)], dtype=np.float64)
+        y = numbers(raw)
+        bad = np.flatnonzero(np.isnan(y))
+        if len(bad):
+            _number(raw[bad[0]], lines[bad[0]], target, "target", "target")
         return Selection(x, y, None)
     classes, index = _classes(raw, target, max_classes)
     return Selection(x, np.array([index[c] for c in raw], dtype=np.int64), classes)
+
+
+def check_choice(table: Table, features: list[str], target: str, task: str, n_rows: Optional[int] = None,
+                 max_classes: int = MAX_CLASSES) -> Optional[list[str]]:
+    """What select() would say of this choice, without building its arrays: the class labels (None for
+    regression), or the same CsvError. Answered from the columns' stats where they settle it."""
+    _check_columns(table, features, target)
+    whole_table = n_rows is None or n_rows >= table.n_rows
+    st = table.stats_of(target)
+    if whole_table and table.n_rows >= MIN_ROWS and all(table.stats_of(f).clean for f in features) \
+            and not st.missing:
+        if not _has_classes(task) and st.clean:
+            return None
+        if _has_classes(task) and st.counts is not None:
+            return _classes(list(st.counts), target, max_classes)[0]
+    return select(table, features, target, task, n_rows, max_classes).classes  # a cell to name, or a prefix
 
 
 def _check_columns(table: Table, features: list[str], target: str) -> None:
@@ -384,13 +422,13 @@ def _classes(raw: list[str], target: str, max_classes: int) -> tuple[list[str], 
 def table_split(table: Table, data, task: str) -> Split:
     """The Split of an uploaded table for a DataSpec (dataset 'csv'), checked against its n_classes."""
     sel = select(table, list(data.features), data.target, task, n_rows=data.n_samples)
-    check_classes(sel, data)
+    check_classes(sel.classes, data)
     return split_arrays(sel.x, sel.y, data, task, (len(data.features),), data.n_classes)
 
 
-def check_classes(sel: Selection, data) -> None:
+def check_classes(classes: Optional[list[str]], data) -> None:
     """The spec's n_classes must be the target's: the head is built from it before the data is read."""
-    have = len(sel.classes) if sel.classes is not None else None
+    have = len(classes) if classes is not None else None
     if have != data.n_classes:
         raise CsvError(f"data.n_classes is {data.n_classes} but column {data.target!r} has "
                        f"{have if have is not None else 'no'} classes", column=data.target, field="n_classes")

@@ -220,7 +220,9 @@ async def upload_csv(session: EditableDep, request: Request, manager: ManagerDep
     try:
         async with uploads.slots:
             raw = await read_capped(request, settings.max_upload_bytes)
+            size = len(raw)
             table, info = await asyncio.to_thread(uploads.parse, raw, features, target, task)
+            del raw  # the table holds its text: the body need not stay beside the stored copy
     except CsvError as e:
         if report:
             return JSONResponse({"errors": [e.to_dict()]})
@@ -229,7 +231,7 @@ async def upload_csv(session: EditableDep, request: Request, manager: ManagerDep
         if report and e.status_code == 413:
             return JSONResponse({"errors": [{"path": "file", "message": e.detail, "row": None, "column": None}]})
         raise
-    row = await manager.db(uploads.insert, session.id, filename, len(raw), table, info)
+    row = await manager.db(uploads.insert, session.id, filename, size, table, info)
     await manager.db(sessions.touch, session.id)
     return upload_view(row)
 

@@ -15,7 +15,8 @@ from typing import Any, Optional
 from fastapi import HTTPException, Request
 from sqlalchemy import select
 
-from engine.csvdata import CsvError, Selection, Table, check_classes, describe, read_csv, suggest, table_split
+from engine.csvdata import (CsvError, Selection, Table, check_choice, check_classes, describe, read_csv, suggest,
+                            table_split)
 from engine.csvdata import select as select_columns
 from engine.datasets import Split
 from engine.errors import ErrorItem, SpecError
@@ -67,9 +68,9 @@ class Uploads:
         """Parse and check a file and a choice of columns (defaults filled in); raises CsvError."""
         table = read_csv(raw, self.max_rows)  # decoded as it is read: no second copy of the file
         features, target, task = suggest(table, features, target, task)
-        sel = select_columns(table, features, target, task)
+        classes = check_choice(table, features, target, task)  # from the columns' stats: no arrays built
         info = {"columns": describe(table), "features": features, "target": target, "task": task,
-                "classes": sel.classes}
+                "classes": classes}
         return table, info
 
     def insert(self, session_id: str, filename: str, size: int, table: Table, info: dict[str, Any]) -> UploadRow:
@@ -138,10 +139,21 @@ def check_table(table: Table, spec: ExperimentSpec) -> Selection:
     try:
         sel = select_columns(table, list(d.features or []), d.target or "", spec.task or "classification",
                              n_rows=d.n_samples)
-        check_classes(sel, d)
+        check_classes(sel.classes, d)
     except CsvError as e:
         raise e.to_spec_error() from None
     return sel
+
+
+def check_spec_table(table: Table, spec: ExperimentSpec) -> None:
+    """As check_table, without building the arrays (the run's worker builds them); raises SpecError."""
+    d = spec.data
+    task = spec.task or "classification"
+    try:
+        classes = check_choice(table, list(d.features or []), d.target or "", task, n_rows=d.n_samples)
+        check_classes(classes, d)
+    except CsvError as e:
+        raise e.to_spec_error() from None
 
 
 def _not_here(upload_id: str) -> SpecError:
@@ -159,7 +171,7 @@ async def check_spec_data(manager: Any, uploads: Uploads, spec: ExperimentSpec, 
     table = await manager.db(uploads.table, spec.data.upload, session_id)
     if table is None:
         raise _not_here(spec.data.upload)
-    await asyncio.to_thread(check_table, table, spec)
+    await asyncio.to_thread(check_spec_table, table, spec)
 
 
 async def check_upload_exists(manager: Any, uploads: Uploads, spec: Optional[dict[str, Any]], session_id: str) -> None:

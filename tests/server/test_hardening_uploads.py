@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from engine.csvdata import SEP, Table, describe, read_csv
+from engine.csvdata import SEP, CsvError, Table, mostly_numbers, check_choice, describe, read_csv, select, suggest, to_number
 from server.uploads import Uploads
 from serverkit import strict_json, wait_for
 from sessions_kit import bearer, db_count, flowers
@@ -118,3 +118,87 @@ def test_uploads_beyond_the_concurrency_cap_get_503(make_live):
     finally:
         held.close()
     assert wait_for(lambda: second()[0] == 201, 10, every=0.2, what="the slot to be free again")
+
+
+def _old_task(table: Table, target: str) -> str:
+    """suggest()'s task as it was decided before the column stats: from every cell."""
+    values = [v for v in table.column(target) if v]
+    nums = [to_number(v) for v in values]
+    whole = all(n is not None and n == int(n) for n in nums)
+    return "classification" if not mostly_numbers(values) or (whole and len(set(nums)) <= 20) else "regression"
+
+
+def _outcome(f):
+    try:
+        return f()
+    except CsvError as e:
+        return e.to_dict()
+
+
+def test_the_column_stats_answer_as_reading_every_cell_would():
+    n = 1_500
+    cols = {"clean": [f"{i / 7:.4f}" for i in range(n)],
+            "spellings": ["1", "1.0", "2", "02"] * (n // 4),  # four spellings, two classes
+            "gaps": ["" if i % 9 == 0 else str(i % 3) for i in range(n)],
+            "inf": ["inf" if i == 700 else "1" for i in range(n)],
+            "under": [f"1_{i % 10}" for i in range(n)],  # float() reads underscores
+            "mixed": ["x" if i % 3 == 0 else str(i) for i in range(n)],
+            "text": ["abc"[i % 3] for i in range(n)],
+            "manyints": [f"{i % 5:0{1 + i % 300}d}" for i in range(n)],  # >1000 spellings of 5 values
+            "target": ["0" if i % 2 else "1" for i in range(n)]}
+    raw = (",".join(cols) + "\n" + "\n".join(",".join(c[i] for c in cols.values()) for i in range(n)) + "\n").encode()
+    parsed = read_csv(raw, max_rows=n)
+    stored = Table.from_bytes(parsed.to_bytes())  # its stats are counted when first asked for
+    expected = [{"name": name, "numeric": mostly_numbers(cells), "missing": cells.count(""),
+                 "distinct": min(len({c for c in cells if c}), 1000)} for name, cells in cols.items()]
+    for table in (parsed, stored):
+        assert describe(table) == expected
+        for target in cols:
+            assert suggest(table, None, target, None)[2] == _old_task(table, target), target
+            for feature in cols:  # the classes, or the same error naming the same cell
+                for task in ("classification", "regression") if feature != target else ():
+                    assert _outcome(lambda: check_choice(table, [feature], target, task)) == \
+                        _outcome(lambda: select(table, [feature], target, task).classes), (feature, target, task)
+
+
+PEAK_SCRIPT = """
+import gc, sys
+from pathlib import Path
+import numpy as np
+from engine.csvdata import read_csv
+from server.uploads import Uploads
+
+def status(key):
+    return next(int(l.split()[1]) for l in Path("/proc/self/status").read_text().splitlines() if l.startswith(key))
+
+rows, floats, digits = (int(a) for a in sys.argv[1:])
+x = np.random.default_rng(0).normal(size=(rows, floats))
+raw = ("\\n".join([",".join(f"f{j}" for j in range(floats)) + ",label"]
+                   + [",".join(f"{v:.{digits}f}" for v in r) + "," + "abc"[i % 3] for i, r in enumerate(x)]) + "\\n").encode()
+del x
+gc.collect()
+uploads = Uploads.__new__(Uploads)
+uploads.max_rows = rows
+Path("/proc/self/clear_refs").write_text("5")  # the high-water mark starts again from here
+before = status("VmRSS:")
+table, info = uploads.parse(raw, None, None, None)
+stored = table.to_bytes()
+print(len(raw), (status("VmHWM:") - before) * 1024, info["task"], len(stored))
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("rows, floats, digits", [(185_000, 8, 3), (20_000, 49, 6)])
+def test_a_10_mb_upload_peaks_near_three_times_the_file_in_resident_memory(rows, floats, digits):
+    """The whole process's resident high-water mark (not tracemalloc's count of Python objects), over
+    parsing, checking and packing a 10 MB file, in a fresh interpreter so that no other test's heap
+    counts. The file itself, read before the mark is reset, is not counted."""
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[2]
+    out = subprocess.run([sys.executable, "-c", PEAK_SCRIPT, str(rows), str(floats), str(digits)], cwd=root,
+                         capture_output=True, text=True, timeout=120, check=True).stdout.split()
+    size, peak = int(out[0]), int(out[1])
+    assert size > 9_000_000 and out[2] == "classification"
+    assert peak <= 3.5 * size, f"peak {peak / 2**20:.1f} MiB for a {size / 2**20:.1f} MiB file ({peak / size:.1f}x)"
