@@ -77,7 +77,7 @@ test-fast: $(VENV)/.installed
 # 10,000 hostile bodies, websocket frames and schemathesis cases per route against a live server
 # (the same tests `make test` runs with a few hundred examples).
 fuzz: $(VENV)/.installed
-	FUZZ_LIVE=1 FUZZ_EXAMPLES=10000 $(PY) -m pytest -q -s tests/server/test_fuzz.py
+	FUZZ_LIVE=1 FUZZ_EXAMPLES=10000 $(PY) -m pytest -q -s -p no:xdist $(FUZZ_FILE)
 
 bench: setup
 	$(PY) -m bench

@@ -365,13 +365,14 @@ def serve_in_process(db: Path) -> Iterator[Server]:
     import uvicorn
 
     from server.app import create_app
-    from server.cli import UVICORN_OPTIONS
+    from server.cli import uvicorn_options
     from server.settings import Settings
 
     server = Server(_free_port())
-    app = create_app(Settings(database_url=f"sqlite:///{db}", log_level="warning"))
+    settings = Settings(database_url=f"sqlite:///{db}", log_level="warning")
+    app = create_app(settings)
     uv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=server.port, log_level="warning",
-                                       **UVICORN_OPTIONS))  # as `layerlab serve` runs it
+                                       **uvicorn_options(settings)))  # as `layerlab serve` runs it
     thread = threading.Thread(target=uv.run, daemon=True)
     thread.start()
     try:

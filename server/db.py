@@ -84,8 +84,9 @@ class BlobRow(Base):
     __tablename__ = "blobs"
     hash: Mapped[str] = mapped_column(String(64), primary_key=True)
     size_bytes: Mapped[int] = mapped_column(Integer)
-    data: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # Last, as migration 0006 puts it on SQLite: a zeroblob is left unexpanded only in the last column.
+    data: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
 
 
 class UploadRow(Base):

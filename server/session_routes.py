@@ -214,7 +214,7 @@ async def upload_csv(session: EditableDep, request: Request, manager: ManagerDep
     instead of 422 (413), as /api/validate does: the page checks a file as it is chosen, and a
     browser logs each 4xx as an error.
     """
-    if uploads.slots.locked():  # each parse holds up to ~3x the file: a few at a time, the rest later
+    if uploads.slots.locked():  # each parse holds up to ~2.5x the file: a few at a time, the rest later
         raise HTTPException(503, f"{settings.max_concurrent_uploads} uploads are being read; try again shortly",
                             headers={"Retry-After": "2"})
     try:

@@ -89,6 +89,9 @@ class Settings(BaseSettings):
     ws_frames_per_second: int = 20
     ws_max_pending: int = 256
     ws_send_timeout_s: float = 10.0
+    # How long a websocket the server has closed waits for the client's close reply before the
+    # connection is dropped (uvicorn's own is 10 s).
+    ws_close_timeout_s: float = 2.0
 
     @classmethod
     def settings_customise_sources(cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,

@@ -68,6 +68,7 @@ class Refused(Exception):
 
 FLOOD = 4429  # too many frames, or too many answers waiting for a client that does not read them
 STALLED = 4408  # a send waited past ws_send_timeout_s: the client has stopped reading
+REFUSALS = frozenset({FLOOD, STALLED})  # closes after which the client's frames are not read (server.cli)
 
 
 class Bucket:

@@ -13,9 +13,9 @@ import hashlib
 from typing import Any, Optional
 
 from fastapi import HTTPException, Request
-from sqlalchemy import select
+from sqlalchemy import func, select, text
 
-from engine.csvdata import (CsvError, Selection, Table, check_choice, check_classes, describe, read_csv, suggest,
+from engine.csvdata import (CsvError, Selection, Spool, Table, check_choice, check_classes, describe, read_csv, suggest,
                             table_split)
 from engine.csvdata import select as select_columns
 from engine.datasets import Split
@@ -27,18 +27,23 @@ from .sessions import new_id, timestamp
 from .store import Store
 
 
-async def read_capped(request: Request, limit: int) -> bytes:
-    """The request body, or 413 as soon as it is known to pass `limit` bytes."""
+async def read_capped(request: Request, limit: int) -> Any:
+    """The request body (a buffer read_csv takes: see Spool), or 413 as soon as it is known to pass
+    `limit` bytes. Each chunk goes into one anonymous map as it arrives: no list of chunks joined
+    into a second copy, and its memory is given back whole when the body is dropped."""
     length = request.headers.get("content-length")
     if length is not None and length.isdigit() and int(length) > limit:
         raise HTTPException(413, f"the file is {int(length):,} bytes; the cap is {limit:,} bytes")
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise HTTPException(413, f"the file is larger than the cap of {limit:,} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)
+    body = Spool(int(length) if length is not None and length.isdigit() else 1 << 16)
+    try:
+        async for chunk in request.stream():
+            if len(body) + len(chunk) > limit:
+                raise HTTPException(413, f"the file is larger than the cap of {limit:,} bytes")
+            body.add(chunk)
+    except BaseException:
+        body.mm.close()
+        raise
+    return body.seal()
 
 
 def upload_view(row: UploadRow) -> dict[str, Any]:
@@ -53,6 +58,21 @@ def upload_view(row: UploadRow) -> dict[str, Any]:
             "created_at": timestamp(row.created_at), "columns": info["columns"], "features": info["features"],
             "target": info["target"], "task": info["task"], "n_classes": n_classes, "classes": info.get("classes"),
             "data": data}
+
+
+BLOB_CHUNK = 1 << 20  # bytes written into a stored table at a time
+
+
+def _insert_sqlite_blob(s: Any, digest: str, data: memoryview) -> None:
+    """Store a table in SQLite without a copy of it in memory: a zeroblob of its size is inserted,
+    then filled a megabyte at a time through SQLite's incremental blob I/O. Bound as one value, the
+    blob was copied by sqlite3 and again into its record: 2x the file on top of the table (issue 14)."""
+    s.add(BlobRow(hash=digest, size_bytes=len(data), data=func.zeroblob(len(data))))
+    s.flush()
+    rowid = s.execute(select(text("rowid")).select_from(BlobRow).where(BlobRow.hash == digest)).scalar_one()
+    with s.connection().connection.driver_connection.blobopen("blobs", "data", rowid) as blob:
+        for at in range(0, len(data), BLOB_CHUNK):
+            blob.write(data[at:at + BLOB_CHUNK])
 
 
 class Uploads:
@@ -75,13 +95,16 @@ class Uploads:
 
     def insert(self, session_id: str, filename: str, size: int, table: Table, info: dict[str, Any]) -> UploadRow:
         """Store the table once by its hash (an identical one already there is shared) and the upload."""
-        data = table.to_bytes()
+        data = table.buffer()  # the table's own buffer: no copy of it is made here
         digest = hashlib.sha256(data).hexdigest()
         row = UploadRow(id=new_id(), session_id=session_id, filename=filename, n_rows=table.n_rows,
                         size_bytes=size, info=info, table={}, blob=digest)
         with self.db.begin() as s:
             if s.get(BlobRow, digest) is None:
-                s.add(BlobRow(hash=digest, size_bytes=len(data), data=data))
+                if s.get_bind().dialect.name == "sqlite":
+                    _insert_sqlite_blob(s, digest, data)
+                else:
+                    s.add(BlobRow(hash=digest, size_bytes=len(data), data=data))
             s.add(row)
         return row
 

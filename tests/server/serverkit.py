@@ -22,7 +22,7 @@ from websockets.sync.client import ClientConnection, connect
 
 from engine.spec import merge_patch
 from server.app import create_app
-from server.cli import UVICORN_OPTIONS
+from server.cli import uvicorn_options
 from server.settings import Settings
 
 if TYPE_CHECKING:
@@ -225,7 +225,7 @@ class LiveServer:
         self.app = create_app(settings)
         self.port = free_port()
         config = uvicorn.Config(self.app, host="127.0.0.1", port=self.port, log_level="warning",
-                                **UVICORN_OPTIONS)  # as `layerlab serve` runs it
+                                **uvicorn_options(settings))  # as `layerlab serve` runs it
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, name="uvicorn-test", daemon=True)
         self.base = f"http://127.0.0.1:{self.port}"

@@ -139,6 +139,41 @@ def test_sessions_share_links_and_forks_work_from_any_replica(replicas):
     assert _call(b, "PATCH", f"/api/sessions/{s['id']}", {"notes": "x"}, token=fork["edit_token"])[0] == 404
 
 
+def test_an_upload_on_postgres_trains_on_ray_from_the_other_replica_and_forks_share_it(replicas, postgres):
+    """PostgreSQL gets an upload's stored table as one bytea (SQLite is filled through blob I/O):
+    it must read back whole on another replica and on the Ray trainer, and a fork must share it."""
+    from sessions_kit import flowers
+
+    a, b = replicas.a.base, replicas.b.base
+    code, s = _call(a, "POST", "/api/sessions", {"title": "Flowers"})
+    assert code == 201
+    req = urllib.request.Request(f"{a}/api/sessions/{s['id']}/uploads?filename=flowers.csv", data=flowers().encode(),
+                                 headers={"content-type": "text/csv", "authorization": f"Bearer {s['edit_token']}"})
+    with urllib.request.urlopen(req, timeout=30) as r:
+        up = json.loads(r.read())
+    assert up["n_rows"] == 150 and up["classes"] == ["setosa", "versicolor", "virginica"]
+    trained = spec({"data": up["data"], "model": {"layers": [{"type": "dense", "units": 8}]},
+                    "training": {"epochs": 30, "lr": 0.05}})
+    code, run = _call(b, "POST", f"/api/sessions/{s['id']}/runs", trained, token=s["edit_token"])
+    assert code == 201, run
+    done = replicas.a.api.wait_status(run["id"], "finished", timeout=90)
+    assert len(done["history"]["epoch"]) == 30 and max(done["history"]["val_acc"]) > 0.9  # separable species
+    code, fork = _call(b, "POST", f"/api/shared/{s['share_token']}/fork", {"title": "Mine"})
+    assert code == 201
+    code, mine = _call(a, "GET", f"/api/sessions/{fork['id']}", token=fork["edit_token"])
+    assert code == 200 and mine["uploads"][0]["n_rows"] == 150
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(replicas.url)
+    try:
+        with engine.connect() as conn:
+            blobs = conn.execute(text("SELECT u.blob FROM uploads u WHERE u.session_id IN (:x, :y)"),
+                                 {"x": s["id"], "y": fork["id"]}).scalars().all()
+            assert len(blobs) == 2 and len(set(blobs)) == 1  # one stored table, named by both
+    finally:
+        engine.dispose()
+
+
 @pytest.fixture(scope="module")
 def lb(replicas) -> Iterator[Nginx]:
     """Debian's nginx on the config docker-compose.yml ships, in front of both replicas."""

@@ -76,6 +76,41 @@ def test_a_database_from_before_alembic_is_upgraded_and_keeps_its_rows(tmp_path:
     engine.dispose()
 
 
+def test_blobs_stored_before_0006_keep_their_tables_and_data_moves_last(tmp_path: Path) -> None:
+    """0006 rebuilds SQLite's blobs with `data` last (server.uploads fills a zeroblob there); an old
+    upload's stored table still reads back as it was."""
+    from alembic import command
+
+    from engine.csvdata import read_csv
+    from server.uploads import Uploads
+
+    url = f"sqlite:///{tmp_path / 'at5.db'}"
+    engine = make_engine(url)
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with engine.connect() as conn:
+        config.attributes["connection"] = conn
+        command.upgrade(config, "0005")
+        conn.commit()
+        assert [c["name"] for c in inspect(conn).get_columns("blobs")][-1] == "created_at"  # data in the middle
+    table = read_csv(b"a,label\n1,x\n2,y\n3,x\n4,y\n", max_rows=10)
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO sessions (id, title, notes, edit_token_hash, share_token, created_at, updated_at)"
+                          " VALUES ('s1', 't', '', 'h', 'share1', '2026-01-01', '2026-01-01')"))
+        conn.execute(text("INSERT INTO blobs (hash, size_bytes, data, created_at) VALUES ('d1', :n, :d, '2026-01-01')"),
+                     {"n": len(table.buffer()), "d": table.to_bytes()})
+        conn.execute(text("INSERT INTO uploads (id, session_id, filename, n_rows, size_bytes, info, \"table\", blob,"
+                          " created_at) VALUES ('u1', 's1', 'f.csv', 4, 20, '{}', '{}', 'd1', '2026-01-01')"))
+    engine.dispose()
+    store = Store(url)
+    try:
+        assert _version(url) == [_head()]
+        assert [c["name"] for c in inspect(store.engine).get_columns("blobs")][-1] == "data"
+        assert Uploads(store, 10).table("u1") == table
+    finally:
+        store.close()
+
+
 @pytest.mark.cluster
 def test_replicas_starting_together_migrate_postgres_once(postgres) -> None:
     url = postgres.new_database()
