@@ -3,6 +3,7 @@
 // link's legend only reads. The numbers at the cursor are written into .legend-values by charts.js.
 
 import { append, clear, el } from "./dom.js";
+import { seedsOf } from "./protocol.js";
 
 /** node: the <ul>; onRename(run, name): the user renamed a run (null: renaming is off). */
 export function createLegend(node, { onRename = null } = {}) {
@@ -43,10 +44,23 @@ export function createLegend(node, { onRename = null } = {}) {
     return button;
   }
 
+  /** An ensemble's key to its shaded band: a swatch of the band's shade and what the band is. */
+  function bandKey(run) {
+    const k = seedsOf(run.spec);
+    if (k <= 1) return null;
+    return el("span", {
+      class: "legend-band",
+      title: `The shaded band around ${run.label}'s curves is the mean ± 1 standard deviation across its ${k} seeds: `
+        + "how much the curves depend on the initial weights alone. A gap between curves wider than the band is real.",
+    },
+    el("span", { class: "swatch band-swatch", attrs: { "aria-hidden": "true" }, style: { background: run.color } }),
+    el("span", { text: `±1 sd over ${k} seeds` }));
+  }
+
   return {
     /** Draw the legend of `runs` (oldest first) unless it already shows them as they are. */
     render(runs) {
-      const key = `${editable}|` + runs.map((r) => `${r.label}|${r.color}|${r.statusText}|${r.parentLabel || ""}`).join(";");
+      const key = `${editable}|` + runs.map((r) => `${r.label}|${r.color}|${r.statusText}|${r.parentLabel || ""}|${seedsOf(r.spec)}`).join(";");
       if (node.dataset.key === key) return;
       if (node.contains(document.activeElement) && document.activeElement.matches("input")) return; // renaming
       node.dataset.key = key;
@@ -58,6 +72,7 @@ export function createLegend(node, { onRename = null } = {}) {
           nameOf(run, item),
           run.parentLabel ? el("span", { class: "legend-parent", text: `(from ${run.parentLabel})` }) : null,
           el("span", { class: "legend-status", text: run.statusText || "" }),
+          bandKey(run),
           el("span", { class: "legend-values" }));
         node.append(item);
       }

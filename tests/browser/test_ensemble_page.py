@@ -40,6 +40,9 @@ def test_an_ensemble_of_four_shows_its_band_on_the_loss_chart(page: Page, shot) 
     expect(page.locator("#run-speed")).to_have_text(re.compile(r"^cpu · ×4 · [\d.]+ ms/step"))
     expect(page.locator("#output-ensemble")).to_have_text(re.compile("member 0 of the ensemble of 4"))
     expect(page.locator("#run-engine")).to_have_attribute("title", re.compile("4 seeds in batched matmuls"))
+    key = page.locator("#run-legend .legend-run").last.locator(".legend-band")  # the band has its key
+    expect(key).to_have_text("±1 sd over 4 seeds")
+    expect(key).to_have_attribute("title", re.compile("mean ± 1 standard deviation across its 4 seeds"))
     shot(page, "ensemble-band")
 
     # Back to one seed: a single run has no band and no note.
@@ -47,3 +50,4 @@ def test_an_ensemble_of_four_shows_its_band_on_the_loss_chart(page: Page, shot) 
     train_to_the_end(page, 20)
     expect(chart).to_have_attribute("data-bands", "")
     expect(page.locator("#output-ensemble")).to_be_hidden()
+    expect(page.locator("#run-legend .legend-run").last.locator(".legend-band")).to_have_count(0)
