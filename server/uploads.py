@@ -15,9 +15,10 @@ from typing import Any, Optional
 from fastapi import HTTPException, Request
 from sqlalchemy import func, select, text
 
-from engine.csvdata import (CsvError, Selection, Spool, Table, check_choice, check_classes, describe, read_csv, suggest,
+from engine.csvdata import (CsvError, Selection, check_choice, check_classes, describe, read_csv, suggest,
                             table_split)
 from engine.csvdata import select as select_columns
+from engine.csvtable import Spool, Table
 from engine.datasets import Split
 from engine.errors import ErrorItem, SpecError
 from engine.spec import ExperimentSpec
@@ -41,7 +42,7 @@ async def read_capped(request: Request, limit: int) -> Any:
                 raise HTTPException(413, f"the file is larger than the cap of {limit:,} bytes")
             body.add(chunk)
     except BaseException:
-        body.mm.close()
+        body.close()
         raise
     return body.seal()
 
