@@ -74,6 +74,7 @@ export function createToolbar({ on }) {
     ui.stop.disabled = !steer;
     ui.reset.disabled = !runs.length || readOnly;
     ui.status.dataset.status = run ? run.status : "idle";
+    ui.status.dataset.run = run ? run.id : ""; // which run the pill speaks for: "Finished" alone can be the last one's
     setText(ui.status, run ? run.statusText : invalid ? "Needs a fix" : "Ready");
     showEpoch(run, specEpochs);
   }

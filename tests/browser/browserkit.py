@@ -109,8 +109,22 @@ def train_to_the_end(page: Page, epochs: int, timeout_s: float = 60) -> None:
     """Set the epochs, train, and wait until the run has finished."""
     set_field(page, "Epochs", str(epochs))
     wait_valid(page)
+    train_new_run(page, timeout_s)
+
+
+def train_new_run(page: Page, timeout_s: float = 60) -> str:
+    """Press Train and wait until the run it starts has finished; its id.
+
+    The pill says "Finished" for the run before too, so waiting for that text alone can end before
+    the new run is even created (a loaded CI machine saw it): wait for the pill to name a new run."""
+    before = status(page).get_attribute("data-run") or ""
     button(page, "Train").click()
-    expect(status(page)).to_have_text("Finished", timeout=timeout_s * 1000)
+    page.wait_for_function(
+        "(before) => { const s = document.querySelector('#run-status');"
+        " return s.dataset.run && s.dataset.run !== before && s.dataset.status === 'finished'; }",
+        arg=before, timeout=timeout_s * 1000)
+    expect(status(page)).to_have_text("Finished")
+    return status(page).get_attribute("data-run")
 
 
 def save_state(page: Page) -> Locator:

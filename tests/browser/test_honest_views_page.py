@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from browserkit import assert_fits, button, layers, save_state, set_field, share_link, train_to_the_end, wait_valid
+from browserkit import (assert_fits, button, layers, save_state, set_field, share_link, train_new_run, train_to_the_end,
+                        wait_valid)
 
 pytestmark = pytest.mark.browser
 SIZES = [{"width": 1440, "height": 900}, {"width": 1024, "height": 768}]
@@ -84,8 +85,7 @@ def test_a_linear_model_on_the_circle_is_told_it_does_worse_than_a_guess(page: P
     page.set_viewport_size(size)
     page.get_by_label("Load an example").select_option(label="Underfitting: linear model on a circle")
     wait_valid(page)
-    button(page, "Train").click()
-    expect(page.locator("#run-status")).to_have_text("Finished", timeout=60_000)
+    train_new_run(page)
     note = page.locator("#acc-note")
     expect(note).to_contain_text("no straight line separates these classes")
     acc, share = map(int, re.match(r"Validation accuracy (\d+)% is below the (\d+)% of always predicting the most "

@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import Page, expect
 
-from browserkit import button, save_state, set_field, share_link, status, wait_for_chart, wait_valid
+from browserkit import button, save_state, set_field, share_link, train_new_run, wait_for_chart, wait_valid
 
 pytestmark = pytest.mark.browser
 
@@ -44,13 +44,11 @@ def test_a_run_keeps_its_colour_across_reloads_renames_compare_and_the_share_lin
     expect(save_state(page)).to_have_text("Saved")
     set_field(page, "Epochs", "20")
     wait_valid(page)
-    button(page, "Train").click()
-    expect(status(page)).to_have_text("Finished", timeout=60_000)
+    train_new_run(page)
     first = legend_colours(page)["Run 1"]
     set_field(page, "Epochs", "30")  # a new Train: Run 1 leaves the charts, Run 2 is alone on them
     wait_valid(page)
-    button(page, "Train").click()
-    expect(status(page)).to_have_text("Finished", timeout=60_000)
+    train_new_run(page)
     second = legend_colours(page)["Run 2"]
     assert second != first  # alone on the charts, Run 2 still has its own colour, not the first slot's
     page.get_by_role("button", name="Run 2 (rename)").click()

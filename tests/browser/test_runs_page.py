@@ -11,7 +11,7 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
-from browserkit import button, save_state, set_field, share_link, status, wait_for_chart, wait_valid
+from browserkit import button, save_state, set_field, share_link, status, train_new_run, wait_for_chart, wait_valid
 
 pytestmark = pytest.mark.browser
 SIZES = [{"width": 1440, "height": 900}, {"width": 1024, "height": 768}]
@@ -51,8 +51,7 @@ def test_a_session_reopens_on_its_latest_runs_by_the_names_they_were_given(page:
     page.get_by_label("Dataset", exact=True).select_option("gaussians")
     set_field(page, "Epochs", "20")
     wait_valid(page)
-    button(page, "Train").click()
-    expect(status(page)).to_have_text("Finished", timeout=60_000)
+    train_new_run(page)
     page.get_by_label("Load an example").select_option(label="Overfitting: big net, 60 noisy points")
     set_field(page, "Epochs", "200")
     wait_valid(page)
@@ -101,8 +100,7 @@ def test_a_session_reopens_on_its_latest_runs_by_the_names_they_were_given(page:
     # The next run goes on from the numbers in use.
     set_field(page, "Epochs", "5")
     wait_valid(page)
-    button(page, "Train").click()
-    expect(status(page)).to_have_text("Finished", timeout=60_000)
+    train_new_run(page)
     assert legend_names(page) == ["Run 4"]
 
 
@@ -136,6 +134,5 @@ def test_the_toolbar_shows_the_device_step_time_and_speed_and_pause_says_resume(
 def test_the_diagnosis_says_its_epoch_and_catches_up_at_the_end(page: Page) -> None:
     set_field(page, "Epochs", "300")
     wait_valid(page)
-    button(page, "Train").click()
-    expect(status(page)).to_have_text("Finished", timeout=60_000)
+    train_new_run(page)
     expect(page.locator("#diagnosis .diagnosis-epoch")).to_have_text("at epoch 300")

@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from browserkit import (assert_fits, button, chart_points, epoch, kept_sessions, layer_labels, layers, palette_item, save_state,
-                        set_field, share_link, status, train_to_the_end, wait_for_chart, wait_valid)
+from browserkit import (assert_fits, button, chart_points, epoch, kept_sessions, layer_labels, layers, palette_item,
+                        save_state, set_field, share_link, status, train_new_run, train_to_the_end, wait_for_chart,
+                        wait_valid)
 
 pytestmark = pytest.mark.browser
 
@@ -143,8 +144,7 @@ def test_compare_overlays_smooths_and_lists_what_differs(page: Page, shot) -> No
     train_to_the_end(page, epochs=30)
     set_field(page, "Learning rate", "0.03")
     wait_valid(page)
-    button(page, "Train").click()
-    expect(status(page)).to_have_text("Finished", timeout=60_000)
+    train_new_run(page)
 
     button(page, "Compare runs").click()
     dialog = page.get_by_role("dialog", name="Compare runs")

@@ -8,8 +8,8 @@ import time
 import pytest
 from playwright.sync_api import Page, expect
 
-from browserkit import (button, drag_into_stack, epoch, layer_labels, layers, set_field, status, wait_epoch_stable,
-                        wait_for_chart, wait_valid)
+from browserkit import (button, drag_into_stack, epoch, layer_labels, layers, set_field, status, train_new_run,
+                        wait_epoch_stable, wait_for_chart, wait_valid)
 
 pytestmark = pytest.mark.browser
 
@@ -114,8 +114,7 @@ def test_charts_keep_up_with_hundreds_of_epochs_per_second(page: Page) -> None:
             Number(document.querySelector("#loss-chart").dataset.points)]))
             .observe(document.querySelector("#loss-chart"), { attributes: true, attributeFilter: ["data-points"] });
     }""")
-    button(page, "Train").click()
-    expect(status(page)).to_have_text("Finished", timeout=60_000)
+    train_new_run(page)
     updates = page.evaluate("window.__updates")
     moving = [(t, n) for t, n in updates if 0 < n < 3000]
     assert len(moving) >= 5, updates

@@ -8,7 +8,7 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
-from browserkit import (button, layers, palette_item, save_state, set_field, status, wait_for_chart,
+from browserkit import (button, layers, palette_item, save_state, set_field, status, train_new_run, wait_for_chart,
                         wait_valid)
 
 pytestmark = pytest.mark.browser
@@ -135,8 +135,7 @@ def test_pick_a_digit_after_the_run_ended_and_after_a_reload(page: Page, shot) -
     button(page, "Save").click()
     expect(save_state(page)).to_have_text("Saved")
     _cnn(page, 4)
-    button(page, "Train").click()
-    expect(status(page)).to_have_text("Finished", timeout=60_000)
+    train_new_run(page)
     maps = _tab(page, "Feature maps")
     expect(maps).to_have_attribute("data-index", "0")
     first = _pixels(maps.get_by_role("region", name="Layer 1 maps"))
