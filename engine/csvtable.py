@@ -106,14 +106,10 @@ class Table:
         return cls(list(header["columns"]), data, spans, lines)
 
     @classmethod
-    def from_texts(cls, columns: list[str], texts: list[str], lines: Any) -> "Table":
-        """A table from each column's cells joined by SEP (older stored rows; tests)."""
-        return assemble(columns, [t.encode("utf-8") for t in texts], np.asarray(lines, dtype=np.int32))
-
-    @classmethod
     def from_json(cls, obj: dict[str, Any]) -> "Table":
         """A table stored by an older server: its cells as lists."""
-        return cls.from_texts(list(obj["columns"]), [SEP.join(c) for c in obj["cells"]], obj["lines"])
+        texts = [SEP.join(c).encode("utf-8") for c in obj["cells"]]
+        return assemble(list(obj["columns"]), texts, np.asarray(obj["lines"], dtype=np.int32))
 
 
 class Spool:
