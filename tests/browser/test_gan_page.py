@@ -132,3 +132,9 @@ def test_the_wasserstein_loss_is_chosen_in_the_page_and_its_critic_is_charted(pa
     expect(page.locator("#view-gan_samples .point-key")).to_contain_text("the critic's score")
     shot(page, "gan-wasserstein")
     button(page, "Stop").click()
+    # The example that teaches it loads with the choice made.
+    page.get_by_label("Load an example").select_option(label="WGAN-GP: a critic on the ring")
+    expect(loss).to_have_value("wasserstein_gp")
+    expect(page.get_by_label("D steps per G step")).to_have_value("5")
+    expect(page.get_by_label("Minibatch std for D")).not_to_be_checked()
+    wait_valid(page)
