@@ -1,7 +1,8 @@
-"""The 2-D GAN (batch 128) against a plain PyTorch GAN loop doing the same work.
+"""The 2-D GAN (batch 128) against a plain PyTorch GAN loop doing the same work, with each loss.
 
 Both sides train the same G and D from the same seeds on the same ring split, one thread: per batch
-one D step and one G step with the non-saturating loss, and once per epoch G's points for the fixed
+one D step and one G step with the non-saturating loss (or WGAN-GP's critic loss and its gradient
+penalty, a second backward through D), and once per epoch G's points for the fixed
 latents scored by the energy distance against the validation points. The plain loop is written as
 a user would (BCEWithLogitsLoss, zero_grad, the losses kept as tensors so it syncs once an epoch);
 `Trainer.run()` also takes the views (Generated samples, Mode coverage) within their time budget.
@@ -25,17 +26,18 @@ from engine.trainer import Trainer
 UNITS = 64
 
 
-def _spec() -> ExperimentSpec:
+def _spec(loss: str = "standard") -> ExperimentSpec:
     dense = [{"type": "dense", "units": UNITS, "activation": "relu"}] * 2
     return parse_spec({"task": "generation", "data": {"dataset": "ring", "n_samples": 2000},
                        "model": {"latent_dim": 2, "generator": {"layers": dense}, "discriminator": {"layers": dense}},
                        "training": {"optimizer": "adam", "lr": 0.001, "batch_size": 128, "epochs": 30,
-                                    "device": "cpu"}})
+                                    "device": "cpu", "loss": loss}})
 
 
 def plain(spec: ExperimentSpec, split) -> tuple[float, float]:
-    """A textbook GAN loop; (CPU seconds, the last epoch's energy distance)."""
+    """A textbook GAN loop (or WGAN-GP's); (CPU seconds, the last epoch's energy distance)."""
     t, latent = spec.training, spec.model.latent_dim
+    critic = t.loss == "wasserstein_gp"
     torch.manual_seed(t.seed)
     g = nn.Sequential(nn.Linear(latent, UNITS), nn.ReLU(), nn.Linear(UNITS, UNITS), nn.ReLU(), nn.Linear(UNITS, 2))
     d = nn.Sequential(nn.Linear(2, UNITS), nn.ReLU(), nn.Linear(UNITS, UNITS), nn.ReLU(), nn.Linear(UNITS, 1))
@@ -57,12 +59,18 @@ def plain(spec: ExperimentSpec, split) -> tuple[float, float]:
             real = x[order[i:i + bs]]
             fake = g(torch.randn(len(real), latent, generator=noise)).detach()
             r, f = d(real), d(fake)
-            d_loss = bce(r, torch.ones_like(r)) + bce(f, torch.zeros_like(f))
+            if critic:
+                eps = torch.rand(len(real), 1, generator=noise)
+                mixed = (eps * real + (1 - eps) * fake).requires_grad_(True)
+                slope, = torch.autograd.grad(d(mixed).sum(), mixed, create_graph=True)
+                d_loss = f.mean() - r.mean() + 10 * ((slope.norm(dim=1) - 1) ** 2).mean()
+            else:
+                d_loss = bce(r, torch.ones_like(r)) + bce(f, torch.zeros_like(f))
             d_opt.zero_grad()
             d_loss.backward()
             d_opt.step()
             f = d(g(torch.randn(len(real), latent, generator=noise)))
-            g_loss = bce(f, torch.ones_like(f))
+            g_loss = -f.mean() if critic else bce(f, torch.ones_like(f))
             g_opt.zero_grad()
             g_loss.backward()
             g_opt.step()
@@ -107,7 +115,8 @@ def measure(spec: ExperimentSpec) -> dict[str, Any]:
             seconds, val[k] = sides[k]()
             best[k] = min(best[k], seconds)
     same = all(abs(val[k] - val["plain"]) <= 0.05 * abs(val["plain"]) for k in val)
-    return {"name": "2-D GAN 64x2, ring, batch 128", "steps": steps, "same": same,
+    loss = "WGAN-GP" if spec.training.loss == "wasserstein_gp" else "non-saturating"
+    return {"name": f"2-D GAN 64x2 ring, {loss}", "steps": steps, "same": same,
             **{k: steps / best[k] for k in sides}}
 
 
@@ -115,4 +124,4 @@ def main() -> None:
     torch.set_num_threads(1)
     print(f"GAN engine vs plain PyTorch: G+D steps per CPU second, best of {REPEATS}, 1 thread, "
           f"torch {torch.__version__}")
-    print(table([measure(_spec())]))
+    print(table([measure(_spec()), measure(_spec("wasserstein_gp"))]))

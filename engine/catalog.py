@@ -27,6 +27,12 @@ GAN_RING: dict[str, Any] = {
               "discriminator": {"layers": [{"type": "dense", "units": 128, "activation": "relu"}] * 2}},
     "training": {"optimizer": "adam_gan", "lr": 0.001, "batch_size": 128, "epochs": 100}}
 
+# The ring with a critic (WGAN-GP): no minibatch std (a critic refuses it), 5 critic steps a G step.
+GAN_RING_WGAN: dict[str, Any] = {
+    **GAN_RING, "model": {**GAN_RING["model"], "minibatch_std": False},
+    "training": {**GAN_RING["training"], "loss": "wasserstein_gp", "lr": 0.0005, "d_lr": 0.002, "d_steps": 5,
+                 "epochs": 40}}
+
 PRESETS: list[dict[str, Any]] = [
     {"name": "spiral", "label": "Spiral, two hidden layers",
      "description": "The default: trains well on the first press of Train.",
@@ -64,6 +70,10 @@ PRESETS: list[dict[str, Any]] = [
     {"name": "gan_ring", "label": "GAN on a ring of 8 Gaussians",
      "description": "A generator learns to draw the ring against a discriminator; watch the modes fill in.",
      "spec": GAN_RING},
+    {"name": "gan_ring_wgan", "label": "WGAN-GP: a critic on the ring",
+     "description": "The ring with a critic that scores points, held smooth by a gradient penalty; its chart is "
+                    "the critic's estimate of the distance to the data.",
+     "spec": GAN_RING_WGAN},
 ]
 
 

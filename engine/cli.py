@@ -78,6 +78,23 @@ def cmd_train(args: argparse.Namespace) -> int:
 
         bar = tqdm(total=total, unit="epoch", file=sys.stderr, dynamic_ncols=True)
 
+    family = trainer.family
+    columns = [x.name for x in family.metrics]
+
+    def progress(m: Any) -> dict[str, str]:
+        """The bar's figures: loss and val (and val_acc) for a run with a training loss; else the family's
+        first three columns with a value (a GAN's g_loss, d_loss, and d_real or a critic's w_distance)
+        and its monitored one, by name."""
+        if "train_loss" in columns:
+            post = {"loss": f"{m.get('train_loss'):.4g}" if m.get("train_loss") is not None else "nan",
+                    "val": f"{m.get('val_loss'):.4g}" if m.get("val_loss") is not None else "nan"}
+            if m.get("val_acc") is not None:
+                post["val_acc"] = f"{m.get('val_acc'):.3f}"
+            return post
+        names = [n for n in columns if m.get(n) is not None][:3]
+        names += [n for n in (family.monitor,) if n and n not in names and m.get(n) is not None]
+        return {n: f"{m.get(n):.4g}" for n in names}
+
     def out(obj: dict[str, Any]) -> None:
         print(json.dumps(obj), flush=True)
 
@@ -88,11 +105,7 @@ def cmd_train(args: argparse.Namespace) -> int:
                 out({"type": "epoch", **{k: v for k, v in m.to_dict().items() if k != "step_time"}})
             elif bar is not None:
                 bar.update(1)
-                post = {"loss": f"{m.get('train_loss'):.4g}" if m.get("train_loss") is not None else "nan",
-                        "val": f"{m.get('val_loss'):.4g}" if m.get("val_loss") is not None else "nan"}
-                if m.get("val_acc") is not None:
-                    post["val_acc"] = f"{m.get('val_acc'):.3f}"
-                bar.set_postfix(post, refresh=False)
+                bar.set_postfix(progress(m), refresh=False)
         elif isinstance(event, DiagnosisEvent):
             last["diagnosis"] = event.diagnosis
         elif isinstance(event, EndEvent):
@@ -113,7 +126,8 @@ def cmd_train(args: argparse.Namespace) -> int:
               + (" (early stopping)" if end.stopped_early else ""))
         if end.val_loss is not None:
             kept = f" (weights of epoch {end.weights_epoch})" if end.weights_epoch != end.epochs else ""
-            print(f"final val loss: {end.val_loss:.4g}{kept}  best epoch: {end.best_epoch}")
+            what = "val loss" if family.monitor == "val_loss" else family.monitor  # a GAN's: its distance
+            print(f"final {what}: {end.val_loss:.4g}{kept}  best epoch: {end.best_epoch}")
         print(f"verdict: {d.verdict}: {d.reason}")
         if d.cause:
             print(f"cause: {d.cause}" + (f" (also: {', '.join(d.also)})" if d.also else ""))

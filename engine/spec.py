@@ -137,7 +137,7 @@ LRSchedule = Annotated[Union[NoSchedule, StepSchedule, ExponentialSchedule, Cosi
 
 
 # TrainingSpec fields that only the families listing them in Family.training_fields accept.
-FAMILY_TRAINING_FIELDS = ("d_lr", "d_steps", "denoise")
+FAMILY_TRAINING_FIELDS = ("d_lr", "d_steps", "loss", "denoise")
 MAX_SEEDS = 16  # members of an ensemble (training.seeds)
 
 
@@ -160,6 +160,9 @@ class TrainingSpec(_Strict):
     # Fields only some families read (Family.training_fields); null means "not set" and is not written out.
     d_lr: Optional[float] = Field(None, gt=0.0, le=1e9, title="D learning rate", description="generation: the discriminator's lr; default lr")
     d_steps: Optional[int] = Field(None, ge=1, le=20, title="D steps per G step", description="generation: D updates per G update; default 1")
+    loss: Optional[Literal["standard", "wasserstein_gp"]] = Field(
+        None, title="GAN loss", description="generation: 'standard' (the non-saturating loss; the default) or "
+        "'wasserstein_gp' (D is a critic that scores points, with a gradient penalty of weight 10)")
     denoise: Optional[float] = Field(None, ge=0.0, le=1.0, title="Denoise (noise std)", description="reconstruction: "
                                      "the std of the Gaussian noise added to the input; the target stays clean; default 0")
 

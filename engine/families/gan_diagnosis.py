@@ -18,6 +18,11 @@ data's modes (ring 8, grid 25; none on moons or spiral):
                   most half of the modes, and is not gaining, is never "converging".
   converging      otherwise.
 
+With training.loss 'wasserstein_gp', D is a critic whose scores are not probabilities: there is no
+d_real or d_fake, and no d_overpowering (a critic is meant to be trained hard; its gradient does not
+fade as a classifier's does), and the swing that tells calm losses is w_distance's, the critic's
+estimate of the distance, since G's loss is a score of arbitrary offset.
+
 Each remedy is a JSON merge patch that forks a run overlaid on this one.
 """
 
@@ -30,6 +35,7 @@ from ..diagnosis import _mean, _slope  # the shared window statistics
 from ..events import Diagnosis, Remedy
 from ..remedies import keep as _keep
 from ..spec import ExperimentSpec
+from .gan_step import is_wasserstein
 
 MIN_EPOCHS = 10
 D_WIN = 0.75  # D's mean output on real points at least this, on generated ones at most 1 - this
@@ -113,7 +119,7 @@ def _more_latent(spec: ExperimentSpec) -> Optional[Remedy]:
 
 
 def _minibatch_std(spec: ExperimentSpec) -> Optional[Remedy]:
-    if spec.model.minibatch_std:
+    if spec.model.minibatch_std or is_wasserstein(spec):  # a critic refuses it (generation.critic_problems)
         return None
     return Remedy("minibatch_std", "Minibatch-aware D", "D sees each batch's spread, so a collapsed batch of "
                   "fakes gives itself away and G is pushed to spread out.", {"model": {"minibatch_std": True}})
@@ -138,34 +144,47 @@ def diagnose_gan(history: dict[str, list], spec: ExperimentSpec, baseline: float
     if n < MIN_EPOCHS:
         return Diagnosis("too_early", f"Only {n} epoch{'s' if n != 1 else ''} so far; a verdict needs "
                          f"{MIN_EPOCHS}.", [], n, {})
+    critic = is_wasserstein(spec)
     real, fake, dist = history["d_real"], history["d_fake"], history["distance"]
     modes = [m for m in history.get("modes_covered", []) if m is not None]
     w = max(5, n // 5)
     g_end, dist_end = _mean(g[-w:]), _mean(dist[-w:])
     facts: dict[str, Any] = {"epochs": n, "window": w, "g_loss": g_end, "d_loss": _mean(dl[-w:]),
-                             "d_real": _mean(real[-w:]), "d_fake": _mean(fake[-w:]), "distance": dist_end,
-                             "distance_min": min(dist), "best_epoch": best_epoch, "baseline_distance": baseline}
-    nums = (f"After {n} epochs (means of the last {w}): D says {facts['d_real']:.2f} on real points and "
-            f"{facts['d_fake']:.2f} on generated ones; g_loss {_f(g_end)}, d_loss {_f(facts['d_loss'])}; "
-            f"energy distance {_f(dist_end)} (lowest {_f(min(dist))}, at epoch {best_epoch}). ")
+                             "distance": dist_end, "distance_min": min(dist), "best_epoch": best_epoch,
+                             "baseline_distance": baseline}
+    if critic:
+        wd = [v for v in history.get("w_distance", []) if v is not None] or [0.0]
+        facts["w_distance"] = _mean(wd[-w:])
+        nums = (f"After {n} epochs (means of the last {w}): the critic puts real and generated points "
+                f"{_f(facts['w_distance'])} apart (its estimate of the Wasserstein distance); g_loss {_f(g_end)}, "
+                f"d_loss {_f(facts['d_loss'])} with the gradient penalty; ")
+    else:
+        facts.update(d_real=_mean(real[-w:]), d_fake=_mean(fake[-w:]))
+        nums = (f"After {n} epochs (means of the last {w}): D says {facts['d_real']:.2f} on real points and "
+                f"{facts['d_fake']:.2f} on generated ones; g_loss {_f(g_end)}, d_loss {_f(facts['d_loss'])}; ")
+    nums += f"energy distance {_f(dist_end)} (lowest {_f(min(dist))}, at epoch {best_epoch}). "
     if modes:
         facts["modes_covered"] = _mean(modes[-w:])
         facts["n_modes"] = n_modes
         nums += f"Modes covered: {facts['modes_covered']:.1f} of {n_modes}. "
 
     many = max(5, n // 10)
-    streak = _trailing([r >= D_WIN and f <= 1 - D_WIN for r, f in zip(real, fake)])
-    g_rise = g_end - _mean(g[:w])
-    facts.update(d_wins_for=streak, g_loss_rise=g_rise)
-    if streak >= many and (g_rise > RISE_MIN or g_end > LN4):
-        reason = nums + (f"D has scored real points >= {D_WIN} and generated ones <= {1 - D_WIN:.2f} for the last "
-                         f"{streak} epochs, and g_loss is {_f(g_end)} (up {_f(g_rise)} on the first {w} epochs; "
-                         f"{_f(math.log(2))} at equilibrium): D is overpowering G, whose "
-                         "gradient fades as D rejects everything it makes.")
-        return Diagnosis("d_overpowering", reason, _keep(spec, _lower_d_lr(spec), _fewer_d_steps(spec),
-                                                          _wider_g(spec)), n, facts)
-
     g_swing = _std(g[-w:]) / max(abs(g_end), 1e-8)
+    swinger = "the critic's estimate" if critic else "g_loss"
+    if critic:  # G's loss is a score of arbitrary offset: calm is the critic's estimate's swing
+        g_swing = _std(wd[-w:]) / max(abs(facts["w_distance"]), 1e-8)
+    else:
+        streak = _trailing([r >= D_WIN and f <= 1 - D_WIN for r, f in zip(real, fake)])
+        g_rise = g_end - _mean(g[:w])
+        facts.update(d_wins_for=streak, g_loss_rise=g_rise)
+        if streak >= many and (g_rise > RISE_MIN or g_end > LN4):
+            reason = nums + (f"D has scored real points >= {D_WIN} and generated ones <= {1 - D_WIN:.2f} for the "
+                             f"last {streak} epochs, and g_loss is {_f(g_end)} (up {_f(g_rise)} on the first {w} "
+                             f"epochs; {_f(math.log(2))} at equilibrium): D is overpowering G, whose "
+                             "gradient fades as D rejects everything it makes.")
+            return Diagnosis("d_overpowering", reason, _keep(spec, _lower_d_lr(spec), _fewer_d_steps(spec),
+                                                              _wider_g(spec)), n, facts)
+
     d_swing = _std(dist[-w:]) / max(dist_end, 1e-8)
     d_trend = abs(_slope(dist[-w:])) * w
     facts.update(g_loss_swing=g_swing, distance_swing=d_swing)
@@ -182,13 +201,13 @@ def diagnose_gan(history: dict[str, list], spec: ExperimentSpec, baseline: float
                                                               _minibatch_std(spec)), n, facts)
 
     if collapsed and g_swing < CALM:
-        return collapse(f"while the losses look calm (g_loss swings {g_swing:.0%} of its mean)")
+        return collapse(f"while the losses look calm ({swinger} swings {g_swing:.0%} of its mean)")
     if d_swing >= SWING and _std(dist[-w:]) > d_trend and g_swing >= CALM / 2:
         reason = nums + (f"Over the last {w} epochs the distance swings by {d_swing:.0%} of its mean with no trend, "
-                         f"and g_loss by {g_swing:.0%}: the two networks are chasing each other.")
+                         f"and {swinger} by {g_swing:.0%}: the two networks are chasing each other.")
         return Diagnosis("oscillation", reason, _keep(spec, _lower_lr(spec, True), _adam_gan(spec)), n, facts)
     if collapsed:
-        return collapse(f"though g_loss swings {g_swing:.0%} of its mean")
+        return collapse(f"though {swinger} swings {g_swing:.0%} of its mean")
     first = _mean(dist[:w])
     reason = nums + (f"The distance fell from {_f(first)} to {_f(dist_end)} (learning nothing scores "
                      f"{_f(baseline)}): the generator is converging on the data.")

@@ -10,7 +10,7 @@ from ..data import find
 from ..family import ExportParts
 from ..layers import fmt
 from .gan_metrics import COVER_RADIUS, COVER_SHARE
-from .gan_step import EVAL_POINTS
+from .gan_step import EVAL_POINTS, GP_WEIGHT
 from .generation import DISCRIMINATOR, GENERATOR
 
 if TYPE_CHECKING:
@@ -40,7 +40,8 @@ def gan_parts(spec: "ExperimentSpec", summary: "Summary") -> ExportParts:
     ds = find(spec.data.dataset)
     modes = ds.modes() if hasattr(ds, "modes") else None
     constants = {"LATENT_DIM": spec.model.latent_dim, "D_LR": float(t.d_lr if t.d_lr is not None else t.lr),
-                 "D_STEPS": t.d_steps or 1, "EVAL_POINTS": EVAL_POINTS,
+                 "D_STEPS": t.d_steps or 1, "LOSS": t.loss or "standard", "GP_WEIGHT": GP_WEIGHT,
+                 "EVAL_POINTS": EVAL_POINTS,
                  "MODES": None if modes is None else modes[0].tolist(),
                  "SIGMA": None if modes is None else float(modes[1]),
                  "COVER_SHARE": COVER_SHARE, "COVER_RADIUS": COVER_RADIUS}
@@ -114,8 +115,10 @@ def train(verbose=True):
     g_opt = make_optimizer(model.generator.parameters(), LR)
     d_opt = make_optimizer(model.discriminator.parameters(), D_LR)
     x_train, x_val = x_train.to(device), x_val.to(device)
-    history = {key: [] for key in ("epoch", "g_loss", "d_loss", "d_real", "d_fake", "distance", "modes_covered",
-                                   "lr")}
+    history = {key: [] for key in ("epoch", "g_loss", "d_loss", "d_real", "d_fake", "w_distance", "distance",
+                                   "modes_covered", "lr")}
+    critic = LOSS == "wasserstein_gp"
+    softplus = nn.functional.softplus
     n = len(x_train)
     for epoch in range(EPOCHS):
         lr = LR * lr_factor(epoch)
@@ -126,7 +129,7 @@ def train(verbose=True):
         order = torch.randperm(n, generator=shuffle).to(device)
         xs = x_train[order]
         model.train()
-        sums = torch.zeros(4, device=device)  # d_loss, d_real, d_fake per D step; g_loss per G step
+        sums = torch.zeros(4, device=device)  # d_loss, D on real, D on fake per D step; g_loss per G step
         d_count = g_count = 0
         for i in range(0, n, BATCH_SIZE):
             real = xs[i:i + BATCH_SIZE]
@@ -134,16 +137,26 @@ def train(verbose=True):
             for _ in range(D_STEPS):
                 with torch.no_grad():
                     fake = model.generator(torch.randn(b, LATENT_DIM, generator=noise).to(device))
-                real_logit, fake_logit = model.discriminator(real), model.discriminator(fake)
-                d_loss = nn.functional.softplus(-real_logit).mean() + nn.functional.softplus(fake_logit).mean()
+                real_out, fake_out = model.discriminator(real), model.discriminator(fake)
+                if critic:  # WGAN-GP: D scores points, its gradient held near norm 1 between real and fake
+                    eps = torch.rand(b, 1, generator=noise).to(device)
+                    x_hat = (eps * real + (1 - eps) * fake).requires_grad_(True)
+                    grad, = torch.autograd.grad(model.discriminator(x_hat).sum(), x_hat, create_graph=True)
+                    penalty = ((grad.norm(2, dim=1) - 1) ** 2).mean()
+                    d_loss = fake_out.mean() - real_out.mean() + GP_WEIGHT * penalty
+                    seen = (real_out.mean(), fake_out.mean())
+                else:  # the non-saturating GAN: D is a classifier of real (1) against fake (0)
+                    d_loss = softplus(-real_out).mean() + softplus(fake_out).mean()
+                    seen = (torch.sigmoid(real_out).mean(), torch.sigmoid(fake_out).mean())
                 d_opt.zero_grad(set_to_none=True)
                 d_loss.backward()
                 d_opt.step()
                 with torch.no_grad():
-                    sums[:3] += torch.stack([d_loss, torch.sigmoid(real_logit).mean(), torch.sigmoid(fake_logit).mean()])
+                    sums[:3] += torch.stack([d_loss.detach(), *seen])
                 d_count += 1
             z = torch.randn(b, LATENT_DIM, generator=noise).to(device)
-            g_loss = nn.functional.softplus(-model.discriminator(model.generator(z))).mean()  # -log D(G(z))
+            out = model.discriminator(model.generator(z))
+            g_loss = -out.mean() if critic else softplus(-out).mean()  # standard: -log D(G(z))
             g_opt.zero_grad(set_to_none=True)
             g_loss.backward()
             g_opt.step()
@@ -154,16 +167,18 @@ def train(verbose=True):
         with torch.no_grad():
             fake = model.generator(z_eval)
         model.train()
-        row = {"epoch": epoch + 1, "g_loss": s[3] / g_count, "d_loss": s[0] / d_count, "d_real": s[1] / d_count,
-               "d_fake": s[2] / d_count, "distance": energy_distance(fake, x_val), "modes_covered": modes_covered(fake),
-               "lr": lr}
+        row = {"epoch": epoch + 1, "g_loss": s[3] / g_count, "d_loss": s[0] / d_count,
+               "d_real": None if critic else s[1] / d_count, "d_fake": None if critic else s[2] / d_count,
+               "w_distance": (s[1] - s[2]) / d_count if critic else None,
+               "distance": energy_distance(fake, x_val), "modes_covered": modes_covered(fake), "lr": lr}
         for key in history:
             history[key].append(row[key])
         if verbose:
             modes = "" if row["modes_covered"] is None else f"  modes {row['modes_covered']:.0f}"
+            seen = (f"critic's estimate {row['w_distance']:.4f}" if critic
+                    else f"d_real {row['d_real']:.3f}  d_fake {row['d_fake']:.3f}")
             print(f"epoch {epoch + 1:4d}  g_loss {row['g_loss']:.4f}  d_loss {row['d_loss']:.4f}  "
-                  f"d_real {row['d_real']:.3f}  d_fake {row['d_fake']:.3f}  distance {row['distance']:.5f}{modes}",
-                  flush=True)
+                  f"{seen}  distance {row['distance']:.5f}{modes}", flush=True)
         if not all(math.isfinite(row[k]) for k in ("g_loss", "d_loss")):
             print("diverged: a loss became NaN or infinite; lower the learning rates")
             break

@@ -1,9 +1,19 @@
 """The GAN stepper: for each batch of real points, `d_steps` updates of D, then one update of G.
 
+The losses (training.loss):
+  standard        non-saturating: D minimises softplus(-D(x)) + softplus(D(G(z))), G minimises
+                  softplus(-D(G(z))); d_real and d_fake are the means of sigmoid(D) on each.
+  wasserstein_gp  WGAN-GP (Gulrajani et al., 2017): D is a critic whose scores are not
+                  probabilities; it minimises mean D(G(z)) - mean D(x) + GP_WEIGHT * mean
+                  (|grad D(x_hat)| - 1)^2 over x_hat = eps x + (1 - eps) G(z), eps ~ U(0, 1) per
+                  point, and G minimises -mean D(G(z)). w_distance is mean D(x) - mean D(G(z)), the
+                  critic's estimate of the Wasserstein distance; d_real and d_fake are null.
+
 Reproducibility (on top of engine/trainer.py's protocol): the latent noise of training comes from a
 CPU torch.Generator seeded with training.seed + 2, drawn as randn(batch, latent_dim) once per D
-step and once per G step, in that order; the fixed latent points that evaluation and the views use
-come from one seeded with training.seed + 3 (EVAL_POINTS of them, drawn once).
+step (then, for wasserstein_gp, rand(batch, 1) for eps) and once per G step, in that order; the
+fixed latent points that evaluation and the views use come from one seeded with training.seed + 3
+(EVAL_POINTS of them, drawn once).
 """
 
 from __future__ import annotations
@@ -25,9 +35,33 @@ from .supervised_step import unnested
 if TYPE_CHECKING:
     from ..spec import ExperimentSpec
 
+GP_WEIGHT = 10.0  # the gradient penalty's weight (the paper's, for all its experiments)
 EVAL_POINTS = 1000  # fixed latent points: the distance, the mode count and the views' samples
 NOISE_SEED = 2  # offsets from training.seed (dropout uses + 1)
 EVAL_SEED = 3
+
+
+def is_wasserstein(spec: "ExperimentSpec") -> bool:
+    return spec.training.loss == "wasserstein_gp"
+
+
+def g_loss_of(d_out: torch.Tensor, wasserstein: bool) -> torch.Tensor:
+    """G's loss from D's outputs on its points (N, 1): -mean D for a critic, else softplus(-D)'s mean."""
+    return -d_out.mean() if wasserstein else softplus(-d_out).mean()
+
+
+def d_loss_of(real_out: torch.Tensor, fake_out: torch.Tensor, wasserstein: bool) -> torch.Tensor:
+    """D's loss from its outputs on real and generated points, without the gradient penalty."""
+    if wasserstein:
+        return fake_out.mean() - real_out.mean()
+    return softplus(-real_out).mean() + softplus(fake_out).mean()
+
+
+def gradient_penalty(d: nn.Module, real: torch.Tensor, fake: torch.Tensor, eps: torch.Tensor) -> torch.Tensor:
+    """mean (|grad D(x_hat)| - 1)^2 at x_hat = eps real + (1 - eps) fake (B, 2), eps (B, 1); with a graph."""
+    x_hat = (eps * real + (1 - eps) * fake).requires_grad_(True)
+    grad, = torch.autograd.grad(d(x_hat).sum(), x_hat, create_graph=True)  # (B, 2)
+    return ((grad.norm(2, dim=1) - 1) ** 2).mean()
 
 
 def fixed_latents(seed: int, latent_dim: int, n: int = EVAL_POINTS) -> torch.Tensor:
@@ -49,6 +83,7 @@ class GanStepper(Stepper):
         self.g_opt = OPTIMIZERS.get(t.optimizer)(self.g_params, t.lr)
         self.d_opt = OPTIMIZERS.get(t.optimizer)(self.d_params, d_lr)
         self.d_steps = t.d_steps or 1
+        self.wasserstein = is_wasserstein(spec)
         self.latent = spec.model.latent_dim
         self.noise = torch.Generator().manual_seed(t.seed + NOISE_SEED)
         self.x_train = split.x_train.to(device)
@@ -69,9 +104,9 @@ class GanStepper(Stepper):
         """One pass over the real points in `order`; the means of both losses and of D's outputs."""
         xs = self.x_train[order.to(self.device)]
         n = len(xs)
-        g, d, g_opt, d_opt = self.g, self.d, self.g_opt, self.d_opt
+        g, d, g_opt, d_opt, wgan = self.g, self.d, self.g_opt, self.d_opt, self.wasserstein
         self.net.train()
-        sums = torch.zeros(4, device=self.device)  # d_loss, d_real, d_fake (per D step), g_loss (per G step)
+        sums = torch.zeros(4, device=self.device)  # d_loss, D on real, D on fake (per D step), g_loss (per G step)
         d_count = 0
         t0 = time.perf_counter()
         for i in range(0, n, batch_size):
@@ -80,17 +115,21 @@ class GanStepper(Stepper):
             for _ in range(self.d_steps):
                 with torch.no_grad():
                     fake = g(self._z(b))  # (B, 2), no graph through G for D's step
-                real_logit, fake_logit = d(real), d(fake)  # (B, 1) each
-                d_loss = softplus(-real_logit).mean() + softplus(fake_logit).mean()
+                real_out, fake_out = d(real), d(fake)  # (B, 1) each: logits, or a critic's scores
+                d_loss = d_loss_of(real_out, fake_out, wgan)
+                if wgan:
+                    eps = torch.rand(b, 1, generator=self.noise).to(self.device)
+                    d_loss = d_loss + GP_WEIGHT * gradient_penalty(d, real, fake, eps)
                 for p in self.d_params:
                     p.grad = None
                 d_loss.backward()
                 d_opt.step()
                 with torch.no_grad():
-                    sums[:3] += torch.stack([d_loss, torch.sigmoid(real_logit).mean(),
-                                             torch.sigmoid(fake_logit).mean()])
+                    seen = (real_out.mean(), fake_out.mean()) if wgan else \
+                        (torch.sigmoid(real_out).mean(), torch.sigmoid(fake_out).mean())
+                    sums[:3] += torch.stack([d_loss.detach(), *seen])
                 d_count += 1
-            g_loss = softplus(-d(g(self._z(b)))).mean()  # non-saturating: -log D(G(z))
+            g_loss = g_loss_of(d(g(self._z(b))), wgan)  # standard: non-saturating, -log D(G(z))
             for p in self.g_params:
                 p.grad = None
             g_loss.backward()  # D's gradients from this step are dropped before D's next step
@@ -99,8 +138,12 @@ class GanStepper(Stepper):
         steps = math.ceil(n / batch_size)
         s = sums.tolist()
         step_time = (time.perf_counter() - t0) / steps
-        return {"d_loss": s[0] / d_count, "d_real": s[1] / d_count, "d_fake": s[2] / d_count,
-                "g_loss": s[3] / steps}, step_time
+        out: dict[str, Optional[float]] = {"d_loss": s[0] / d_count, "g_loss": s[3] / steps}
+        if wgan:
+            out.update(d_real=None, d_fake=None, w_distance=(s[1] - s[2]) / d_count)
+        else:
+            out.update(d_real=s[1] / d_count, d_fake=s[2] / d_count, w_distance=None)
+        return out, step_time
 
     @torch.no_grad()
     def samples(self) -> torch.Tensor:

@@ -5,7 +5,8 @@ Each stack is the user's layers then a linear Dense head the family adds (G's of
 D's of one unit), reported as a row like a supervised head. The loss is the non-saturating one of
 Goodfellow et al. (2014): D minimises softplus(-D(x)) + softplus(D(G(z))) (binary cross-entropy on
 real = 1, fake = 0), and G minimises softplus(-D(G(z))) (-log sigmoid(D(G(z)))), which keeps G's
-gradient alive while D rejects its points.
+gradient alive while D rejects its points. training.loss 'wasserstein_gp' makes D a critic instead
+(WGAN-GP; engine/families/gan_step.py has both losses).
 
 There is no validation loss: the best epoch is the one with the lowest `distance` (the energy
 distance, engine/families/gan_metrics.py), and early stopping is refused, because neither loss
@@ -21,6 +22,7 @@ from pydantic import Field
 from torch import nn
 
 from ..data import DataInfo, Split, find
+from ..errors import ErrorItem, SpecError
 from ..events import Diagnosis
 from ..family import FAMILIES, ExportParts, Family, Metric, StackDef, Stepper
 from ..layers import Dense
@@ -30,7 +32,7 @@ from ..shapes import Summary
 from ..spec import ExperimentSpec, ModelSpec, Stack
 from ..stack import build_stack, dense_head, infer_stack
 from .gan_metrics import energy_distance
-from .gan_step import GanStepper
+from .gan_step import GanStepper, is_wasserstein
 
 GENERATOR = StackDef("generator", "Generator layers", "generator.layers")
 DISCRIMINATOR = StackDef("discriminator", "Discriminator layers", "discriminator.layers")
@@ -83,6 +85,22 @@ class GanNet(nn.Module):
         return self.generator(z)  # (N, latent_dim) -> (N, 2)
 
 
+def critic_problems(spec: ExperimentSpec, d_layers: list) -> list[ErrorItem]:
+    """What a wasserstein_gp critic cannot have: anything that makes a point's score depend on the rest
+    of its batch, since the gradient penalty asks for the gradient of each score at its own point."""
+    why = ("the 'wasserstein_gp' loss penalises the gradient of each critic score at its own point, so a "
+           "score must not depend on the rest of the batch")
+    out = [ErrorItem(f"model.discriminator.layers[{i}]",
+                     f"model.discriminator.layers[{i}] (batchnorm): {why}, and batchnorm mixes the batch. "
+                     "Remove this layer (dropout regularises a critic instead), or set training.loss to 'standard'.",
+                     {"op": "remove", "index": i, "label": "Remove this layer"})
+           for i, layer in enumerate(d_layers) if layer.type == "batchnorm"]
+    if spec.model.minibatch_std:
+        out.append(ErrorItem("model.minibatch_std", f"model.minibatch_std: {why}, and the minibatch std gives every "
+                             "point its batch's spread. Turn it off, or set training.loss to 'standard'."))
+    return out
+
+
 def data_modes(spec: ExperimentSpec) -> Optional[tuple[torch.Tensor, float]]:
     """(centres (K, 2), sigma) of the spec's data when it has modes (ring, grid), else None."""
     ds = find(spec.data.dataset)
@@ -95,7 +113,8 @@ def data_modes(spec: ExperimentSpec) -> Optional[tuple[torch.Tensor, float]]:
 class Generation(Family):
     name = "generation"
     label = "Generation (GAN)"
-    description = "A generator against a discriminator on 2-D points; non-saturating loss; energy distance."
+    description = ("A generator against a discriminator on 2-D points; the non-saturating loss or WGAN-GP; "
+                   "energy distance.")
     stacks = (GENERATOR, DISCRIMINATOR)
     target = "class"  # the labels (which Gaussian a point came from) only colour the page
     data_kinds = ("2d",)
@@ -103,17 +122,18 @@ class Generation(Family):
     no_early_stopping = NO_EARLY_STOPPING
     no_ensemble = ("its two networks train against each other, so K seeds would be K separate games, "
                    "not one model's spread; run the seeds one by one.")
-    training_fields = ("d_lr", "d_steps")
+    training_fields = ("d_lr", "d_steps", "loss")
     metrics = (
         Metric("g_loss", "Generator loss", "gan_loss"),
         Metric("d_loss", "Discriminator loss", "gan_loss"),
         Metric("d_real", "D on real points", "d_out", percent=True),
         Metric("d_fake", "D on generated points", "d_out", percent=True),
+        Metric("w_distance", "Critic's distance estimate", "critic"),
         Metric("distance", "Energy distance", "distance"),
         Metric("modes_covered", "Modes covered", "modes"),
     )
     charts = {"gan_loss": "Generator and discriminator loss", "d_out": "Discriminator output",
-              "distance": "Distance to the data", "modes": "Modes covered"}
+              "critic": "Critic's Wasserstein estimate", "distance": "Distance to the data", "modes": "Modes covered"}
     views = ("gan_samples", "mode_coverage")
 
     def model_spec(self) -> type[ModelSpec]:
@@ -126,6 +146,10 @@ class Generation(Family):
 
     def plan(self, spec: ExperimentSpec, data: DataInfo) -> Summary:
         g_layers, d_layers = GENERATOR.layers(spec.model), DISCRIMINATOR.layers(spec.model)
+        if is_wasserstein(spec):
+            problems = critic_problems(spec, d_layers)
+            if problems:
+                raise SpecError(problems)
         g_rows, g_out = infer_stack(g_layers, (spec.model.latent_dim,), GENERATOR)
         g_head, _ = dense_head(data.input_shape[0], g_out, g_layers, GENERATOR, "model.generator.head")
         d_in = (data.input_shape[0] + 1,) if spec.model.minibatch_std else data.input_shape
@@ -155,21 +179,22 @@ class Generation(Family):
         return energy_distance(split.x_val.float(), mean)
 
     def insides(self, spec: ExperimentSpec, model: Any, split: Split, stepper: Any) -> Any:
-        """G's and D's rows: G's gradients of its loss -log D(G(z)) on fixed probe latents, D's of its
-        loss on the probe batch of real points and those fakes (D's outputs are measured on the real
-        points: its last forward)."""
+        """G's and D's rows: G's gradients of its loss (-log D(G(z)), or -D(G(z)) for a critic) on fixed
+        probe latents, D's of its loss on the probe batch of real points and those fakes (D's outputs
+        are measured on the real points: its last forward)."""
         from ..insides import Insides
-        from .gan_step import fixed_latents
+        from .gan_step import d_loss_of, fixed_latents, g_loss_of
 
         g, d = model.generator, model.discriminator
         x = stepper.x_train[Insides.probe_rows(len(stepper.x_train)).to(stepper.x_train.device)]  # (P, 2)
         z = fixed_latents(spec.training.seed + 1, spec.model.latent_dim, len(x)).to(x.device)  # (P, latent)
-        softplus = torch.nn.functional.softplus
+        critic = is_wasserstein(spec)
 
         def probe() -> dict[str, torch.Tensor]:
             fake = g(z)  # (P, 2)
-            g_loss = softplus(-d(fake)).mean()
-            d_loss = softplus(d(fake.detach())).mean() + softplus(-d(x)).mean()
+            g_loss = g_loss_of(d(fake), critic)
+            fake_out = d(fake.detach())
+            d_loss = d_loss_of(d(x), fake_out, critic)  # D's last forward is on the real points; no penalty
             return {GENERATOR.name: g_loss, DISCRIMINATOR.name: d_loss}
 
         return Insides.of_stacks(spec, model, self.stacks, probe)

@@ -1,5 +1,7 @@
 """The GAN's views: "Generated samples" (real points, G's points for the fixed latents, D's decision
-heatmap behind them, and GAN Lab's gradient arrows) and the mode-coverage strip.
+heatmap behind them, and GAN Lab's gradient arrows) and the mode-coverage strip. A critic's
+(wasserstein_gp) heatmap is its score scaled from its lowest on the grid to its highest
+(`heat_kind` "critic"), D's otherwise its P(real) ("probability").
 
 The arrows start at G(z) for a fixed set of ARROWS latent points and point the way G's loss pushes
 each point, -d g_loss / d G(z) (GAN Lab's "gradient field"), scaled so the longest is ARROW_LEN of
@@ -13,11 +15,10 @@ from typing import Any
 
 import torch
 from torch import nn
-from torch.nn.functional import softplus
 
 from ..data import find
 from ..families.gan_metrics import COVER_SHARE, mode_shares
-from ..families.gan_step import fixed_latents
+from ..families.gan_step import fixed_latents, g_loss_of, is_wasserstein
 from ..views import View, ViewData, model_device, register_view, rounded
 from .plane import _bounds
 
@@ -45,21 +46,26 @@ def take_samples(model: nn.Module, data: ViewData, epoch: int) -> dict[str, Any]
     mbstd = [m for m in model.discriminator.modules() if hasattr(m, "value")]  # a MinibatchStd
     for m in mbstd:  # a grid is no batch: ask D about each point as if in a batch of real points
         m.value = float(data.split.x_train.std(dim=0, unbiased=False).mean())
+    critic = is_wasserstein(data.spec)
     try:
-        heat = torch.sigmoid(model.discriminator(pts))[:, 0].cpu()  # (G*G,): D's P(real)
+        out = model.discriminator(pts)[:, 0].cpu()  # (G*G,)
     finally:
         for m in mbstd:
             m.value = None
+    if critic:  # a critic's scores have no scale: from its lowest on the grid (0) to its highest (1)
+        heat = (out - out.min()) / (out.max() - out.min()).clamp_min(1e-12)
+    else:
+        heat = torch.sigmoid(out)  # D's P(real)
     with torch.enable_grad():
         start = model.generator(z[:ARROWS]).detach().requires_grad_(True)  # (A, 2)
-        softplus(-model.discriminator(start)).sum().backward()
+        (g_loss_of(model.discriminator(start), critic) * len(start)).backward()  # the sum of G's per-point losses
         push = -start.grad  # (A, 2): where G's loss moves each point
     scale = ARROW_LEN * (x1 - x0) / float(push.norm(dim=1).max().clamp_min(1e-12))
     return {"x": [x0, x1], "y": [y0, y1], "n": GRID, "heat": rounded(heat, 2),
             "real": rounded(real, 3), "real_label": data.split.y_train[:POINTS].tolist(),
             "fake": rounded(fake.cpu(), 3), "arrow_from": rounded(start.detach().cpu(), 3),
             "arrow_to": rounded((start + push * scale).detach().cpu(), 3),
-            "latent": rounded(z[:ARROWS, :2].cpu(), 3)}
+            "latent": rounded(z[:ARROWS, :2].cpu(), 3), "heat_kind": "critic" if critic else "probability"}
 
 
 def take_coverage(model: nn.Module, data: ViewData, epoch: int) -> dict[str, Any]:

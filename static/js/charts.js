@@ -394,7 +394,11 @@ export function createCharts(els) {
     setText($("#loss-title"), firstGroup().label || "Loss");
     els.accPanel.hidden = !groupOf("acc") || groups[0] === groupOf("acc");
     for (const [name, { panel, node }] of extra) {
-      panel.hidden = !groupOf(name) || groups[0] === groupOf(name);
+      // A group no run on show fills (a critic's runs have no D probabilities, the others no critic's
+      // estimate) is no chart to look at: hidden once there are epochs to show, not before.
+      const plot = plots[name];
+      const unfilled = Boolean(plot) && plot.data[0].length > 0 && plot.data.slice(1).every((col) => !filled(col));
+      panel.hidden = !groupOf(name) || groups[0] === groupOf(name) || unfilled;
       node.dataset.points = String(last >= 0 && plots[name] ? filled(plots[name].data[1 + last * metricsOf(name).length]) : 0);
     }
     legend.render(runs);

@@ -51,16 +51,16 @@ export function createStacks(els, { catalog, on }) {
     const task = (catalog.tasks || []).find((t) => t.name === taskOf(catalog, spec));
     const fields = [...((task && task.options) || []).map((o) => ({ ...o, path: `model.${o.name}` })),
       ...((task && task.training_fields) || []).map((f) => ({ ...f, path: `training.${f.name}` }))];
-    const have = [...options.querySelectorAll("input")].map((i) => i.dataset.path).join("|");
+    const have = [...options.querySelectorAll("input, select")].map((i) => i.dataset.path).join("|");
     if (have !== fields.map((f) => f.path).join("|")) {
       options.replaceChildren(...fields.map((f) => optionField(f)));
     }
-    for (const input of options.querySelectorAll("input")) {
+    for (const input of options.querySelectorAll("input, select")) {
       const f = fields.find((x) => x.path === input.dataset.path);
       const given = getIn(spec, input.dataset.path);
       const v = given === undefined && f ? f.default : given;
       if (input.dataset.kind === "bool") input.checked = Boolean(v);
-      else if (document.activeElement !== input) input.value = v === null || v === undefined ? "" : String(v);
+      else if (input.tagName === "SELECT" || document.activeElement !== input) input.value = v === null || v === undefined ? "" : String(v);
       input.disabled = readOnly;
     }
     options.hidden = !fields.length;
@@ -70,6 +70,16 @@ export function createStacks(els, { catalog, on }) {
     const schema = f.schema || {};
     const alt = (schema.anyOf || []).find((a) => a.type === "integer" || a.type === "number") || schema;
     const label = schema.title || f.name;
+    const choices = (schema.anyOf || [schema]).find((a) => Array.isArray(a.enum));
+    if (choices) { // a choice of names; "default" (null) where the field may be left unset
+      const nullable = (schema.anyOf || []).some((a) => a.type === "null");
+      const select = el("select", { class: "input", dataset: { path: f.path }, attrs: { "aria-label": label } },
+        ...(nullable ? [el("option", { text: "default", attrs: { value: "" } })] : []),
+        ...choices.enum.map((v) => el("option", { text: v, attrs: { value: v } })));
+      select.addEventListener("change", () => on.paths([[f.path, select.value === "" ? null : select.value]]));
+      return el("label", { class: "param", title: schema.description || "" },
+        el("span", { class: "param-label", text: label }), select);
+    }
     if (schema.type === "boolean") {
       const box = el("input", { dataset: { path: f.path, kind: "bool" }, attrs: { type: "checkbox", "aria-label": label } });
       box.addEventListener("change", () => on.paths([[f.path, box.checked]]));
@@ -107,7 +117,7 @@ export function createStacks(els, { catalog, on }) {
     setReadOnly(value) {
       readOnly = value;
       all().forEach((s) => s.builder.setReadOnly(value));
-      options.querySelectorAll("input").forEach((i) => { i.disabled = value; });
+      options.querySelectorAll("input, select").forEach((i) => { i.disabled = value; });
     },
     /** The insides' flags: Map(stack name -> Map(layer index -> flags)); a stack's name is its path's first
      * part ("layers", "generator" of "generator.layers"). */

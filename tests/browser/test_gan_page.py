@@ -103,3 +103,38 @@ def test_inside_the_network_has_rows_per_stack(page: Page, shot) -> None:
     expect(detail.locator("canvas.hist-map")).to_have_count(3)
     shot(page, "gan-insides")
     button(page, "Stop").click()
+
+
+def test_the_wasserstein_loss_is_chosen_in_the_page_and_its_critic_is_charted(page: Page, shot) -> None:
+    """The loss is a select among the GAN's options; a critic refuses batchnorm with a one-click fix;
+    its run charts the critic's estimate and hides the D-probability chart it has no values for."""
+    raw = {**SPEC, "training": {**SPEC["training"], "d_lr": 0.002, "epochs": 400}}
+    spec = base64.urlsafe_b64encode(json.dumps(raw).encode()).decode().rstrip("=")
+    page.goto(f"/#spec={spec}")
+    page.reload()
+    page.wait_for_selector("body[data-ready='true']")
+    loss = page.get_by_label("GAN loss")
+    expect(loss).to_have_value("")  # unset: the default, the standard loss
+    disc = page.get_by_role("list", name="Discriminator layers")
+    drag_into(page, "BatchNorm", disc)
+    wait_valid(page)  # the standard loss takes batchnorm
+    loss.select_option("wasserstein_gp")
+    fix = disc.get_by_role("button", name="Remove this layer")
+    expect(fix).to_be_visible()
+    expect(disc).to_contain_text("mixes the batch")
+    fix.click()
+    expect(disc.locator(":scope > li")).to_have_count(1)
+    wait_valid(page)
+    button(page, "Train").click()
+    page.wait_for_function("() => Number(document.querySelector('#chart-critic')?.dataset.points) >= 5", timeout=60_000)
+    expect(page.locator("#chart-critic").locator("xpath=ancestor::section[1]")).to_be_visible()
+    expect(page.locator("#chart-d_out").locator("xpath=ancestor::section[1]")).to_be_hidden()
+    expect(page.locator("#view-gan_samples .point-key")).to_contain_text("the critic's score")
+    shot(page, "gan-wasserstein")
+    button(page, "Stop").click()
+    # The example that teaches it loads with the choice made.
+    page.get_by_label("Load an example").select_option(label="WGAN-GP: a critic on the ring")
+    expect(loss).to_have_value("wasserstein_gp")
+    expect(page.get_by_label("D steps per G step")).to_have_value("5")
+    expect(page.get_by_label("Minibatch std for D")).not_to_be_checked()
+    wait_valid(page)

@@ -121,6 +121,23 @@ def test_progress_bar_mode_prints_a_summary_with_the_verdict(tmp_path):
     assert "After 15 epochs" in verdict
 
 
+@pytest.mark.parametrize("loss,column", [("standard", "d_real"), ("wasserstein_gp", "w_distance")])
+def test_a_gans_bar_and_summary_name_its_own_columns(tmp_path, loss: str, column: str):
+    """A GAN has no train or validation loss: the bar showed loss=nan and val=nan, and the summary
+    called its energy distance a "val loss"."""
+    dense = {"layers": [{"type": "dense", "units": 8, "activation": "relu"}]}
+    spec = {"task": "generation", "data": {"dataset": "ring", "n_samples": 200},
+            "model": {"latent_dim": 2, "generator": dense, "discriminator": dense},
+            "training": {"epochs": 3, "batch_size": 64, "device": "cpu", "loss": loss}}
+    out = layerlab("train", write(tmp_path, spec))
+    assert out.returncode == 0, out.stderr
+    bar = out.stderr.replace("\r", "\n").splitlines()
+    last = next(line for line in reversed(bar) if "3/3" in line)
+    assert all(f"{k}=" in last for k in ("g_loss", "d_loss", column, "distance")) and "nan" not in last, last
+    summary = out.stdout.splitlines()[1]
+    assert summary.startswith("final distance: ") and "val loss" not in summary
+
+
 @pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
 def test_unavailable_device_exits_2(tmp_path):
     out = layerlab("train", write(tmp_path, CIRCLE), "--device", "cuda", "--jsonl")

@@ -1,4 +1,5 @@
-// The GAN's views. "Generated samples": D's decision heatmap (its P(real) on a grid) behind the
+// The GAN's views. "Generated samples": D's decision heatmap (its P(real) on a grid, or a critic's
+// score scaled from its lowest to its highest when the loss is wasserstein_gp) behind the
 // real points (grey) and G's points for the run's fixed latents (purple), with GAN Lab's arrows:
 // from G(z) for a fixed set of z, the way G's loss pushes each point. "Mode coverage": one column
 // per snapshot, one row per mode, shaded by the share of G's points within 3 sigma of that mode;
@@ -23,10 +24,11 @@ function heatRgb(p) {
 function createSamples(slot) {
   const canvas = el("canvas", { class: "output-canvas", attrs: { role: "img", "aria-label": "Generated samples" } });
   const caption = el("p", { class: "hint" });
+  const background = el("span", { class: "gan-background",
+    text: "→ where G's loss pushes a point; background: D's P(real), blue real, orange fake" });
   slot.append(canvas, caption,
     el("p", { class: "hint point-key" }, el("span", { class: "gan-real", text: "● real " }),
-      el("span", { class: "gan-fake", text: "● generated " }),
-      el("span", { text: "→ where G's loss pushes a point; background: D's P(real), blue real, orange fake" })));
+      el("span", { class: "gan-fake", text: "● generated " }), background));
   let snap = null;
   let preview = null;
   const schedule = frameScheduler(draw);
@@ -75,8 +77,13 @@ function createSamples(slot) {
     slot.dataset.epoch = String(snap.epoch);
     slot.dataset.points = String(snap.fake.length);
     const meanHeat = snap.heat.reduce((s, v) => s + v, 0) / snap.heat.length;
+    const critic = snap.heat_kind === "critic";
+    background.textContent = critic
+      ? "→ where G's loss pushes a point; background: the critic's score, blue its highest, orange its lowest"
+      : "→ where G's loss pushes a point; background: D's P(real), blue real, orange fake";
     caption.textContent = `Epoch ${snap.epoch}: ${snap.fake.length} generated points against ${snap.real.length} real ones; `
-      + `D's mean P(real) over the plane is ${meanHeat.toFixed(2)}.`;
+      + (critic ? "the critic scores points on a scale of its own, so the shades show only where it rates higher."
+        : `D's mean P(real) over the plane is ${meanHeat.toFixed(2)}.`);
     canvas.setAttribute("aria-label", `Generated samples. ${caption.textContent}`);
   }
 
