@@ -81,7 +81,11 @@ export function createCompareDialog(root, catalog = null) {
   let choices = [];
 
   function renderMetrics() {
-    choices = metricChoices(catalog, runs).filter((m) => runs.some((r) => hasValues(r.history[m.col])) || !m.acc);
+    // A column no run fills is no choice (a critic's runs have no D probabilities, the others no critic's
+    // estimate); before any run has values, the non-percent ones stay, so the menu is never empty.
+    const filled = runs.some((r) => Object.values(r.history || {}).some(hasValues));
+    choices = metricChoices(catalog, runs).filter((m) => runs.some((r) => hasValues(r.history[m.col]))
+      || (!filled && !m.acc));
     const keep = metric.value;
     metric.replaceChildren(...choices.map((m) => el("option", { text: m.label, props: { value: m.col } })));
     if ([...metric.options].some((o) => o.value === keep)) metric.value = keep;

@@ -10,7 +10,7 @@ import json
 import pytest
 from playwright.sync_api import Page, expect
 
-from browserkit import button, palette_item, wait_valid
+from browserkit import button, palette_item, status, wait_valid
 
 pytestmark = pytest.mark.browser
 
@@ -77,6 +77,12 @@ def test_a_gan_is_built_trained_and_forked(page: Page, shot) -> None:
     expect(legend).to_have_count(2)
     expect(legend.nth(1)).to_have_attribute("aria-label", "Run 2 · One D step per G step")
     shot(page, "gan-remedy-overlay")
+    # Compare offers the columns these runs fill: no critic's estimate for the standard loss.
+    button(page, "Compare runs").click()
+    dialog = page.get_by_role("dialog", name="Compare runs")
+    choices = dialog.locator("#compare-metric option").all_text_contents()
+    assert "Energy distance" in choices and "Critic's distance estimate" not in choices, choices
+    dialog.get_by_role("button", name="Close").click()
 
 
 def test_inside_the_network_has_rows_per_stack(page: Page, shot) -> None:
@@ -132,6 +138,13 @@ def test_the_wasserstein_loss_is_chosen_in_the_page_and_its_critic_is_charted(pa
     expect(page.locator("#view-gan_samples .point-key")).to_contain_text("the critic's score")
     shot(page, "gan-wasserstein")
     button(page, "Stop").click()
+    expect(status(page)).to_have_text("Stopped")
+    # Compare offers what the run has: the critic's estimate, not D's probabilities.
+    button(page, "Compare runs").click()
+    dialog = page.get_by_role("dialog", name="Compare runs")
+    choices = dialog.locator("#compare-metric option").all_text_contents()
+    assert "Critic's distance estimate" in choices and "D on real points" not in choices, choices
+    dialog.get_by_role("button", name="Close").click()
     # The example that teaches it loads with the choice made.
     page.get_by_label("Load an example").select_option(label="WGAN-GP: a critic on the ring")
     expect(loss).to_have_value("wasserstein_gp")
