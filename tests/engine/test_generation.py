@@ -199,6 +199,36 @@ def test_the_engine_trains_as_a_plain_gan_loop(loss: str, patch: dict[str, Any])
         assert t.best_epoch == 1 + min(range(3), key=lambda i: ref["distance"][i])  # best = lowest distance
 
 
+@pytest.mark.parametrize("loss", ["standard", "wasserstein_gp"])
+def test_the_samples_view_shades_ds_output_and_arrows_follow_gs_loss(loss: str) -> None:
+    from engine.families.gan_step import fixed_latents
+    from engine.views import VIEWS, ViewData, take
+    from engine.viewkinds.gan import ARROWS
+
+    t = Trainer(gan({"training": {"loss": loss}}))
+    t.step()
+    g, d = t.model.generator, t.model.discriminator
+    snap = take(VIEWS.get("gan_samples"), t.model, ViewData(t.split, t.summary, spec=t.spec), 1)  # as a run takes it
+    heat = torch.tensor(snap["heat"])
+    assert snap["heat_kind"] == ("critic" if loss == "wasserstein_gp" else "probability")
+    if loss == "wasserstein_gp":  # a critic's score, scaled from its lowest on the grid to its highest
+        assert heat.min() == 0 and heat.max() == 1
+    else:
+        assert 0 < heat.min() and heat.max() < 1
+    # Each arrow points down G's loss at its point: -d/dx of softplus(-D(x)), or of -D(x) for a critic.
+    x = g(fixed_latents(t.spec.training.seed, 3)[:ARROWS]).detach().requires_grad_(True)
+    out = d(x)
+    (nn.functional.softplus(-out) if loss == "standard" else -out).sum().backward()
+    push = -x.grad
+    drawn = torch.tensor(snap["arrow_to"]) - torch.tensor(snap["arrow_from"])
+    cos = nn.functional.cosine_similarity(drawn, push, dim=1)
+    assert bool((cos > 0.99).all()), cos
+    # ... and their lengths are in proportion (the longest drawn at the view's length): softplus's slope
+    # would shorten a critic's arrows where it scores high, so the direction alone cannot tell.
+    scale = drawn.norm(dim=1).max() / push.norm(dim=1).max()
+    assert torch.allclose(drawn, push * scale, atol=2e-3), (drawn, push * scale)
+
+
 # -- metrics --------------------------------------------------------------------------------------------
 def test_energy_distance_and_the_mode_rule() -> None:
     a = torch.randn(400, 2, generator=torch.Generator().manual_seed(0))
