@@ -21,11 +21,16 @@ function heatRgb(p) {
   return a.map((v, i) => Math.round(v + (b[i] - v) * s));
 }
 
+/** The key's words for the arrows and the background: D's P(real), or a critic's scaled score. */
+function keyText(critic) {
+  return "→ where G's loss pushes a point; background: "
+    + (critic ? "the critic's score, blue its highest, orange its lowest" : "D's P(real), blue real, orange fake");
+}
+
 function createSamples(slot) {
   const canvas = el("canvas", { class: "output-canvas", attrs: { role: "img", "aria-label": "Generated samples" } });
   const caption = el("p", { class: "hint" });
-  const background = el("span", { class: "gan-background",
-    text: "→ where G's loss pushes a point; background: D's P(real), blue real, orange fake" });
+  const background = el("span", { class: "gan-background", text: keyText(false) });
   slot.append(canvas, caption,
     el("p", { class: "hint point-key" }, el("span", { class: "gan-real", text: "● real " }),
       el("span", { class: "gan-fake", text: "● generated " }), background));
@@ -78,9 +83,7 @@ function createSamples(slot) {
     slot.dataset.points = String(snap.fake.length);
     const meanHeat = snap.heat.reduce((s, v) => s + v, 0) / snap.heat.length;
     const critic = snap.heat_kind === "critic";
-    background.textContent = critic
-      ? "→ where G's loss pushes a point; background: the critic's score, blue its highest, orange its lowest"
-      : "→ where G's loss pushes a point; background: D's P(real), blue real, orange fake";
+    background.textContent = keyText(critic);
     caption.textContent = `Epoch ${snap.epoch}: ${snap.fake.length} generated points against ${snap.real.length} real ones; `
       + (critic ? "the critic scores points on a scale of its own, so the shades show only where it rates higher."
         : `D's mean P(real) over the plane is ${meanHeat.toFixed(2)}.`);
